@@ -1,0 +1,1 @@
+"""Keeps Kubernetes workloads supplied with Maskinporten credentials and fresh access tokens."""

@@ -1,0 +1,173 @@
+"""The authorization server client: metadata discovery and the JWT-bearer token request.
+
+httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
+``NO_PROXY``). Errors carry the server's ``error`` and ``error_description`` verbatim; they
+never carry the grant or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from maskinporten_operator.grant import GRANT_TYPE
+
+METADATA_PATH = ".well-known/oauth-authorization-server"
+METADATA_MAX_AGE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class ServerMetadata:
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    well_known_url: str
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str = field(repr=False)
+    expires_in: int
+    scope: str
+    token_type: str
+
+
+class TokenRequestError(Exception):
+    """A token request failed; ``retryable`` is False when only a change by a person can help."""
+
+    def __init__(self, message: str, *, reason: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class AuthorizationServerClient:
+    def __init__(self, *, timeout_seconds: float) -> None:
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds),
+            trust_env=True,
+            headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
+        )
+        self._metadata: dict[str, tuple[float, ServerMetadata]] = {}
+        self._metadata_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def metadata(self, issuer: str) -> ServerMetadata:
+        """RFC 8414 metadata of ``issuer``, cached for an hour."""
+        async with self._metadata_lock:
+            cached = self._metadata.get(issuer)
+            if cached and time.monotonic() - cached[0] < METADATA_MAX_AGE_SECONDS:
+                return cached[1]
+            url = issuer + METADATA_PATH
+            response = await self._send("GET", url, what=f"metadata {url}")
+            document = _json_object(response, f"metadata {url}")
+            if response.status_code != 200:
+                raise _error_from_response(response, document, f"metadata {url}")
+            metadata = _parse_metadata(document, issuer, url)
+            self._metadata[issuer] = (time.monotonic(), metadata)
+            return metadata
+
+    async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
+        response = await self._send(
+            "POST",
+            token_endpoint,
+            what=f"token request to {token_endpoint}",
+            data={"grant_type": GRANT_TYPE, "assertion": assertion},
+        )
+        what = f"token endpoint {token_endpoint}"
+        document = _json_object(response, what)
+        if response.status_code != 200:
+            raise _error_from_response(response, document, what)
+        access_token = document.get("access_token")
+        expires_in = document.get("expires_in")
+        if not isinstance(access_token, str) or not access_token:
+            raise TokenRequestError(
+                f"{what} answered 200 without an access_token", reason="BadResponse", retryable=True
+            )
+        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+            raise TokenRequestError(
+                f"{what} answered without a positive integer expires_in",
+                reason="BadResponse",
+                retryable=True,
+            )
+        return TokenResponse(
+            access_token=access_token,
+            expires_in=expires_in,
+            scope=str(document.get("scope", "")),
+            token_type=str(document.get("token_type", "Bearer")),
+        )
+
+    async def _send(
+        self, method: str, url: str, *, what: str, data: dict[str, str] | None = None
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, data=data)
+        except httpx.TimeoutException:
+            raise TokenRequestError(
+                f"{what} timed out", reason="ServerUnreachable", retryable=True
+            ) from None
+        except httpx.HTTPError as error:
+            raise TokenRequestError(
+                f"{what} failed: {type(error).__name__}: {error}",
+                reason="ServerUnreachable",
+                retryable=True,
+            ) from None
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, object]:
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        return document
+    if response.status_code == 200:
+        raise TokenRequestError(
+            f"{what} answered 200 with a body that is not a JSON object",
+            reason="BadResponse",
+            retryable=True,
+        )
+    return {}
+
+
+def _error_from_response(
+    response: httpx.Response, document: dict[str, object], what: str
+) -> TokenRequestError:
+    error = document.get("error")
+    description = document.get("error_description")
+    if isinstance(error, str):
+        detail = f"{error}: {description}" if isinstance(description, str) else error
+        return TokenRequestError(
+            f"{what} refused the request (HTTP {response.status_code}) {detail}",
+            reason="TokenRequestRejected",
+            retryable=response.status_code >= 500 or response.status_code == 429,
+        )
+    return TokenRequestError(
+        f"{what} answered HTTP {response.status_code}",
+        reason="ServerError",
+        retryable=True,
+    )
+
+
+def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
+    declared = document.get("issuer")
+    token_endpoint = document.get("token_endpoint")
+    jwks_uri = document.get("jwks_uri", issuer + "jwk")
+    if declared != issuer:
+        raise TokenRequestError(
+            f"metadata {url} declares issuer {declared!r}, expected {issuer!r}",
+            reason="BadMetadata",
+            retryable=False,
+        )
+    if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
+        raise TokenRequestError(
+            f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata", retryable=True
+        )
+    return ServerMetadata(
+        issuer=issuer, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url
+    )

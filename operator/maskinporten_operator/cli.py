@@ -1,0 +1,71 @@
+"""The ``maskinporten-operator`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import kopf
+
+from maskinporten_operator.settings import InvalidSettingsError, LogFormat, settings_from_env
+
+EXIT_BAD_SETTINGS = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maskinporten-operator",
+        description="Keeps workloads supplied with Maskinporten access tokens.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run the operator (in a pod, or locally against the current kubeconfig)",
+        description="Run the operator. Settings come from MASKINPORTEN_OPERATOR_* variables; "
+        "see the README.",
+    )
+    run.add_argument(
+        "--standalone",
+        action="store_true",
+        help="skip peering with other replicas (one replica, or no peering CRDs installed)",
+    )
+    run.add_argument(
+        "--peering",
+        default=None,
+        metavar="NAME",
+        help="KopfPeering object through which replicas agree on the active one",
+    )
+    run.add_argument(
+        "--liveness",
+        default=None,
+        metavar="URL",
+        help="serve a health endpoint, e.g. http://0.0.0.0:8080/healthz",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = settings_from_env(os.environ)
+    except InvalidSettingsError as error:
+        print(f"maskinporten-operator: invalid settings: {error}", file=sys.stderr)
+        sys.exit(EXIT_BAD_SETTINGS)
+    kopf.configure(
+        verbose=settings.log_level == "DEBUG",
+        log_format=kopf.LogFormat.JSON
+        if settings.log_format is LogFormat.JSON
+        else kopf.LogFormat.FULL,
+    )
+    logging.getLogger().setLevel(settings.log_level)
+    import maskinporten_operator.handlers  # noqa: F401 - registers the handlers with kopf
+
+    kopf.run(
+        standalone=args.standalone or None,
+        peering_name=args.peering,
+        liveness_endpoint=args.liveness,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+    )

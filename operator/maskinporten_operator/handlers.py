@@ -1,0 +1,98 @@
+"""kopf wiring only: one daemon per MaskinportenClient, woken early by changes that matter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from typing import Any
+
+import kopf
+
+from maskinporten_operator import controller
+from maskinporten_operator.authserver import AuthorizationServerClient
+from maskinporten_operator.kube import Kube, load_api_client
+from maskinporten_operator.model import GROUP, PLURAL, VERSION
+from maskinporten_operator.settings import settings_from_env
+from maskinporten_operator.wakeups import SecretWatcher, WakeRegistry
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    operator_settings = settings_from_env(os.environ)
+    logging.getLogger().setLevel(operator_settings.log_level)
+    settings.posting.loggers = False
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    kube = Kube(load_api_client(), concurrency=operator_settings.kubernetes_api_concurrency)
+    memo.deps = controller.Dependencies(
+        settings=operator_settings,
+        kube=kube,
+        auth=AuthorizationServerClient(
+            timeout_seconds=operator_settings.token_request_timeout_seconds
+        ),
+        token_requests=asyncio.Semaphore(operator_settings.max_concurrent_token_requests),
+        rng=random.Random(),  # noqa: S311 - jitter, not cryptography
+    )
+    memo.wakeups = WakeRegistry()
+    memo.secret_watcher = SecretWatcher(
+        load_api_client(), memo.wakeups, namespaces=operator_settings.namespaces
+    )
+    memo.secret_watcher.start(asyncio.get_running_loop())
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    memo.secret_watcher.stop()
+    await memo.deps.auth.aclose()
+    memo.deps.kube.close()
+
+
+@kopf.daemon(*RESOURCE, cancellation_timeout=10.0)
+async def keep_client_supplied(
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    uid: str,
+    stopped: kopf.DaemonStopped,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    assert namespace is not None, "MaskinportenClient is namespaced"
+    memory = controller.ClientMemory()
+    wakeup = memo.wakeups.register(namespace, name)
+    try:
+        while not stopped:
+            ref = controller.ClientRef(namespace, name, uid, body.meta.get("generation"))
+            outcome = await controller.reconcile(
+                ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
+            )
+            if outcome.status != {k: body.status.get(k) for k in outcome.status}:
+                await memo.deps.kube.patch_status(namespace, name, outcome.status)
+            for event in outcome.events:
+                kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+                log = logger.info if event.type == "Normal" else logger.warning
+                log("%s: %s", event.reason, event.message)
+            delay = max(outcome.next_attempt_at - memo.deps.clock(), 0.0)
+            await wakeup.wait(delay, stopped)
+    finally:
+        memo.wakeups.unregister(namespace, name, wakeup)
+
+
+@kopf.on.event(*RESOURCE)
+async def wake_on_change(
+    body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
+) -> None:
+    """Spec changes and forced refreshes are handled at once, not at the next scheduled refresh."""
+    status = body.get("status") or {}
+    annotations = body.meta.annotations
+    forced = annotations.get(controller.FORCE_REFRESH_ANNOTATION)
+    if body.meta.get("generation") != status.get("observedGeneration") or (
+        forced is not None and forced != status.get("handledForceRefresh")
+    ):
+        memo.wakeups.wake(namespace or "", name)

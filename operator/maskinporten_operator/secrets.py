@@ -1,0 +1,193 @@
+"""What the operator's Secrets hold, and whether an existing Secret already holds it.
+
+Pure: bodies are plain dicts in the Kubernetes wire shape (``data`` base64-encoded).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from maskinporten_operator.model import API_VERSION, GROUP, KIND
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "maskinporten-operator"
+CLIENT_LABEL = f"{GROUP}/client"
+ROLE_LABEL = f"{GROUP}/role"
+FINGERPRINT_ANNOTATION = f"{GROUP}/grant-fingerprint"
+ISSUED_AT_ANNOTATION = f"{GROUP}/issued-at"
+EXPIRES_AT_ANNOTATION = f"{GROUP}/expires-at"
+DATA_HASH_ANNOTATION = f"{GROUP}/data-hash"
+KEY_ID_ANNOTATION = f"{GROUP}/key-id"
+SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+
+class Role:
+    WORKLOAD = "workload"
+    KEY = "key"
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+        }
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str = field(repr=False)
+    issued_at: float
+    expires_at: float
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    issuer: str
+    token_endpoint: str
+    well_known_url: str
+    jwks_uri: str
+
+
+def rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(round(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(value: str) -> float:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def fingerprint(*fields: str) -> str:
+    """A short digest of what a token was requested with (no secrets go into it)."""
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:32]
+
+
+def data_hash(data: Mapping[str, str]) -> str:
+    canonical = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def workload_data(
+    *,
+    token: IssuedToken,
+    client_id: str,
+    scopes: tuple[str, ...],
+    endpoints: Endpoints,
+    client_jwk: str | None,
+) -> dict[str, str]:
+    data = {
+        "MASKINPORTEN_ACCESS_TOKEN": token.access_token,
+        "MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT": rfc3339(token.expires_at),
+        "MASKINPORTEN_CLIENT_ID": client_id,
+        "MASKINPORTEN_SCOPES": " ".join(scopes),
+        "MASKINPORTEN_ISSUER": endpoints.issuer,
+        "MASKINPORTEN_TOKEN_ENDPOINT": endpoints.token_endpoint,
+        "MASKINPORTEN_WELL_KNOWN_URL": endpoints.well_known_url,
+        "MASKINPORTEN_JWKS_URI": endpoints.jwks_uri,
+    }
+    if client_jwk is not None:
+        data["MASKINPORTEN_CLIENT_JWK"] = client_jwk
+    return data
+
+
+def secret_body(
+    *,
+    name: str,
+    namespace: str,
+    owner: Owner,
+    role: str,
+    data: Mapping[str, str],
+    annotations: Mapping[str, str],
+    owned: bool,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {MANAGED_BY_LABEL: MANAGED_BY, CLIENT_LABEL: owner.name, ROLE_LABEL: role},
+        "annotations": {**annotations, DATA_HASH_ANNOTATION: data_hash(data)},
+    }
+    if owned:
+        metadata["ownerReferences"] = [owner.reference()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": metadata,
+        "data": encode_data(data),
+    }
+
+
+def token_annotations(token: IssuedToken) -> dict[str, str]:
+    return {
+        FINGERPRINT_ANNOTATION: token.fingerprint,
+        ISSUED_AT_ANNOTATION: rfc3339(token.issued_at),
+        EXPIRES_AT_ANNOTATION: rfc3339(token.expires_at),
+    }
+
+
+def encode_data(data: Mapping[str, str]) -> dict[str, str]:
+    return {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+
+
+def decode_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    raw = secret.get("data") or {}
+    decoded: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            decoded[key] = base64.b64decode(value).decode()
+        except (ValueError, UnicodeDecodeError):
+            decoded[key] = ""
+    return decoded
+
+
+def is_owned_by(secret: Mapping[str, Any], owner: Owner) -> bool:
+    references = secret.get("metadata", {}).get("ownerReferences") or []
+    return any(reference.get("uid") == owner.uid for reference in references)
+
+
+def is_intact(secret: Mapping[str, Any]) -> bool:
+    """True when the data is what the operator last wrote (no one edited or emptied it)."""
+    annotations = secret.get("metadata", {}).get("annotations") or {}
+    return annotations.get(DATA_HASH_ANNOTATION) == data_hash(decode_data(secret))
+
+
+def token_in_secret(secret: Mapping[str, Any]) -> IssuedToken | None:
+    """The token an intact workload Secret holds, for reuse after an operator restart."""
+    if not is_intact(secret):
+        return None
+    annotations = secret.get("metadata", {}).get("annotations") or {}
+    token = decode_data(secret).get("MASKINPORTEN_ACCESS_TOKEN")
+    try:
+        issued_at = parse_rfc3339(annotations[ISSUED_AT_ANNOTATION])
+        expires_at = parse_rfc3339(annotations[EXPIRES_AT_ANNOTATION])
+        token_fingerprint = annotations[FINGERPRINT_ANNOTATION]
+    except (KeyError, ValueError):
+        return None
+    if not token:
+        return None
+    return IssuedToken(token, issued_at, expires_at, token_fingerprint)
+
+
+def differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Whether writing ``desired`` over ``existing`` would change anything the operator owns."""
+    have, want = existing.get("metadata", {}), desired["metadata"]
+    return (
+        decode_data(existing) != decode_data(desired)
+        or any((have.get("labels") or {}).get(k) != v for k, v in want["labels"].items())
+        or any((have.get("annotations") or {}).get(k) != v for k, v in want["annotations"].items())
+        or (have.get("ownerReferences") or []) != want.get("ownerReferences", [])
+    )

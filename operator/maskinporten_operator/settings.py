@@ -1,0 +1,121 @@
+"""Operator-wide settings, read from ``MASKINPORTEN_OPERATOR_*`` environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from maskinporten_operator.model import describe_validation_error
+
+ENV_PREFIX = "MASKINPORTEN_OPERATOR_"
+
+
+class Environment(StrEnum):
+    TEST = "test"
+    PROD = "prod"
+    CUSTOM = "custom"
+
+
+KNOWN_ISSUERS = {
+    Environment.TEST: "https://test.maskinporten.no/",
+    Environment.PROD: "https://maskinporten.no/",
+}
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item for item in value.replace(",", " ").split() if item)
+    return value
+
+
+def _with_trailing_slash(value: object) -> object:
+    if isinstance(value, str) and value and not value.endswith("/"):
+        return value + "/"
+    return value
+
+
+IssuerUrl = Annotated[
+    str, BeforeValidator(_with_trailing_slash), Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+]
+IssuerList = Annotated[tuple[IssuerUrl, ...], BeforeValidator(_split_list)]
+NameList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
+
+
+class Settings(BaseModel):
+    """Every field maps to ``MASKINPORTEN_OPERATOR_<FIELD NAME IN UPPER CASE>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment = Environment.TEST
+    issuer: IssuerUrl | None = None
+    allowed_issuers: IssuerList = ()
+    namespaces: NameList = ()
+    refresh_at_lifetime_percent: int = Field(default=50, ge=10, le=90)
+    refresh_before_expiry_seconds: int = Field(default=300, ge=0, le=86_400)
+    retry_base_seconds: float = Field(default=15.0, gt=0, le=3600)
+    retry_max_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    token_request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_concurrent_token_requests: int = Field(default=16, ge=1, le=1000)
+    kubernetes_api_concurrency: int = Field(default=8, ge=1, le=100)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: LogFormat = LogFormat.TEXT
+
+    @model_validator(mode="after")
+    def _custom_issuer_is_given(self) -> Settings:
+        if self.environment is Environment.CUSTOM and self.issuer is None:
+            raise ValueError(f"set {ENV_PREFIX}ISSUER when {ENV_PREFIX}ENVIRONMENT is custom")
+        if self.environment is not Environment.CUSTOM and self.issuer is not None:
+            raise ValueError(
+                f"{ENV_PREFIX}ISSUER is only used with {ENV_PREFIX}ENVIRONMENT=custom "
+                f"({self.environment.value} uses {KNOWN_ISSUERS[self.environment]})"
+            )
+        return self
+
+    @property
+    def default_issuer(self) -> str:
+        return self.issuer or KNOWN_ISSUERS[self.environment]
+
+    def issuer_for(self, requested: str | None) -> str:
+        """The issuer a resource may use: the default, or one on the allowlist."""
+        if requested is None:
+            return self.default_issuer
+        normalized = str(_with_trailing_slash(requested))
+        if normalized == self.default_issuer or normalized in self.allowed_issuers:
+            return normalized
+        allowed = ", ".join((self.default_issuer, *self.allowed_issuers))
+        raise ValueError(
+            f"spec.issuer {normalized} is not allowed by the operator; allowed issuers: {allowed} "
+            f"(an administrator can add it to {ENV_PREFIX}ALLOWED_ISSUERS)"
+        )
+
+
+class InvalidSettingsError(ValueError):
+    pass
+
+
+def settings_from_env(environ: Mapping[str, str]) -> Settings:
+    values = {
+        key.removeprefix(ENV_PREFIX).lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and value != ""
+    }
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        names = ", ".join(ENV_PREFIX + name.upper() for name in unknown)
+        raise InvalidSettingsError(f"unknown setting(s): {names}")
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise InvalidSettingsError(describe_validation_error(error, _env_name)) from None
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + str(location[0]).upper()

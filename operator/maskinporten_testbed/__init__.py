@@ -1,0 +1,1 @@
+"""Real local infrastructure for tests and the demo: control plane, Maskinporten stand-in."""

@@ -1,0 +1,98 @@
+"""What an authenticated client may get: scopes, audiences, delegations, system-user details."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .model import ORG_NUMBER, Client, GrantError, invalid_request
+
+SYSTEMUSER_TYPE = "urn:altinn:systemuser"
+PARTY_AUTHORITY = "iso6523-actorid-upis"
+_PARTY_ID = re.compile(r"^0192:[0-9]{9}$")
+
+
+@dataclass(frozen=True)
+class Authorization:
+    scopes: tuple[str, ...]
+    resources: tuple[str, ...]
+    consumer_org: str | None
+    """The org that delegated the scopes, when the client acts for another org."""
+    authorization_details: list[dict[str, Any]] | None
+
+
+def authorize(client: Client, claims: Mapping[str, Any]) -> Authorization:
+    scope = claims.get("scope")
+    scopes = tuple(dict.fromkeys(scope.split())) if isinstance(scope, str) else ()
+    if not scopes:
+        raise GrantError("invalid_scope", "MP-200", "Missing scope: at least one is required")
+    consumer_org = _consumer_org(client, claims, scopes)
+    if consumer_org is None:
+        refused = [scope for scope in scopes if scope not in client.scopes]
+        if refused:
+            raise GrantError(
+                "invalid_scope", "MP-201", f"Invalid scopes for client: {' '.join(refused)}"
+            )
+    details = claims.get("authorization_details")
+    if details is not None and not _is_systemuser(details):
+        raise GrantError(
+            "invalid_authorization_details",
+            "MP-011",
+            f"authorization_details must hold exactly one {SYSTEMUSER_TYPE} party",
+        )
+    return Authorization(scopes, _resources(client, claims.get("resource")), consumer_org, details)
+
+
+def _consumer_org(client: Client, claims: Mapping[str, Any], scopes: tuple[str, ...]) -> str | None:
+    onbehalfof = claims.get("iss_onbehalfof")
+    if onbehalfof is not None and (not isinstance(onbehalfof, str) or not onbehalfof):
+        raise invalid_request("iss_onbehalfof must be a non-empty string")
+    if "consumer_org" not in claims:
+        return None
+    if onbehalfof is not None:
+        raise invalid_request("consumer_org and iss_onbehalfof are mutually exclusive")
+    consumer = claims["consumer_org"]
+    if not isinstance(consumer, str) or not ORG_NUMBER.fullmatch(consumer):
+        raise invalid_request("consumer_org must be a 9-digit organisation number")
+    delegated = client.delegations.get(consumer, frozenset())
+    refused = [scope for scope in scopes if scope not in delegated]
+    if refused:
+        raise GrantError(
+            "invalid_scope",
+            "MP-250",
+            f"Consumer {consumer} has not granted access to the scope(s): {' '.join(refused)}",
+        )
+    return consumer
+
+
+def _resources(client: Client, resource: object) -> tuple[str, ...]:
+    if resource is None:
+        return ()
+    values = [resource] if isinstance(resource, str) else resource
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise GrantError("invalid_target", "MP-011", "resource must be a string or string array")
+    refused = [value for value in values if value not in client.resources]
+    if refused:
+        raise GrantError(
+            "invalid_target", "MP-011", f"resource not allowed for client: {' '.join(refused)}"
+        )
+    return tuple(values)
+
+
+def _is_systemuser(details: object) -> bool:
+    if not isinstance(details, list) or len(details) != 1 or not isinstance(details[0], dict):
+        return False
+    item = details[0]
+    party = item.get("systemuser_org")
+    return (
+        item.keys() <= {"type", "systemuser_org", "externalRef"}
+        and item.get("type") == SYSTEMUSER_TYPE
+        and isinstance(item.get("externalRef", ""), str)
+        and isinstance(party, dict)
+        and party.keys() == {"authority", "ID"}
+        and party["authority"] == PARTY_AUTHORITY
+        and isinstance(party["ID"], str)
+        and _PARTY_ID.fullmatch(party["ID"]) is not None
+    )

@@ -1,0 +1,242 @@
+"""The stand-in's HTTP server, run in-process on the caller's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+from cryptography import x509
+
+from .admin import add_admin_routes
+from .authz import authorize
+from .grant import FORM, authenticate, parse_request
+from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, TokenRequest
+from .state import DEFAULT_FAILURE_BODY, CannedResponse, Faults, Registry
+from .tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+REQUEST_LOG_SIZE = 10_000
+IN_FLIGHT_GRACE = 2.0
+"""Seconds a request in flight may take to finish when connections are refused."""
+
+
+class MaskinportenStandin:
+    """A strict Maskinporten authorization server for tests and demos.
+
+    ``issuer`` defaults to ``http://<host>:<port>/``; pass it when clients reach the server
+    under another name. Methods that change state are plain (call them on the server's loop);
+    ``start``/``stop`` and the connection switches are coroutines.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        issuer: str | None = None,
+        default_lifetime: int = 120,
+        lifetimes: Mapping[str, int] | None = None,
+        trusted_cas: Sequence[x509.Certificate] = (),
+    ) -> None:
+        if issuer is not None and not issuer.endswith("/"):
+            raise ValueError("the issuer must end with a slash")
+        self.host = host
+        self._port = port
+        self._issuer = issuer
+        self.clock = Clock()
+        self.registry = Registry(default_lifetime, lifetimes or {}, trusted_cas)
+        self.faults = Faults()
+        self._signer = TokenSigner()
+        self._requests: deque[TokenRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._app = web.Application()
+        self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
+        self._app.router.add_get("/jwk", self._jwk)
+        self._app.router.add_post("/token", self._token)
+        add_admin_routes(self._app, self)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port == 0:
+            raise RuntimeError("the stand-in has not started yet")
+        return self._port
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer or f"http://{self.host}:{self.port}/"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}token"
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.issuer}jwk"
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.issuer}.well-known/oauth-authorization-server"
+
+    @property
+    def base_url(self) -> str:
+        """Where this process reaches the server (the issuer may name another host)."""
+        return f"http://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self._app, access_log=None)
+        await runner.setup()
+        self._runner = runner
+        await self.accept_connections()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = self._site = None
+
+    async def __aenter__(self) -> MaskinportenStandin:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def refuse_connections(self) -> None:
+        """Stop listening and close open connections (in-flight ones may finish); keep state."""
+        if self._site is None or self._runner is None:
+            return
+        await self._site.stop()
+        self._site = None
+        server = self._runner.server
+        if server is not None:
+            server.pre_shutdown()
+            await server.shutdown(IN_FLIGHT_GRACE)
+
+    async def accept_connections(self) -> None:
+        """Listen (again), on the same port as before."""
+        if self._site is not None or self._runner is None:
+            return
+        site = web.TCPSite(self._runner, self.host, self._port)
+        await site.start()
+        self._site = site
+        self._port = site.port
+
+    def register_client(self, client: Client) -> None:
+        """Register, or replace, a client."""
+        self.registry.clients[client.client_id] = client
+
+    def remove_client(self, client_id: str) -> None:
+        self.registry.clients.pop(client_id, None)
+
+    def trust_ca(self, certificate: x509.Certificate) -> None:
+        self.registry.trusted_cas.append(certificate)
+
+    def set_lifetime(self, scope: str, seconds: int) -> None:
+        self.registry.lifetimes[scope] = seconds
+
+    def set_clock_offset(self, seconds: float) -> None:
+        self.clock.offset = seconds
+
+    def set_latency(self, seconds: float) -> None:
+        self.faults.latency = seconds
+
+    def fail_next(
+        self,
+        count: int,
+        status: int = 503,
+        body: str = DEFAULT_FAILURE_BODY,
+        content_type: str = "application/json",
+    ) -> None:
+        """Answer the next ``count`` token requests with ``status`` and ``body``.
+
+        ``content_type`` is a bare MIME type (no ``charset``); bodies go out as UTF-8.
+        """
+        self.faults.fail_next(count, status, body, content_type)
+
+    def set_outage(self, start: float, end: float) -> None:
+        """Answer 503 to token requests from ``start`` to ``end`` (server clock, epoch s)."""
+        self.faults.outage = (start, end)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def requests(self, client_id: str | None = None) -> list[TokenRequest]:
+        return [r for r in self._requests if client_id is None or r.client_id == client_id]
+
+    def token_request_count(self, client_id: str | None = None) -> int:
+        return len(self.requests(client_id))
+
+    def clear_requests(self) -> None:
+        self._requests.clear()
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "token_endpoint": self.token_endpoint,
+            "jwks_uri": self.jwks_uri,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "grant_types_supported": [GRANT_TYPE],
+            "token_endpoint_auth_signing_alg_values_supported": list(GRANT_ALGORITHMS),
+        }
+
+    async def _metadata(self, _: web.Request) -> web.Response:
+        return web.json_response(self.metadata())
+
+    async def _jwk(self, _: web.Request) -> web.Response:
+        return web.json_response(self._signer.jwks())
+
+    async def _token(self, request: web.Request) -> web.Response:
+        if self.faults.latency > 0:
+            await asyncio.sleep(self.faults.latency)
+        now = self.clock.now()
+        form = await request.post() if request.content_type == FORM else {}
+        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+        try:
+            grant = parse_request(request.content_type, fields)
+        except GrantError as error:
+            return self._answer(now, None, self.faults.take(now) or error)
+        canned = self.faults.take(now)
+        if canned is not None:
+            return self._answer(now, grant.client_id, canned)
+        try:
+            who = authenticate(grant, self.issuer, self.registry, now)
+            what = authorize(who.client, grant.claims)
+        except GrantError as error:
+            return self._answer(now, grant.client_id, error)
+        lifetime = self.registry.lifetime(what.scopes)
+        body = self._signer.issue(self.issuer, who, what, lifetime, now)
+        self._record(TokenRequest(now, grant.client_id, 200, "ok"))
+        return web.json_response(body, headers=NO_STORE)
+
+    def _answer(
+        self, now: float, client_id: str | None, answer: GrantError | CannedResponse
+    ) -> web.Response:
+        if isinstance(answer, CannedResponse):
+            self._record(TokenRequest(now, client_id, answer.status, answer.outcome))
+            return web.Response(
+                status=answer.status, text=answer.body, content_type=answer.content_type
+            )
+        self._record(TokenRequest(now, client_id, answer.status, answer.code))
+        body = {"error": answer.error, "error_description": answer.description}
+        return web.json_response(body, status=answer.status, headers=NO_STORE)
+
+    def _record(self, entry: TokenRequest) -> None:
+        log.info(
+            "token request client=%s status=%d outcome=%s",
+            entry.client_id,
+            entry.status,
+            entry.outcome,
+        )
+        self._requests.append(entry)

@@ -1,0 +1,181 @@
+"""A tiny certificate authority issuing test "business certificates" (virksomhetssertifikat).
+
+The chain mirrors the real ones: a self-signed root, an intermediate, and an RSA 2048 leaf whose
+subject carries the organisation number both as ``organizationIdentifier`` (``NTRNO-<orgno>``)
+and as ``serialNumber``. For tests and demos only.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from .standin.model import ORG_NUMBER
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _ca_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _leaf_usage(digital_signature: bool) -> x509.KeyUsage:
+    """Signing usage, or else non-repudiation only (the other half of a real certificate pair)."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=not digital_signature,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+@dataclass(frozen=True)
+class BusinessCertificate:
+    """A leaf certificate with its private key and the intermediates up to (not incl.) the root."""
+
+    private_key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Leaf first, as in a JWS ``x5c`` header."""
+        return (self.certificate, *self.intermediates)
+
+    def chain_pem(self) -> bytes:
+        return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in self.chain)
+
+    def chain_der(self) -> list[bytes]:
+        return [cert.public_bytes(serialization.Encoding.DER) for cert in self.chain]
+
+    def x5c(self) -> list[str]:
+        """The chain as standard (not URL-safe) base64 DER strings, per RFC 7515 section 4.1.6."""
+        return [base64.b64encode(der).decode("ascii") for der in self.chain_der()]
+
+    def private_key_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def pkcs12(self, password: bytes, name: bytes = b"virksomhetssertifikat") -> bytes:
+        return pkcs12.serialize_key_and_certificates(
+            name,
+            self.private_key,
+            self.certificate,
+            list(self.intermediates),
+            serialization.BestAvailableEncryption(password),
+        )
+
+
+class CertificateAuthority:
+    """Root and intermediate CA; ``root`` is what a verifier must trust."""
+
+    def __init__(self, name: str = "Maskinporten Testbed") -> None:
+        now = datetime.now(UTC)
+        self._root_key = _new_key()
+        root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Root CA")])
+        self.root = self._sign(
+            x509.CertificateBuilder()
+            .subject_name(root_name)
+            .issuer_name(root_name)
+            .public_key(self._root_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .add_extension(_ca_usage(), critical=True),
+            self._root_key,
+            now - timedelta(days=1),
+            now + timedelta(days=3650),
+        )
+        self._intermediate_key = _new_key()
+        issuing_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Issuing CA")])
+        self.intermediate = self._sign(
+            x509.CertificateBuilder()
+            .subject_name(issuing_name)
+            .issuer_name(root_name)
+            .public_key(self._intermediate_key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_ca_usage(), critical=True),
+            self._root_key,
+            now - timedelta(days=1),
+            now + timedelta(days=3650),
+        )
+
+    def root_pem(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    def issue(
+        self,
+        org_number: str,
+        *,
+        organization: str = "TEST VIRKSOMHET AS",
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        digital_signature: bool = True,
+    ) -> BusinessCertificate:
+        """Issue a leaf; pass past ``not_after`` / future ``not_before`` for invalid ones."""
+        if not ORG_NUMBER.fullmatch(org_number):
+            raise ValueError("an organisation number has 9 digits")
+        now = datetime.now(UTC)
+        not_after = not_after or now + timedelta(days=365)
+        not_before = not_before or min(now - timedelta(hours=1), not_after - timedelta(days=365))
+        key = _new_key()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "NO"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRNO-{org_number}"),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, org_number),
+                x509.NameAttribute(NameOID.COMMON_NAME, organization),
+            ]
+        )
+        certificate = self._sign(
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.intermediate.subject)
+            .public_key(key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_leaf_usage(digital_signature), critical=True),
+            self._intermediate_key,
+            not_before,
+            not_after,
+        )
+        return BusinessCertificate(key, certificate, (self.intermediate,))
+
+    @staticmethod
+    def _sign(
+        builder: x509.CertificateBuilder,
+        issuer_key: rsa.RSAPrivateKey,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> x509.Certificate:
+        return (
+            builder.serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .sign(issuer_key, hashes.SHA256())
+        )

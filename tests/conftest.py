@@ -1,0 +1,83 @@
+"""Shared fixtures: a real control plane (or an existing cluster), namespaces, the CRD."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes
+import pytest
+import yaml
+
+from maskinporten_testbed.controlplane import control_plane_or_existing
+
+REPO = Path(__file__).resolve().parent.parent
+CRD_DIR = REPO / "crds"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/unit" not in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Iterator[Path]:
+    with control_plane_or_existing() as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig: Path) -> kubernetes.client.ApiClient:
+    return kubernetes.config.new_client_from_config(str(kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def core(api_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def custom(api_client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(api_client)
+
+
+@pytest.fixture
+def namespace(core: kubernetes.client.CoreV1Api) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def crd_installed(api_client: kubernetes.client.ApiClient) -> None:
+    extensions = kubernetes.client.ApiextensionsV1Api(api_client)
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        try:
+            existing = extensions.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = existing.metadata.resource_version
+            extensions.replace_custom_resource_definition(name, body)
+        except kubernetes.client.ApiException as error:
+            if error.status != 404:
+                raise
+            extensions.create_custom_resource_definition(body)
+        wait_for(lambda n=name: _established(extensions, n), what=f"CRD {name} established")
+
+
+def _established(extensions: kubernetes.client.ApiextensionsV1Api, name: str) -> bool:
+    conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+    return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+
+def wait_for(predicate: object, *, what: str, timeout: float = 30.0, interval: float = 0.2) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)

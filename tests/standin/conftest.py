@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from joserfc.jwk import RSAKey
+
+from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+
+from .helpers import (
+    CERT_CLIENT_ID,
+    CLIENT_ID,
+    LONG_SCOPE,
+    ORG,
+    OTHER_ORG,
+    RESOURCE,
+    SCOPE,
+    Grants,
+    new_client_key,
+)
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    return CertificateAuthority()
+
+
+@pytest.fixture(scope="session")
+def certificate(ca: CertificateAuthority) -> BusinessCertificate:
+    return ca.issue(ORG)
+
+
+@pytest.fixture(scope="session")
+def client_key() -> RSAKey:
+    return new_client_key()
+
+
+@pytest.fixture
+async def standin(
+    ca: CertificateAuthority, client_key: RSAKey
+) -> AsyncIterator[MaskinportenStandin]:
+    async with MaskinportenStandin(
+        lifetimes={SCOPE: 600, LONG_SCOPE: 3600}, trusted_cas=[ca.root]
+    ) as server:
+        server.register_client(
+            Client(
+                client_id=CLIENT_ID,
+                org=ORG,
+                scopes=frozenset({SCOPE, LONG_SCOPE}),
+                keys=(ClientKey(client_key.as_dict(private=False)),),
+                resources=frozenset({RESOURCE, "https://other.example.no/"}),
+                delegations={OTHER_ORG: frozenset({SCOPE})},
+            )
+        )
+        server.register_client(
+            Client(client_id=CERT_CLIENT_ID, org=ORG, scopes=frozenset({SCOPE, LONG_SCOPE}))
+        )
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def grants(standin: MaskinportenStandin, client_key: RSAKey) -> Grants:
+    return Grants(standin, client_key)

@@ -1,0 +1,132 @@
+"""Injected faults on /token and the request log tests count with."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import httpx
+import pytest
+
+from maskinporten_testbed.standin import MaskinportenStandin
+
+from .helpers import CLIENT_ID, Grants, new_client_key, post_grant, sign
+
+
+async def test_latency_delays_token_answers(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.set_latency(0.3)
+    started = time.monotonic()
+
+    response = await post_grant(http, standin, grants.kid())
+
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 200
+
+
+async def test_next_n_requests_get_the_injected_status_and_body_then_service_resumes(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.fail_next(2, status=502, body="<html>Bad Gateway</html>", content_type="text/html")
+
+    first = await post_grant(http, standin, grants.kid())
+    second = await post_grant(http, standin, grants.kid())
+    third = await post_grant(http, standin, grants.kid())
+
+    assert [r.status_code for r in (first, second, third)] == [502, 502, 200]
+    assert first.text == "<html>Bad Gateway</html>"
+    assert first.headers["content-type"].startswith("text/html")
+
+
+async def test_refused_connections_resume_on_the_same_port(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    port = standin.port
+    await post_grant(http, standin, grants.kid())
+    await standin.refuse_connections()
+
+    with pytest.raises(httpx.ConnectError):
+        await post_grant(http, standin, grants.kid())
+    await standin.accept_connections()
+    response = await post_grant(http, standin, grants.kid())
+
+    assert standin.port == port
+    assert response.status_code == 200, response.text
+
+
+async def test_outage_window_answers_503_only_while_it_lasts(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    now = standin.clock.now()
+    standin.set_outage(now - 1, now + 60)
+
+    during = await post_grant(http, standin, grants.kid())
+    standin.set_clock_offset(61)
+    after = await post_grant(http, standin, grants.kid())
+
+    assert during.status_code == 503
+    assert after.status_code == 200, after.text
+
+
+async def test_clear_faults_restores_normal_service(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.fail_next(5)
+    standin.clear_faults()
+
+    response = await post_grant(http, standin, grants.kid())
+
+    assert response.status_code == 200
+
+
+async def test_request_log_records_time_client_status_and_outcome_per_call(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.fail_next(1)
+    await post_grant(http, standin, grants.kid())
+    await post_grant(http, standin, grants.kid())
+    await post_grant(
+        http, standin, sign({"alg": "RS256", "kid": "x"}, grants.claims(), new_client_key())
+    )
+
+    entries = standin.requests(CLIENT_ID)
+    assert [(e.client_id, e.status, e.outcome) for e in entries] == [
+        (CLIENT_ID, 503, "fault:503"),
+        (CLIENT_ID, 200, "ok"),
+        (CLIENT_ID, 400, "MP-100"),
+    ]
+    assert all(abs(e.at - standin.clock.now()) < 5 for e in entries)
+    assert {f.name for f in dataclasses.fields(entries[0])} == {
+        "at",
+        "client_id",
+        "status",
+        "outcome",
+    }
+
+
+async def test_token_request_count_counts_per_client(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    await post_grant(http, standin, grants.kid())
+    await post_grant(http, standin, grants.kid(iss="someone-else"))
+
+    assert standin.token_request_count() == 2
+    assert standin.token_request_count(CLIENT_ID) == 1
+
+
+async def test_logs_name_client_and_outcome_but_never_grant_or_token(
+    standin: MaskinportenStandin,
+    http: httpx.AsyncClient,
+    grants: Grants,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assertion = grants.kid()
+
+    response = await post_grant(http, standin, assertion)
+
+    assert f"client={CLIENT_ID} status=200 outcome=ok" in caplog.text
+    assert assertion not in caplog.text
+    assert response.json()["access_token"] not in caplog.text
