@@ -9,6 +9,7 @@ the operator wrote.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ import kubernetes
 from maskinporten_operator import secrets
 
 logger = logging.getLogger(__name__)
-WATCH_TIMEOUT_SECONDS = 60
+WATCH_TIMEOUT_SECONDS = 300
 RECONNECT_DELAY_SECONDS = 2.0
 
 
@@ -86,7 +87,9 @@ class SecretWatcher:
     ) -> None:
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._registry = registry
-        self._namespaces: tuple[str | None, ...] = namespaces or (None,)
+        self._patterns = namespaces
+        plain = not any(any(c in ns for c in "*?[") for ns in namespaces)
+        self._namespaces: tuple[str | None, ...] = namespaces if namespaces and plain else (None,)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -105,20 +108,35 @@ class SecretWatcher:
         self._stopping.set()
 
     def _watch_forever(self, loop: asyncio.AbstractEventLoop, namespace: str | None) -> None:
+        resource_version: str | None = None
         while not self._stopping.is_set():
             try:
-                self._watch_once(loop, namespace)
+                resource_version = self._watch_once(loop, namespace, resource_version)
+            except kubernetes.client.ApiException as error:
+                if error.status == 410:
+                    resource_version = None
+                else:
+                    logger.warning("watching managed Secrets failed: HTTP %s", error.status)
+                time.sleep(RECONNECT_DELAY_SECONDS)
             except Exception as error:  # a watch must survive any API hiccup
-                logger.debug("secret watch restarts after %s", type(error).__name__)
+                logger.warning("watching managed Secrets failed: %s", type(error).__name__)
                 time.sleep(RECONNECT_DELAY_SECONDS)
 
-    def _watch_once(self, loop: asyncio.AbstractEventLoop, namespace: str | None) -> None:
+    def _watch_once(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str | None,
+        resource_version: str | None,
+    ) -> str | None:
+        """Stream events until the server ends the watch; return where to resume from."""
         watch = kubernetes.watch.Watch()
         kwargs: dict[str, Any] = {
             "label_selector": secrets.SELECTOR,
             "timeout_seconds": WATCH_TIMEOUT_SECONDS,
             "deserialize": False,
         }
+        if resource_version is not None:
+            kwargs["resource_version"] = resource_version
         if namespace is None:
             stream = watch.stream(self._core.list_secret_for_all_namespaces, **kwargs)
         else:
@@ -126,9 +144,15 @@ class SecretWatcher:
         for event in stream:
             if self._stopping.is_set():
                 watch.stop()
-                return
-            secret = event["raw_object"]
+                break
+            secret = event["object"]
             metadata = secret.get("metadata", {})
             owner = (metadata.get("labels") or {}).get(secrets.CLIENT_LABEL)
-            if owner and needs_attention(event["type"], secret):
-                loop.call_soon_threadsafe(self._registry.wake, metadata.get("namespace", ""), owner)
+            where = metadata.get("namespace", "")
+            if owner and self._watched(where) and needs_attention(event["type"], secret):
+                loop.call_soon_threadsafe(self._registry.wake, where, owner)
+        version: str | None = watch.resource_version
+        return version
+
+    def _watched(self, namespace: str) -> bool:
+        return not self._patterns or any(fnmatch.fnmatchcase(namespace, p) for p in self._patterns)

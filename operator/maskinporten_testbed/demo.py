@@ -67,12 +67,18 @@ class Demo:
             "MASKINPORTEN_OPERATOR_ISSUER": self.standin.issuer,
             "MASKINPORTEN_OPERATOR_NAMESPACES": "default",
         }
-        operator = [str(Path(sys.executable).parent / "maskinporten-operator"), "run", "--standalone"]
+        operator = [
+            str(Path(sys.executable).parent / "maskinporten-operator"),
+            "run",
+            "--standalone",
+        ]
         with log.open("wb") as output:
             return subprocess.Popen(operator, env=env, stdout=output, stderr=subprocess.STDOUT)
 
     def show_token_claims(self) -> None:
-        secret = json.loads(self.run_kubectl("get", "secret", "demo-maskinporten", "-o", "json", show=False))
+        secret = json.loads(
+            self.run_kubectl("get", "secret", "demo-maskinporten", "-o", "json", show=False)
+        )
         token = base64.b64decode(secret["data"]["MASKINPORTEN_ACCESS_TOKEN"]).decode()
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -109,7 +115,10 @@ def main() -> None:
                 )
             )
             demo.run_kubectl(
-                "annotate", "--overwrite", "maskinportenclient", "demo",
+                "annotate",
+                "--overwrite",
+                "maskinportenclient",
+                "demo",
                 f"maskinporten-operator.dev/force-refresh={int(time.time())}",
             )
             demo.wait_for_jsonpath(

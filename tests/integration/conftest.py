@@ -1,0 +1,95 @@
+"""Fixtures for the operator running as it would in production: a separate process, against
+the local control plane and the Maskinporten stand-in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from maskinporten_testbed.standin import StandinThread
+
+import kubernetes
+
+from .helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE, Cluster
+
+OPERATOR = str(Path(sys.executable).parent / "maskinporten-operator")
+TEST_NAMESPACES = "test-*"
+
+
+class OperatorProcess:
+    """``maskinporten-operator run`` in a subprocess, logging to a file the tests can read."""
+
+    def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
+        self.log = log
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [OPERATOR, "run", "--standalone"],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]:
+    return {
+        "MASKINPORTEN_OPERATOR_ENVIRONMENT": "custom",
+        "MASKINPORTEN_OPERATOR_ISSUER": standin.issuer,
+        "MASKINPORTEN_OPERATOR_ALLOWED_ISSUERS": "http://allowed.invalid/",
+        "MASKINPORTEN_OPERATOR_NAMESPACES": namespaces,
+        "MASKINPORTEN_OPERATOR_RETRY_BASE_SECONDS": "1",
+        "MASKINPORTEN_OPERATOR_RETRY_MAX_SECONDS": "4",
+        "MASKINPORTEN_OPERATOR_TOKEN_REQUEST_TIMEOUT_SECONDS": "2",
+        "MASKINPORTEN_OPERATOR_LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[StandinThread]:
+    with StandinThread() as server:
+        server.set_lifetime(SCOPE, 600)
+        server.set_lifetime(LONG_SCOPE, 3600)
+        server.set_lifetime(SHORT_SCOPE, SHORT_LIFETIME)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubeconfig: Path,
+    crd_installed: None,
+    standin: StandinThread,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    running = OperatorProcess(kubeconfig, log, operator_settings(standin, TEST_NAMESPACES))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def cluster(
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    operator: OperatorProcess,
+) -> Cluster:
+    """The test's namespace, watched by the running operator."""
+    return Cluster(core, custom, namespace)

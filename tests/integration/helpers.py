@@ -1,0 +1,153 @@
+"""Small verbs for operator tests: provision keys and clients, read state, wait for it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import kubernetes
+
+from maskinporten_operator.keys import ClientKey, generate_client_key
+from maskinporten_testbed.standin import Client, StandinThread
+from maskinporten_testbed.standin import ClientKey as RegisteredKey
+
+GROUP, VERSION, PLURAL = "maskinporten-operator.dev", "v1alpha1", "maskinportenclients"
+SCOPE = "test:read"
+LONG_SCOPE = "test:long"
+SHORT_SCOPE = "test:short"
+SHORT_LIFETIME = 12
+ORG = "991825827"
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, what: str, timeout: float = 30.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass
+class Cluster:
+    core: kubernetes.client.CoreV1Api
+    custom: kubernetes.client.CustomObjectsApi
+    namespace: str
+
+    def create_client(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "MaskinportenClient",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        created: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, body
+        )
+        return created
+
+    def get_client(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name
+        )
+        return found
+
+    def patch_client(self, name: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, patch
+        )
+
+    def delete_client(self, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def condition(self, name: str, condition_type: str = "Ready") -> dict[str, Any]:
+        conditions = self.get_client(name).get("status", {}).get("conditions", [])
+        return next((c for c in conditions if c["type"] == condition_type), {})
+
+    def wait_condition(
+        self, name: str, *, status: str, reason: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        def matches() -> dict[str, Any] | None:
+            ready = self.condition(name)
+            if ready.get("status") == status and reason in (None, ready.get("reason")):
+                return ready
+            return None
+
+        return eventually(matches, what=f"{name} Ready={status} reason={reason}", timeout=timeout)
+
+    def secret(self, name: str) -> dict[str, Any] | None:
+        try:
+            secret = self.core.read_namespaced_secret(name, self.namespace)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        sanitized: dict[str, Any] = self.core.api_client.sanitize_for_serialization(secret)
+        return sanitized
+
+    def secret_data(self, name: str) -> dict[str, str]:
+        secret = self.secret(name)
+        assert secret is not None, f"Secret {name} not found"
+        return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+    def put_secret(self, name: str, data: dict[str, str]) -> None:
+        self.core.create_namespaced_secret(
+            self.namespace, {"metadata": {"name": name}, "stringData": data}
+        )
+
+    def events(self) -> list[dict[str, Any]]:
+        events = self.core.list_namespaced_event(self.namespace).items
+        return [self.core.api_client.sanitize_for_serialization(e) for e in events]
+
+
+def register(
+    standin: StandinThread, client_id: str, key: ClientKey, scopes: tuple[str, ...] = (SCOPE,)
+) -> None:
+    standin.register_client(
+        Client(
+            client_id=client_id,
+            org=ORG,
+            scopes=frozenset(scopes),
+            keys=(RegisteredKey(key.public_jwk()),),
+        )
+    )
+
+
+def provision(
+    cluster: Cluster,
+    standin: StandinThread,
+    name: str,
+    *,
+    scopes: tuple[str, ...] = (SCOPE,),
+    spec: dict[str, Any] | None = None,
+) -> tuple[str, ClientKey]:
+    """A client whose key is in its (default-named) key Secret and registered at the stand-in."""
+    client_id = f"{cluster.namespace}-{name}"
+    key = generate_client_key()
+    cluster.put_secret(f"{name}-maskinporten-key", {"jwk": key.private_jwk_json()})
+    register(standin, client_id, key, scopes)
+    cluster.create_client(
+        name,
+        {
+            "clientId": client_id,
+            "scopes": {"consumes": [{"name": scope} for scope in scopes]},
+            **(spec or {}),
+        },
+    )
+    return client_id, key
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims

@@ -1,0 +1,209 @@
+"""A MaskinportenClient gets a token into its Secret and keeps it fresh."""
+
+from __future__ import annotations
+
+import json
+
+from maskinporten_testbed.standin import StandinThread
+
+from .helpers import (
+    LONG_SCOPE,
+    SCOPE,
+    SHORT_LIFETIME,
+    SHORT_SCOPE,
+    Cluster,
+    eventually,
+    jwt_claims,
+    provision,
+    register,
+)
+from maskinporten_operator.keys import load_client_key
+
+
+def test_generated_key_is_published_and_a_token_arrives_once_it_is_registered(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    client_id = f"{cluster.namespace}-generated"
+    cluster.create_client(
+        "generated", {"clientId": client_id, "scopes": {"consumes": [{"name": SCOPE}]}}
+    )
+    ready = cluster.wait_condition("generated", status="False", reason="TokenRequestRejected")
+    assert "MP-100" in ready["message"]
+    status = cluster.get_client("generated")["status"]
+    public_jwk = json.loads(status["publicJwk"])
+    assert set(public_jwk) == {"kty", "e", "n", "kid", "alg", "use"}
+    key = load_client_key(cluster.secret_data("generated-maskinporten-key"), source="key Secret")
+    assert key.kid == status["keyId"] == public_jwk["kid"]
+
+    register(standin, client_id, key)
+    cluster.wait_condition("generated", status="True", reason="TokenIssued")
+    token = cluster.secret_data("generated-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    assert jwt_claims(token)["client_id"] == client_id
+
+
+def test_workload_secret_holds_the_token_and_the_maskinporten_settings(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    client_id, _ = provision(cluster, standin, "settings")
+    cluster.wait_condition("settings", status="True")
+    data = cluster.secret_data("settings-maskinporten")
+    assert set(data) == {
+        "MASKINPORTEN_ACCESS_TOKEN",
+        "MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT",
+        "MASKINPORTEN_CLIENT_ID",
+        "MASKINPORTEN_SCOPES",
+        "MASKINPORTEN_ISSUER",
+        "MASKINPORTEN_TOKEN_ENDPOINT",
+        "MASKINPORTEN_WELL_KNOWN_URL",
+        "MASKINPORTEN_JWKS_URI",
+    }
+    assert data["MASKINPORTEN_CLIENT_ID"] == client_id
+    assert data["MASKINPORTEN_SCOPES"] == SCOPE
+    assert data["MASKINPORTEN_ISSUER"] == standin.issuer
+    assert data["MASKINPORTEN_TOKEN_ENDPOINT"] == standin.issuer + "token"
+    assert data["MASKINPORTEN_WELL_KNOWN_URL"] == (
+        standin.issuer + ".well-known/oauth-authorization-server"
+    )
+    assert data["MASKINPORTEN_JWKS_URI"] == standin.issuer + "jwk"
+    assert data["MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT"].endswith("Z")
+    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["scope"] == SCOPE
+
+
+def test_workload_secret_is_owned_labelled_and_never_marked_for_reloader(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    provision(cluster, standin, "owned")
+    cluster.wait_condition("owned", status="True")
+    uid = cluster.get_client("owned")["metadata"]["uid"]
+    metadata = cluster.secret("owned-maskinporten")["metadata"]  # type: ignore[index]
+    assert [ref["uid"] for ref in metadata["ownerReferences"]] == [uid]
+    assert metadata["labels"]["app.kubernetes.io/managed-by"] == "maskinporten-operator"
+    assert metadata["labels"]["maskinporten-operator.dev/client"] == "owned"
+    everything = {**metadata["labels"], **metadata.get("annotations", {})}
+    assert not [name for name in everything if "reloader" in name]
+
+
+def test_private_jwk_is_added_to_the_workload_secret_only_on_request(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    _, key = provision(cluster, standin, "withjwk", spec={"includeClientJwk": True})
+    cluster.wait_condition("withjwk", status="True")
+    data = cluster.secret_data("withjwk-maskinporten")
+    assert json.loads(data["MASKINPORTEN_CLIENT_JWK"])["kid"] == key.kid
+
+
+def test_status_reports_expiry_and_next_refresh_for_kubectl_get(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    provision(cluster, standin, "status", scopes=(LONG_SCOPE,))
+    cluster.wait_condition("status", status="True")
+    status = cluster.get_client("status")["status"]
+    assert status["tokenLifetimeSeconds"] == 3600
+    assert status["lastRefreshTime"] < status["nextRefreshTime"] < status["tokenExpiresAt"]
+    assert status["consecutiveFailures"] == 0
+    assert status["observedGeneration"] == 1
+    sufficient = cluster.condition("status", "LifetimeSufficient")
+    assert sufficient["status"] == "True"
+
+
+def test_token_is_replaced_before_it_expires(cluster: Cluster, standin: StandinThread) -> None:
+    provision(cluster, standin, "short", scopes=(SHORT_SCOPE,))
+    cluster.wait_condition("short", status="True")
+    first = cluster.secret_data("short-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    expires = jwt_claims(first)["exp"]
+
+    def replaced() -> str | None:
+        token = cluster.secret_data("short-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+        return token if token != first else None
+
+    second = eventually(replaced, what="a refreshed token", timeout=SHORT_LIFETIME * 2)
+    assert jwt_claims(second)["iat"] < expires
+
+
+def test_short_token_lifetime_is_reported_as_unsafe_for_mounted_files(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    provision(cluster, standin, "unsafe", scopes=(SHORT_SCOPE,))
+    cluster.wait_condition("unsafe", status="True")
+    sufficient = cluster.condition("unsafe", "LifetimeSufficient")
+    assert sufficient["status"] == "False"
+    assert sufficient["reason"] == "ShorterThanMountDelay"
+
+
+def test_scope_change_gets_a_new_token_at_once(cluster: Cluster, standin: StandinThread) -> None:
+    provision(cluster, standin, "rescoped", scopes=(SCOPE, LONG_SCOPE))
+    cluster.wait_condition("rescoped", status="True")
+    cluster.patch_client("rescoped", {"spec": {"scopes": {"consumes": [{"name": LONG_SCOPE}]}}})
+
+    def rescoped() -> bool:
+        token = cluster.secret_data("rescoped-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+        return jwt_claims(token)["scope"] == LONG_SCOPE
+
+    eventually(rescoped, what="a token for the new scope", timeout=10)
+    assert cluster.get_client("rescoped")["status"]["observedGeneration"] == 2
+
+
+def test_force_refresh_annotation_gets_a_new_token_at_once(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    client_id, _ = provision(cluster, standin, "forced", scopes=(LONG_SCOPE,))
+    cluster.wait_condition("forced", status="True")
+    requests_before = standin.token_request_count(client_id)
+    annotation = {"maskinporten-operator.dev/force-refresh": "now"}
+    cluster.patch_client("forced", {"metadata": {"annotations": annotation}})
+    eventually(
+        lambda: standin.token_request_count(client_id) > requests_before,
+        what="a forced token request",
+        timeout=10,
+    )
+    status = eventually(
+        lambda: cluster.get_client("forced")["status"].get("handledForceRefresh") == "now",
+        what="the force-refresh request to be recorded",
+        timeout=10,
+    )
+    assert status
+
+
+def test_deleted_workload_secret_is_restored_without_a_new_token_request(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    client_id, _ = provision(cluster, standin, "restored", scopes=(LONG_SCOPE,))
+    cluster.wait_condition("restored", status="True")
+    token = cluster.secret_data("restored-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    requests_before = standin.token_request_count(client_id)
+    cluster.core.delete_namespaced_secret("restored-maskinporten", cluster.namespace)
+    eventually(
+        lambda: cluster.secret("restored-maskinporten"), what="the Secret to return", timeout=10
+    )
+    restored = cluster.secret_data("restored-maskinporten")
+    assert restored["MASKINPORTEN_ACCESS_TOKEN"] == token
+    assert standin.token_request_count(client_id) == requests_before
+
+
+def test_tampered_workload_secret_is_rewritten(cluster: Cluster, standin: StandinThread) -> None:
+    provision(cluster, standin, "tampered", scopes=(LONG_SCOPE,))
+    cluster.wait_condition("tampered", status="True")
+    token = cluster.secret_data("tampered-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    cluster.core.patch_namespaced_secret(
+        "tampered-maskinporten",
+        cluster.namespace,
+        {"stringData": {"MASKINPORTEN_ACCESS_TOKEN": "x"}},
+    )
+
+    def repaired() -> bool:
+        data = cluster.secret_data("tampered-maskinporten")
+        return data["MASKINPORTEN_ACCESS_TOKEN"] == token
+
+    eventually(repaired, what="the tampered Secret to be rewritten", timeout=10)
+
+
+def test_routine_refreshes_post_no_events(cluster: Cluster, standin: StandinThread) -> None:
+    client_id, _ = provision(cluster, standin, "quiet", scopes=(SHORT_SCOPE,))
+    cluster.wait_condition("quiet", status="True")
+    eventually(
+        lambda: standin.token_request_count(client_id) >= 3,
+        what="two routine refreshes",
+        timeout=SHORT_LIFETIME * 3,
+    )
+    reasons = [e["reason"] for e in cluster.events() if e["involvedObject"]["name"] == "quiet"]
+    assert reasons == ["TokenIssued"]
