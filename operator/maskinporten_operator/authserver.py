@@ -36,12 +36,11 @@ class TokenResponse:
 
 
 class TokenRequestError(Exception):
-    """A token request failed; ``retryable`` is False when only a change by a person can help."""
+    """A request to the authorization server failed; ``reason`` is a CamelCase summary."""
 
-    def __init__(self, message: str, *, reason: str, retryable: bool) -> None:
+    def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-        self.retryable = retryable
 
 
 class AuthorizationServerClient:
@@ -87,13 +86,11 @@ class AuthorizationServerClient:
         expires_in = document.get("expires_in")
         if not isinstance(access_token, str) or not access_token:
             raise TokenRequestError(
-                f"{what} answered 200 without an access_token", reason="BadResponse", retryable=True
+                f"{what} answered 200 without an access_token", reason="BadResponse"
             )
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
             raise TokenRequestError(
-                f"{what} answered without a positive integer expires_in",
-                reason="BadResponse",
-                retryable=True,
+                f"{what} answered without a positive integer expires_in", reason="BadResponse"
             )
         return TokenResponse(
             access_token=access_token,
@@ -108,14 +105,10 @@ class AuthorizationServerClient:
         try:
             return await self._http.request(method, url, data=data)
         except httpx.TimeoutException:
-            raise TokenRequestError(
-                f"{what} timed out", reason="ServerUnreachable", retryable=True
-            ) from None
+            raise TokenRequestError(f"{what} timed out", reason="ServerUnreachable") from None
         except httpx.HTTPError as error:
             raise TokenRequestError(
-                f"{what} failed: {type(error).__name__}: {error}",
-                reason="ServerUnreachable",
-                retryable=True,
+                f"{what} failed: {type(error).__name__}: {error}", reason="ServerUnreachable"
             ) from None
 
 
@@ -128,9 +121,7 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, object]:
         return document
     if response.status_code == 200:
         raise TokenRequestError(
-            f"{what} answered 200 with a body that is not a JSON object",
-            reason="BadResponse",
-            retryable=True,
+            f"{what} answered 200 with a body that is not a JSON object", reason="BadResponse"
         )
     return {}
 
@@ -138,20 +129,15 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, object]:
 def _error_from_response(
     response: httpx.Response, document: dict[str, object], what: str
 ) -> TokenRequestError:
+    """Client errors (4xx) are rejections a person must fix; the rest are server trouble."""
     error = document.get("error")
     description = document.get("error_description")
+    rejected = 400 <= response.status_code < 500 and response.status_code != 429
+    verb = "rejected the request" if rejected else "failed"
+    summary = f"{what} {verb} (HTTP {response.status_code})"
     if isinstance(error, str):
-        detail = f"{error}: {description}" if isinstance(description, str) else error
-        return TokenRequestError(
-            f"{what} refused the request (HTTP {response.status_code}) {detail}",
-            reason="TokenRequestRejected",
-            retryable=response.status_code >= 500 or response.status_code == 429,
-        )
-    return TokenRequestError(
-        f"{what} answered HTTP {response.status_code}",
-        reason="ServerError",
-        retryable=True,
-    )
+        summary += f" {error}: {description}" if isinstance(description, str) else f" {error}"
+    return TokenRequestError(summary, reason="TokenRequestRejected" if rejected else "ServerError")
 
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
@@ -162,11 +148,10 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
         raise TokenRequestError(
             f"metadata {url} declares issuer {declared!r}, expected {issuer!r}",
             reason="BadMetadata",
-            retryable=False,
         )
     if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
         raise TokenRequestError(
-            f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata", retryable=True
+            f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata"
         )
     return ServerMetadata(
         issuer=issuer, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url

@@ -95,7 +95,8 @@ def load_client_key(
     else:
         jwk = _parse_jwk(text, where)
         key = _import_jwk(jwk, where)
-        kid = key_id or str(jwk.get("kid", "")) or key.thumbprint()
+        kid = key_id or str(jwk.get("kid", "")) or data.get(KID_DATA_KEY, "").strip()
+        kid = kid or key.thumbprint()
         algorithm = str(jwk.get("alg", DEFAULT_ALGORITHM))
         if algorithm not in SIGNING_ALGORITHMS:
             raise InvalidKeyError(
@@ -138,14 +139,15 @@ def _import_jwk(jwk: Mapping[str, object], where: str) -> RSAKey:
 
 
 def _import_pem(text: str, where: str) -> RSAKey:
-    if "ENCRYPTED" in text.split("\n", 1)[0]:
+    header = text.split("\n", 3)
+    if "ENCRYPTED" in header[0] or any(line.startswith("Proc-Type:") for line in header[1:3]):
         raise InvalidKeyError(
             f"{where} is an encrypted PEM key; store it unencrypted "
             "(openssl pkey -in key.pem -out plain.pem)"
         )
-    if "PUBLIC KEY" in text.split("\n", 1)[0]:
+    if "PUBLIC KEY" in header[0]:
         raise _public_key_only(where)
-    if "CERTIFICATE" in text.split("\n", 1)[0]:
+    if "CERTIFICATE" in header[0]:
         raise InvalidKeyError(f"{where} is a certificate, not a private key")
     try:
         return RSAKey.import_key(text)

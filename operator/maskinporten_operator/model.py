@@ -98,7 +98,10 @@ def describe_validation_error(
 ) -> str:
     """``field: message`` per problem, joined by ``; ``, without echoing the offending values."""
     problems = error.errors(include_input=False, include_url=False)
+    messages = [
+        (problem["loc"], problem["msg"].removeprefix("Value error, ")) for problem in problems
+    ]
     return "; ".join(
-        f"{name_field(problem['loc'])}: {problem['msg']}" if problem["loc"] else problem["msg"]
-        for problem in problems
+        f"{name_field(location)}: {message}" if location else message
+        for location, message in messages
     )

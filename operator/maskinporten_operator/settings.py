@@ -69,7 +69,11 @@ class Settings(BaseModel):
     log_format: LogFormat = LogFormat.TEXT
 
     @model_validator(mode="after")
-    def _custom_issuer_is_given(self) -> Settings:
+    def _consistent(self) -> Settings:
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}RETRY_MAX_SECONDS must not be below {ENV_PREFIX}RETRY_BASE_SECONDS"
+            )
         if self.environment is Environment.CUSTOM and self.issuer is None:
             raise ValueError(f"set {ENV_PREFIX}ISSUER when {ENV_PREFIX}ENVIRONMENT is custom")
         if self.environment is not Environment.CUSTOM and self.issuer is not None:

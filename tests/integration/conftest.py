@@ -10,11 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import kubernetes
 import pytest
 
 from maskinporten_testbed.standin import StandinThread
-
-import kubernetes
 
 from .helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE, Cluster
 
@@ -93,3 +92,11 @@ def cluster(
 ) -> Cluster:
     """The test's namespace, watched by the running operator."""
     return Cluster(core, custom, namespace)
+
+
+@pytest.fixture(autouse=True)
+def _stand_in_without_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults injected by one test never leak into the next."""
+    yield
+    if "standin" in request.fixturenames:
+        request.getfixturevalue("standin").clear_faults()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from maskinporten_operator.keys import load_client_key
 from maskinporten_testbed.standin import StandinThread
 
 from .helpers import (
@@ -17,7 +18,6 @@ from .helpers import (
     provision,
     register,
 )
-from maskinporten_operator.keys import load_client_key
 
 
 def test_generated_key_is_published_and_a_token_arrives_once_it_is_registered(

@@ -1,0 +1,208 @@
+"""The MaskinportenClient spec: defaults, patterns, and messages that name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from maskinporten_operator.model import (
+    DeletionPolicy,
+    InvalidSpecError,
+    KeySource,
+    parse_spec,
+)
+
+NAME = "billing"
+
+
+def spec(*scopes: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "clientId": "0b5b5d8c-5f1a-4a7e-9d8a-1f2e3d4c5b6a",
+        "scopes": {"consumes": [{"name": scope} for scope in scopes or ("digdir:dialogporten",)]},
+        **fields,
+    }
+
+
+def rejection(raw: object) -> str:
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_spec(raw)
+    return str(caught.value)
+
+
+# --- defaults -----------------------------------------------------------------------------------
+
+
+def test_workload_secret_name_is_derived_from_the_resource_name() -> None:
+    assert parse_spec(spec()).workload_secret_name(NAME) == "billing-maskinporten"
+
+
+def test_key_secret_name_is_derived_from_the_resource_name() -> None:
+    assert parse_spec(spec()).key_secret_name(NAME) == "billing-maskinporten-key"
+
+
+def test_given_secret_names_are_used() -> None:
+    parsed = parse_spec(spec(secretName="tokens", key={"secretName": "my-key"}))
+
+    assert parsed.workload_secret_name(NAME) == "tokens"
+    assert parsed.key_secret_name(NAME) == "my-key"
+
+
+def test_key_is_generated_and_retained_by_default() -> None:
+    key = parse_spec(spec()).key
+
+    assert key.source is KeySource.GENERATED
+    assert key.deletion_policy is DeletionPolicy.RETAIN
+    assert (key.secret_key, key.key_id) == (None, None)
+
+
+def test_optional_fields_default_to_unset() -> None:
+    parsed = parse_spec(spec())
+
+    assert (parsed.resource, parsed.consumer_org, parsed.issuer) == (None, None, None)
+    assert parsed.include_client_jwk is False
+    assert parsed.refresh.at_lifetime_percent is None
+    assert parsed.refresh.before_expiry_seconds is None
+
+
+def test_camel_case_fields_are_read() -> None:
+    parsed = parse_spec(
+        spec(
+            consumerOrg="987654321",
+            includeClientJwk=True,
+            key={
+                "source": "Existing",
+                "secretKey": "jwk",
+                "keyId": "k-1",
+                "deletionPolicy": "Delete",
+            },
+            refresh={"atLifetimePercent": 80, "beforeExpirySeconds": 600},
+        )
+    )
+
+    assert parsed.consumer_org == "987654321"
+    assert parsed.include_client_jwk is True
+    assert parsed.key.source is KeySource.EXISTING
+    assert parsed.key.deletion_policy is DeletionPolicy.DELETE
+    assert (parsed.key.secret_key, parsed.key.key_id) == ("jwk", "k-1")
+    assert (parsed.refresh.at_lifetime_percent, parsed.refresh.before_expiry_seconds) == (80, 600)
+
+
+# --- scopes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "digdir:dialogporten",
+        "altinn:serviceowner/instances.read",
+        "nav:aareg/v1/arbeidsforhold",
+        "skatteetaten:mvameldingvalidering",
+        "test:read",
+        "my-org.sub_unit:api:v2",
+    ],
+)
+def test_scope_of_prefix_colon_name_is_accepted(scope: str) -> None:
+    assert parse_spec(spec(scope)).scope_names == (scope,)
+
+
+@pytest.mark.parametrize(
+    "scope", ["dialogporten", ":read", "Digdir:read", "digdir:", "digdir:has space", "-x:read"]
+)
+def test_scope_not_matching_the_pattern_is_rejected(scope: str) -> None:
+    message = rejection(spec(scope))
+
+    assert message.startswith("spec.scopes.consumes.0.name: String should match pattern")
+
+
+def test_duplicate_scopes_are_collapsed_in_scope_names_keeping_the_order() -> None:
+    parsed = parse_spec(spec("b:two", "a:one", "b:two", "c:three", "a:one"))
+
+    assert parsed.scope_names == ("b:two", "a:one", "c:three")
+
+
+def test_at_least_one_scope_is_required() -> None:
+    message = rejection({"clientId": "c", "scopes": {"consumes": []}})
+
+    assert message.startswith("spec.scopes.consumes: List should have at least 1 item")
+
+
+def test_scopes_are_required() -> None:
+    assert rejection({"clientId": "c"}) == "spec.scopes: Field required"
+
+
+# --- organisation number ------------------------------------------------------------------------
+
+
+def test_nine_digit_consumer_org_is_accepted() -> None:
+    assert parse_spec(spec(consumerOrg="987654321")).consumer_org == "987654321"
+
+
+@pytest.mark.parametrize(
+    "org", ["98765432", "9876543210", "98765432x", "987 654 321", "0192:987654321"]
+)
+def test_consumer_org_that_is_not_nine_digits_is_rejected(org: str) -> None:
+    assert rejection(spec(consumerOrg=org)) == (
+        "spec.consumerOrg: String should match pattern '^[0-9]{9}$'"
+    )
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+def test_message_names_the_field_path_of_the_bad_scope() -> None:
+    message = rejection(spec("a:ok", "a:ok", "NOT A SCOPE"))
+
+    assert message.startswith("spec.scopes.consumes.2.name:")
+
+
+def test_message_names_nested_fields_by_their_manifest_names() -> None:
+    message = rejection(spec(key={"keyId": "has space"}, refresh={"atLifetimePercent": 99}))
+
+    assert "spec.key.keyId:" in message
+    assert "spec.refresh.atLifetimePercent: Input should be less than or equal to 90" in message
+
+
+def test_every_problem_is_reported_joined_by_semicolons() -> None:
+    message = rejection(spec("bad", consumerOrg="1", key={"source": "Sideways"}))
+
+    assert message.split("; ") == [
+        "spec.scopes.consumes.0.name: String should match pattern "
+        "'^[a-z0-9][a-z0-9._-]*:[a-zA-Z0-9._/:-]+$'",
+        "spec.consumerOrg: String should match pattern '^[0-9]{9}$'",
+        "spec.key.source: Input should be 'Generated' or 'Existing'",
+    ]
+
+
+def test_unknown_fields_are_rejected_by_path() -> None:
+    message = rejection(spec(scope="digdir:dialogporten"))
+
+    assert message == "spec.scope: Extra inputs are not permitted"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        spec("SECRET-VALUE-1:x y"),
+        spec(consumerOrg="SECRET-VALUE-1"),
+        spec(key={"source": "SECRET-VALUE-1"}),
+        spec(key={"keyId": "SECRET VALUE-1"}),
+        spec(refresh={"atLifetimePercent": "SECRET-VALUE-1"}),
+        spec(includeClientJwk="SECRET-VALUE-1"),
+        spec(extra="SECRET-VALUE-1"),
+        {"clientId": "", "scopes": "SECRET-VALUE-1"},
+    ],
+)
+def test_message_does_not_echo_the_input_value(raw: dict[str, Any]) -> None:
+    message = rejection(raw)
+
+    assert "SECRET" not in message
+    assert "VALUE-1" not in message
+
+
+def test_spec_that_is_not_an_object_is_rejected() -> None:
+    assert "valid dictionary" in rejection(["digdir:dialogporten"])
+
+
+def test_invalid_spec_error_is_a_value_error() -> None:
+    assert issubclass(InvalidSpecError, ValueError)

@@ -1,0 +1,224 @@
+"""When a token is refreshed, and how long the operator waits after a failed request.
+
+Time is a plain number here (seconds since an arbitrary epoch) and randomness a seeded
+``random.Random``, so every expectation is exact and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from maskinporten_operator.schedule import (
+    JITTER_FRACTION,
+    RefreshPolicy,
+    RetryPolicy,
+    plan_refresh,
+    retry_delay,
+)
+
+ISSUED_AT = 1_800_000_000.0
+DEFAULTS = RefreshPolicy(at_lifetime_percent=50, before_expiry_seconds=300)
+RETRY = RetryPolicy(base_seconds=15.0, max_seconds=900.0)
+SEEDS = range(200)
+
+
+def seeded(seed: int) -> random.Random:
+    """Deterministic jitter for a test (not cryptography: the operator only spreads load)."""
+    return random.Random(seed)  # noqa: S311
+
+
+class NoJitter(random.Random):
+    """A ``random.Random`` whose ``uniform`` always returns the lower bound (no jitter)."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+class FullJitter(random.Random):
+    """A ``random.Random`` whose ``uniform`` always returns the upper bound (maximum jitter)."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def refresh_at(
+    lifetime: float, policy: RefreshPolicy = DEFAULTS, rng: random.Random | None = None
+) -> float:
+    plan = plan_refresh(
+        issued_at=ISSUED_AT,
+        expires_at=ISSUED_AT + lifetime,
+        policy=policy,
+        rng=rng or NoJitter(),
+    )
+    return plan.refresh_at - ISSUED_AT
+
+
+# --- when a refresh is due ----------------------------------------------------------------------
+
+
+def test_refresh_is_due_at_half_the_lifetime_by_default() -> None:
+    assert refresh_at(3600) == 1800
+
+
+def test_refresh_is_due_before_expiry_seconds_ahead_when_that_comes_first() -> None:
+    policy = RefreshPolicy(at_lifetime_percent=90, before_expiry_seconds=1000)
+
+    assert refresh_at(7200, policy) == 6200
+
+
+def test_refresh_is_due_at_the_lifetime_percentage_when_that_comes_first() -> None:
+    policy = RefreshPolicy(at_lifetime_percent=80, before_expiry_seconds=60)
+
+    assert refresh_at(3600, policy) == 2880
+
+
+def test_refresh_is_due_at_the_earlier_of_the_two_rules_for_a_599_second_token() -> None:
+    assert refresh_at(599) == 299
+
+
+def test_percentage_rule_applies_when_before_expiry_exceeds_the_lifetime() -> None:
+    assert refresh_at(120) == 60
+
+
+def test_percentage_rule_applies_when_before_expiry_equals_the_lifetime() -> None:
+    assert refresh_at(300) == 150
+
+
+def test_refresh_of_a_token_without_lifetime_is_due_immediately() -> None:
+    assert refresh_at(0) == 0
+
+
+# --- jitter -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lifetime", [120, 599, 3600, 7200])
+def test_jitter_only_ever_moves_the_refresh_earlier(lifetime: int) -> None:
+    unjittered = refresh_at(lifetime)
+
+    for seed in SEEDS:
+        assert refresh_at(lifetime, rng=seeded(seed)) <= unjittered
+
+
+@pytest.mark.parametrize("lifetime", [120, 599, 3600, 7200])
+def test_jitter_moves_the_refresh_by_at_most_ten_percent_of_the_wait(lifetime: int) -> None:
+    unjittered = refresh_at(lifetime)
+
+    for seed in SEEDS:
+        assert refresh_at(lifetime, rng=seeded(seed)) >= unjittered * 0.9
+
+
+def test_maximum_jitter_is_exactly_ten_percent_of_the_wait() -> None:
+    assert JITTER_FRACTION == 0.1
+    assert refresh_at(3600, rng=FullJitter()) == pytest.approx(1800 * 0.9)
+
+
+def test_jitter_spreads_clients_issued_at_the_same_moment() -> None:
+    times = {refresh_at(3600, rng=seeded(seed)) for seed in range(20)}
+
+    assert len(times) == 20
+
+
+def test_same_seed_gives_the_same_refresh_time() -> None:
+    assert refresh_at(3600, rng=seeded(7)) == refresh_at(3600, rng=seeded(7))
+
+
+# --- whether Secret delivery can keep up ----------------------------------------------------------
+
+
+def test_lifetime_is_unsafe_for_120_second_tokens_with_default_policy() -> None:
+    for seed in SEEDS:
+        plan = plan_refresh(
+            issued_at=ISSUED_AT,
+            expires_at=ISSUED_AT + 120,
+            policy=DEFAULTS,
+            rng=seeded(seed),
+        )
+        assert plan.lifetime_is_safe is False
+
+
+def test_lifetime_is_safe_for_3600_second_tokens_with_default_policy() -> None:
+    for seed in SEEDS:
+        plan = plan_refresh(
+            issued_at=ISSUED_AT,
+            expires_at=ISSUED_AT + 3600,
+            policy=DEFAULTS,
+            rng=seeded(seed),
+        )
+        assert plan.lifetime_is_safe is True
+
+
+# --- back-off after failures --------------------------------------------------------------------
+
+
+def delay(
+    failures: int,
+    *,
+    seed: int = 1,
+    policy: RetryPolicy = RETRY,
+    now: float = ISSUED_AT,
+    valid_until: float | None = None,
+) -> float:
+    return retry_delay(
+        consecutive_failures=failures,
+        policy=policy,
+        rng=seeded(seed),
+        now=now,
+        valid_token_expires_at=valid_until,
+    )
+
+
+def test_first_retry_waits_about_the_base_delay() -> None:
+    for seed in SEEDS:
+        assert RETRY.base_seconds * 0.9 <= delay(1, seed=seed) <= RETRY.base_seconds
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3, 4, 5])
+def test_retry_delay_doubles_per_consecutive_failure(failures: int) -> None:
+    assert delay(failures + 1, seed=3) == pytest.approx(2 * delay(failures, seed=3))
+
+
+def test_retry_delay_follows_base_times_two_to_the_failures_minus_one() -> None:
+    for failures in range(1, 6):
+        expected = RETRY.base_seconds * 2 ** (failures - 1)
+        for seed in SEEDS:
+            assert expected * 0.9 <= delay(failures, seed=seed) <= expected
+
+
+def test_retry_delay_is_capped_at_max_seconds() -> None:
+    for failures in (7, 10, 50, 1000):
+        for seed in SEEDS:
+            assert RETRY.max_seconds * 0.9 <= delay(failures, seed=seed) <= RETRY.max_seconds
+
+
+def test_retry_delay_for_zero_failures_is_the_base_delay() -> None:
+    assert delay(0, seed=5) == delay(1, seed=5)
+
+
+def test_retry_is_shortened_so_one_more_attempt_lands_before_the_token_expires() -> None:
+    now = ISSUED_AT + 3000
+    expires_at = ISSUED_AT + 3600
+
+    for seed in SEEDS:
+        wait = delay(8, seed=seed, now=now, valid_until=expires_at)
+        assert wait <= (expires_at - now) / 2
+        assert now + wait < expires_at
+
+
+def test_retry_is_not_shortened_when_the_token_outlives_the_back_off() -> None:
+    far_future = ISSUED_AT + 86_400
+
+    assert delay(3, seed=9, valid_until=far_future) == delay(3, seed=9)
+
+
+@pytest.mark.parametrize("remaining", [0.0, 1.0, 10.0, 29.0])
+def test_retry_is_never_shortened_below_base_when_a_valid_token_exists(remaining: float) -> None:
+    for failures in range(2, 12):
+        for seed in range(20):
+            wait = delay(failures, seed=seed, valid_until=ISSUED_AT + remaining)
+            assert wait >= RETRY.base_seconds
+
+
+def test_retry_back_off_without_a_valid_token_is_not_shortened() -> None:
+    assert delay(10, seed=2, valid_until=None) == delay(10, seed=2)
