@@ -1,0 +1,93 @@
+"""The CRD teaches and guards the API: kubectl explain, schema patterns, CEL rules, columns."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import kubernetes
+import pytest
+
+from maskinporten_testbed import binaries
+
+from .helpers import SCOPE, Cluster, eventually
+
+
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    command = [str(binaries.KUBERNETES.path("kubectl")), f"--kubeconfig={kubeconfig}", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def _rejection(cluster: Cluster, spec: dict[str, object]) -> str:
+    with pytest.raises(kubernetes.client.ApiException) as caught:
+        cluster.create_client("invalid", spec)
+    assert caught.value.status == 422
+    return str(caught.value.body)
+
+
+def _explain(kubeconfig: Path, field: str) -> str:
+    """kubectl explain, retried while the API server publishes a new CRD's OpenAPI schema."""
+
+    def attempt() -> str | None:
+        try:
+            return kubectl(kubeconfig, "explain", field)
+        except subprocess.CalledProcessError:
+            return None
+
+    return eventually(attempt, what=f"kubectl explain {field}")
+
+
+def test_kubectl_explain_describes_every_spec_field(kubeconfig: Path, crd_installed: None) -> None:
+    explained = _explain(kubeconfig, "maskinportenclient.spec")
+    for field in ("clientId", "scopes", "secretName", "resource", "consumerOrg", "key", "refresh"):
+        assert field in explained
+    key = _explain(kubeconfig, "maskinportenclient.spec.key.deletionPolicy")
+    assert "accidental delete" in key
+
+
+def test_scope_names_must_look_like_scopes(cluster: Cluster) -> None:
+    body = _rejection(cluster, {"clientId": "x", "scopes": {"consumes": [{"name": "no colon"}]}})
+    assert "spec.scopes.consumes[0].name" in body
+
+
+def test_at_least_one_scope_is_required(cluster: Cluster) -> None:
+    body = _rejection(cluster, {"clientId": "x", "scopes": {"consumes": []}})
+    assert "spec.scopes.consumes" in body
+
+
+def test_consumer_org_must_be_a_nine_digit_organisation_number(cluster: Cluster) -> None:
+    spec = {"clientId": "x", "scopes": {"consumes": [{"name": SCOPE}]}, "consumerOrg": "12345"}
+    assert "spec.consumerOrg" in _rejection(cluster, spec)
+
+
+def test_deleting_a_key_the_user_brought_cannot_be_requested(cluster: Cluster) -> None:
+    spec = {
+        "clientId": "x",
+        "scopes": {"consumes": [{"name": SCOPE}]},
+        "key": {"source": "Existing", "deletionPolicy": "Delete"},
+    }
+    assert "never deletes a key you brought" in _rejection(cluster, spec)
+
+
+def test_workload_secret_cannot_be_the_key_secret(cluster: Cluster) -> None:
+    spec = {
+        "clientId": "x",
+        "scopes": {"consumes": [{"name": SCOPE}]},
+        "secretName": "same",
+        "key": {"secretName": "same"},
+    }
+    assert "must differ" in _rejection(cluster, spec)
+
+
+def test_kubectl_get_shows_readiness_client_expiry_and_secret(
+    cluster: Cluster, kubeconfig: Path
+) -> None:
+    cluster.create_client(
+        "listed", {"clientId": "listed-id", "scopes": {"consumes": [{"name": SCOPE}]}}
+    )
+    cluster.wait_condition("listed", status="False")
+    table = kubectl(kubeconfig, "get", "mpc", "-n", cluster.namespace)
+    header, row = table.splitlines()[:2]
+    assert header.split() == ["NAME", "READY", "CLIENT", "ID", "TOKEN", "EXPIRES", "SECRET", "AGE"]
+    assert row.split()[:3] == ["listed", "False", "listed-id"]
+    assert "listed-maskinporten" in row
