@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 import kopf
 
-from maskinporten_operator.settings import InvalidSettingsError, LogFormat, settings_from_env
+from maskinporten_operator.logs import configure_logging
+from maskinporten_operator.settings import InvalidSettingsError, settings_from_env
 
 EXIT_BAD_SETTINGS = 2
 
@@ -53,13 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidSettingsError as error:
         print(f"maskinporten-operator: invalid settings: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_SETTINGS)
-    kopf.configure(
-        verbose=settings.log_level == "DEBUG",
-        log_format=kopf.LogFormat.JSON
-        if settings.log_format is LogFormat.JSON
-        else kopf.LogFormat.FULL,
-    )
-    logging.getLogger().setLevel(settings.log_level)
+    configure_logging(settings)
     import maskinporten_operator.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 from typing import Any
@@ -23,7 +22,6 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     operator_settings = settings_from_env(os.environ)
-    logging.getLogger().setLevel(operator_settings.log_level)
     settings.posting.loggers = False
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
