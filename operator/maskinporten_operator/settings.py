@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated
@@ -105,11 +106,17 @@ class InvalidSettingsError(ValueError):
     pass
 
 
+SERVICE_LINK = re.compile(r"^(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_\w+)?)?)$")
+"""Variables kubelet injects for a Service named ``maskinporten-operator`` (service links)."""
+
+
 def settings_from_env(environ: Mapping[str, str]) -> Settings:
     values = {
         key.removeprefix(ENV_PREFIX).lower(): value
         for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and value != ""
+        if key.startswith(ENV_PREFIX)
+        and value != ""
+        and not SERVICE_LINK.match(key.removeprefix(ENV_PREFIX))
     }
     unknown = sorted(set(values) - set(Settings.model_fields))
     if unknown:

@@ -29,8 +29,8 @@ HELM_VERSION = "v3.22.0"
 
 
 def cache_root() -> Path:
-    """Where built binaries live; ``MASKINPORTEN_OPERATOR_CACHE`` overrides the default."""
-    configured = os.environ.get("MASKINPORTEN_OPERATOR_CACHE")
+    """Where built binaries live; ``MASKINPORTEN_TESTBED_CACHE`` overrides the default."""
+    configured = os.environ.get("MASKINPORTEN_TESTBED_CACHE")
     if configured:
         return Path(configured)
     xdg = os.environ.get("XDG_CACHE_HOME")

@@ -7,12 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import kubernetes
 import pytest
 
+from maskinporten_testbed.controlplane import free_port
 from maskinporten_testbed.standin import StandinThread
 
 from .helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE, Cluster
@@ -26,14 +29,32 @@ class OperatorProcess:
 
     def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
         self.log = log
+        self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [OPERATOR, "run", "--standalone"],
+                [OPERATOR, "run", "--standalone", f"--liveness={self.liveness}"],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+        self._wait_until_live()
+
+    def _wait_until_live(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"operator exited with {self.process.returncode}:\n{self.logs()}"
+                )
+            try:
+                if httpx.get(self.liveness, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"operator not live after {timeout:.0f} s:\n{self.logs()[-3000:]}")
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")

@@ -213,3 +213,15 @@ def test_settings_are_read_from_upper_case_variable_names() -> None:
     assert settings.refresh_at_lifetime_percent == 80
     assert settings.log_format is LogFormat.JSON
     assert settings.retry_base_seconds == 2.5
+
+
+def test_service_link_variables_of_a_service_named_like_the_operator_are_ignored() -> None:
+    injected = {
+        "MASKINPORTEN_OPERATOR_SERVICE_HOST": "10.0.0.7",
+        "MASKINPORTEN_OPERATOR_SERVICE_PORT": "8080",
+        "MASKINPORTEN_OPERATOR_SERVICE_PORT_METRICS": "8080",
+        "MASKINPORTEN_OPERATOR_PORT": "tcp://10.0.0.7:8080",
+        "MASKINPORTEN_OPERATOR_PORT_8080_TCP": "tcp://10.0.0.7:8080",
+        "MASKINPORTEN_OPERATOR_PORT_8080_TCP_ADDR": "10.0.0.7",
+    }
+    assert settings_from_env(injected) == settings_from_env({})
