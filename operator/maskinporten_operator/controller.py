@@ -28,6 +28,7 @@ from maskinporten_operator.keys import (
     load_client_key,
 )
 from maskinporten_operator.kube import Kube, KubeError
+from maskinporten_operator.metrics import Metrics
 from maskinporten_operator.model import (
     GROUP,
     ClientSpec,
@@ -55,6 +56,7 @@ class Dependencies:
     kube: Kube
     auth: AuthorizationServerClient
     token_requests: asyncio.Semaphore
+    metrics: Metrics
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
 
@@ -92,6 +94,7 @@ class Outcome:
     status: dict[str, Any]
     next_attempt_at: float
     events: tuple[Event, ...]
+    ready: bool
 
 
 class Failure(Exception):
@@ -301,11 +304,14 @@ async def _request_token(
 ) -> secrets.IssuedToken:
     async with deps.token_requests:
         issued_at = deps.clock()
+        started = time.monotonic()
         assertion = sign_grant(claims, key, now=int(issued_at))
         try:
             response = await deps.auth.request_token(metadata.token_endpoint, assertion)
         except TokenRequestError as error:
+            deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
             raise Failure(error.reason, str(error)) from None
+        deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
     return secrets.IssuedToken(
         access_token=response.access_token,
         issued_at=issued_at,
@@ -433,4 +439,9 @@ def _outcome(
                 ready["message"],
             )
         )
-    return Outcome(status=new_status, next_attempt_at=next_attempt_at, events=tuple(events))
+    return Outcome(
+        status=new_status,
+        next_attempt_at=next_attempt_at,
+        events=tuple(events),
+        ready=ready["status"] == "True",
+    )

@@ -12,6 +12,7 @@ import kopf
 from maskinporten_operator import controller
 from maskinporten_operator.authserver import AuthorizationServerClient
 from maskinporten_operator.kube import Kube, load_api_client
+from maskinporten_operator.metrics import ClientState, Metrics
 from maskinporten_operator.model import GROUP, PLURAL, VERSION
 from maskinporten_operator.settings import settings_from_env
 from maskinporten_operator.wakeups import SecretWatcher, WakeRegistry
@@ -34,8 +35,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
             timeout_seconds=operator_settings.token_request_timeout_seconds
         ),
         token_requests=asyncio.Semaphore(operator_settings.max_concurrent_token_requests),
+        metrics=Metrics(),
         rng=random.Random(),  # noqa: S311 - jitter, not cryptography
     )
+    if operator_settings.metrics_port:
+        memo.deps.metrics.serve(operator_settings.metrics_port)
     memo.wakeups = WakeRegistry()
     memo.secret_watcher = SecretWatcher(
         load_api_client(), memo.wakeups, namespaces=operator_settings.namespaces
@@ -76,10 +80,20 @@ async def keep_client_supplied(
                 kopf.event(body, type=event.type, reason=event.reason, message=event.message)
                 log = logger.info if event.type == "Normal" else logger.warning
                 log("%s: %s", event.reason, event.message)
+            memo.deps.metrics.clients.set(
+                namespace,
+                name,
+                ClientState(
+                    ready=outcome.ready,
+                    token_expires_at=memory.token.expires_at if memory.token else None,
+                    next_refresh_at=outcome.next_attempt_at,
+                ),
+            )
             delay = max(outcome.next_attempt_at - memo.deps.clock(), 0.0)
             await wakeup.wait(delay, stopped)
     finally:
         memo.wakeups.unregister(namespace, name, wakeup)
+        memo.deps.metrics.clients.forget(namespace, name)
 
 
 @kopf.on.event(*RESOURCE)

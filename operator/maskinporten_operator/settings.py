@@ -68,6 +68,7 @@ class Settings(BaseModel):
     kubernetes_api_concurrency: int = Field(default=8, ge=1, le=100)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_format: LogFormat = LogFormat.TEXT
+    metrics_port: int = Field(default=8080, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -30,6 +30,8 @@ class OperatorProcess:
     def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
         self.log = log
         self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        metrics_port = settings.get("MASKINPORTEN_OPERATOR_METRICS_PORT", "8080")
+        self.metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         with log.open("wb") as output:
             self.process = subprocess.Popen(
@@ -79,6 +81,7 @@ def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]
         "MASKINPORTEN_OPERATOR_RETRY_MAX_SECONDS": "4",
         "MASKINPORTEN_OPERATOR_TOKEN_REQUEST_TIMEOUT_SECONDS": "2",
         "MASKINPORTEN_OPERATOR_LOG_LEVEL": "DEBUG",
+        "MASKINPORTEN_OPERATOR_METRICS_PORT": str(free_port()),
     }
 
 
