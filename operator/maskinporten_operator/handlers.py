@@ -80,6 +80,9 @@ async def keep_client_supplied(
                 kopf.event(body, type=event.type, reason=event.reason, message=event.message)
                 log = logger.info if event.type == "Normal" else logger.warning
                 log("%s: %s", event.reason, event.message)
+            if not outcome.ready and not outcome.events:
+                ready = next(c for c in outcome.status["conditions"] if c["type"] == "Ready")
+                logger.warning("%s again: %s", ready["reason"], ready["message"])
             memo.deps.metrics.clients.set(
                 namespace,
                 name,
