@@ -97,28 +97,31 @@ class CertificateAuthority:
     """Root and intermediate CA; ``root`` is what a verifier must trust."""
 
     def __init__(self, name: str = "Maskinporten Testbed") -> None:
-        now = datetime.now(UTC)
         self._root_key = _new_key()
         root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Root CA")])
-        self.root = self._sign(
-            x509.CertificateBuilder()
-            .subject_name(root_name)
-            .issuer_name(root_name)
-            .public_key(self._root_key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(_ca_usage(), critical=True),
-            self._root_key,
-            now - timedelta(days=1),
-            now + timedelta(days=3650),
-        )
+        self.root = self._ca_certificate(root_name, root_name, self._root_key, path_length=1)
         self._intermediate_key = _new_key()
         issuing_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Issuing CA")])
-        self.intermediate = self._sign(
+        self.intermediate = self._ca_certificate(
+            issuing_name, root_name, self._intermediate_key, path_length=0
+        )
+
+    def _ca_certificate(
+        self,
+        subject: x509.Name,
+        issuer: x509.Name,
+        key: rsa.RSAPrivateKey,
+        *,
+        path_length: int,
+    ) -> x509.Certificate:
+        """A CA certificate valid for ten years, signed by the root key."""
+        now = datetime.now(UTC)
+        return self._sign(
             x509.CertificateBuilder()
-            .subject_name(issuing_name)
-            .issuer_name(root_name)
-            .public_key(self._intermediate_key.public_key())
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(_ca_usage(), critical=True),
             self._root_key,
             now - timedelta(days=1),

@@ -65,6 +65,10 @@ class Cluster:
             GROUP, VERSION, self.namespace, PLURAL, name, patch
         )
 
+    def force_refresh(self, name: str, request: str = "1") -> None:
+        annotation = {"maskinporten-operator.dev/force-refresh": request}
+        self.patch_client(name, {"metadata": {"annotations": annotation}})
+
     def delete_client(self, name: str) -> None:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
 

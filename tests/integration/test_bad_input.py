@@ -144,9 +144,7 @@ def test_server_errors_keep_the_current_token_and_recover(
     cluster.wait_condition("weather", status="True")
     token = cluster.secret_data("weather-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
     standin.fail_next(3, status=503)
-    cluster.patch_client(
-        "weather", {"metadata": {"annotations": {"maskinporten-operator.dev/force-refresh": "1"}}}
-    )
+    cluster.force_refresh("weather")
     ready = cluster.wait_condition("weather", status="False", reason="ServerError")
     assert "stays in place until" in ready["message"]
     assert cluster.secret_data("weather-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"] == token
@@ -163,10 +161,7 @@ def test_unreachable_server_is_reported_and_the_token_kept(
     token = cluster.secret_data("offline-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
     standin.refuse_connections()
     try:
-        cluster.patch_client(
-            "offline",
-            {"metadata": {"annotations": {"maskinporten-operator.dev/force-refresh": "1"}}},
-        )
+        cluster.force_refresh("offline")
         cluster.wait_condition("offline", status="False", reason="ServerUnreachable")
     finally:
         standin.accept_connections()
@@ -179,9 +174,7 @@ def test_slow_server_times_out_and_is_reported(cluster: Cluster, standin: Standi
     cluster.wait_condition("slow", status="True")
     standin.set_latency(5)
     try:
-        cluster.patch_client(
-            "slow", {"metadata": {"annotations": {"maskinporten-operator.dev/force-refresh": "1"}}}
-        )
+        cluster.force_refresh("slow")
         ready = cluster.wait_condition("slow", status="False", reason="ServerUnreachable")
     finally:
         standin.set_latency(0)

@@ -149,8 +149,7 @@ def test_force_refresh_annotation_gets_a_new_token_at_once(
     client_id, _ = provision(cluster, standin, "forced", scopes=(LONG_SCOPE,))
     cluster.wait_condition("forced", status="True")
     requests_before = standin.token_request_count(client_id)
-    annotation = {"maskinporten-operator.dev/force-refresh": "now"}
-    cluster.patch_client("forced", {"metadata": {"annotations": annotation}})
+    cluster.force_refresh("forced", "now")
     eventually(
         lambda: standin.token_request_count(client_id) > requests_before,
         what="a forced token request",
