@@ -11,7 +11,7 @@ import kopf
 
 from maskinporten_operator import controller
 from maskinporten_operator.authserver import AuthorizationServerClient
-from maskinporten_operator.kube import Kube, load_api_client
+from maskinporten_operator.kube import Kube, KubeError, load_api_client
 from maskinporten_operator.metrics import ClientState, Metrics
 from maskinporten_operator.model import GROUP, PLURAL, VERSION
 from maskinporten_operator.settings import settings_from_env
@@ -75,7 +75,10 @@ async def keep_client_supplied(
                 ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
             )
             if outcome.status != {k: body.status.get(k) for k in outcome.status}:
-                await memo.deps.kube.patch_status(namespace, name, outcome.status)
+                try:
+                    await memo.deps.kube.patch_status(namespace, name, outcome.status)
+                except KubeError as error:
+                    logger.warning("status not updated, retried at the next wake-up: %s", error)
             for event in outcome.events:
                 kopf.event(body, type=event.type, reason=event.reason, message=event.message)
                 log = logger.info if event.type == "Normal" else logger.warning
