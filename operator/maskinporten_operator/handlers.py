@@ -14,6 +14,7 @@ from maskinporten_operator.authserver import AuthorizationServerClient
 from maskinporten_operator.kube import Kube, KubeError, load_api_client
 from maskinporten_operator.metrics import ClientState, Metrics
 from maskinporten_operator.model import GROUP, PLURAL, VERSION
+from maskinporten_operator.reconciliation import ClientMemory, ClientRef, Dependencies
 from maskinporten_operator.settings import settings_from_env
 from maskinporten_operator.wakeups import SecretWatcher, WakeRegistry
 
@@ -28,7 +29,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     kube = Kube(load_api_client(), concurrency=operator_settings.kubernetes_api_concurrency)
-    memo.deps = controller.Dependencies(
+    memo.deps = Dependencies(
         settings=operator_settings,
         kube=kube,
         auth=AuthorizationServerClient(
@@ -66,11 +67,11 @@ async def keep_client_supplied(
     **_: Any,
 ) -> None:
     assert namespace is not None, "MaskinportenClient is namespaced"
-    memory = controller.ClientMemory()
+    memory = ClientMemory()
     wakeup = memo.wakeups.register(namespace, name)
     try:
         while not stopped:
-            ref = controller.ClientRef(namespace, name, uid, body.meta.get("generation"))
+            ref = ClientRef(namespace, name, uid, body.meta.get("generation"))
             outcome = await controller.reconcile(
                 ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
             )
@@ -91,7 +92,7 @@ async def keep_client_supplied(
                 name,
                 ClientState(
                     ready=outcome.ready,
-                    token_expires_at=memory.token.expires_at if memory.token else None,
+                    token_expires_at=memory.earliest_valid_expiry(memo.deps.clock()),
                     next_refresh_at=outcome.next_attempt_at,
                 ),
             )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "maskinporten-operator.dev"
@@ -56,20 +58,68 @@ class RefreshSpec(_Model):
     before_expiry_seconds: int | None = Field(default=None, ge=0, le=86_400)
 
 
+ENTRY_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+Resource = Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class TokenSpec(_Model):
+    name: str = Field(pattern=ENTRY_NAME_PATTERN, max_length=40)
+    scopes: list[Annotated[str, Field(pattern=SCOPE_PATTERN, max_length=256)]] = Field(
+        min_length=1, max_length=50
+    )
+    resource: Resource | None = None
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """One token the workload Secret carries: ``name`` is "" for the single default token."""
+
+    name: str
+    scopes: tuple[str, ...]
+    resource: str | tuple[str, ...] | None
+
+
 class ClientSpec(_Model):
     client_id: str = Field(min_length=1, max_length=256)
     scopes: Scopes
     secret_name: str | None = Field(default=None, max_length=253)
-    resource: str | None = Field(default=None, min_length=1, max_length=2048)
+    resource: Resource | None = None
+    resources: list[Resource] | None = Field(default=None, min_length=1, max_length=20)
+    tokens: list[TokenSpec] = Field(default_factory=list, max_length=20)
     consumer_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
+    system_user_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
     issuer: str | None = Field(default=None, max_length=2048)
     include_client_jwk: bool = False
     key: KeySpec = KeySpec()
     refresh: RefreshSpec = RefreshSpec()
 
+    @model_validator(mode="after")
+    def _consistent(self) -> ClientSpec:
+        if self.resource is not None and self.resources is not None:
+            raise ValueError("set resource or resources, not both")
+        undeclared = {s for token in self.tokens for s in token.scopes} - set(self.scope_names)
+        if undeclared:
+            raise ValueError(
+                f"tokens use scopes not listed in scopes.consumes: {', '.join(sorted(undeclared))}"
+            )
+        names = [token.name for token in self.tokens]
+        if len(names) != len(set(names)):
+            raise ValueError("token names must be unique")
+        return self
+
     @property
     def scope_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(scope.name for scope in self.scopes.consumes))
+
+    def token_requests(self) -> tuple[TokenRequest, ...]:
+        """The tokens to keep: one per ``tokens`` entry, else one for all consumed scopes."""
+        if self.tokens:
+            return tuple(
+                TokenRequest(token.name, tuple(dict.fromkeys(token.scopes)), token.resource)
+                for token in self.tokens
+            )
+        resource = tuple(self.resources) if self.resources is not None else self.resource
+        return (TokenRequest("", self.scope_names, resource),)
 
     def workload_secret_name(self, resource_name: str) -> str:
         return self.secret_name or f"{resource_name}-maskinporten"

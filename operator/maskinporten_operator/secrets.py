@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +19,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "maskinporten-operator"
 CLIENT_LABEL = f"{GROUP}/client"
 ROLE_LABEL = f"{GROUP}/role"
-FINGERPRINT_ANNOTATION = f"{GROUP}/grant-fingerprint"
-ISSUED_AT_ANNOTATION = f"{GROUP}/issued-at"
-EXPIRES_AT_ANNOTATION = f"{GROUP}/expires-at"
+TOKENS_ANNOTATION = f"{GROUP}/tokens"
 DATA_HASH_ANNOTATION = f"{GROUP}/data-hash"
 KEY_ID_ANNOTATION = f"{GROUP}/key-id"
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
@@ -53,6 +51,14 @@ class IssuedToken:
     issued_at: float
     expires_at: float
     fingerprint: str
+    name: str = ""
+    """"" for the default token; otherwise the ``spec.tokens`` entry it belongs to."""
+
+
+def token_key(name: str) -> str:
+    """``MASKINPORTEN_ACCESS_TOKEN``, or ``MASKINPORTEN_ACCESS_TOKEN_<NAME>`` for a named token."""
+    suffix = "_" + name.upper().replace("-", "_") if name else ""
+    return "MASKINPORTEN_ACCESS_TOKEN" + suffix
 
 
 @dataclass(frozen=True)
@@ -83,15 +89,17 @@ def data_hash(data: Mapping[str, str]) -> str:
 
 def workload_data(
     *,
-    token: IssuedToken,
+    tokens: Sequence[IssuedToken],
     client_id: str,
     scopes: tuple[str, ...],
     endpoints: Endpoints,
     client_jwk: str | None,
 ) -> dict[str, str]:
-    data = {
-        "MASKINPORTEN_ACCESS_TOKEN": token.access_token,
-        "MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT": rfc3339(token.expires_at),
+    data = {}
+    for token in tokens:
+        data[token_key(token.name)] = token.access_token
+        data[token_key(token.name) + "_EXPIRES_AT"] = rfc3339(token.expires_at)
+    data |= {
         "MASKINPORTEN_CLIENT_ID": client_id,
         "MASKINPORTEN_SCOPES": " ".join(scopes),
         "MASKINPORTEN_ISSUER": endpoints.issuer,
@@ -131,12 +139,17 @@ def secret_body(
     }
 
 
-def token_annotations(token: IssuedToken) -> dict[str, str]:
-    return {
-        FINGERPRINT_ANNOTATION: token.fingerprint,
-        ISSUED_AT_ANNOTATION: rfc3339(token.issued_at),
-        EXPIRES_AT_ANNOTATION: rfc3339(token.expires_at),
+def token_annotations(tokens: Sequence[IssuedToken]) -> dict[str, str]:
+    """What each token was requested with and when it expires (no token material)."""
+    described = {
+        token.name: {
+            "fingerprint": token.fingerprint,
+            "issuedAt": rfc3339(token.issued_at),
+            "expiresAt": rfc3339(token.expires_at),
+        }
+        for token in tokens
     }
+    return {TOKENS_ANNOTATION: json.dumps(described, sort_keys=True, separators=(",", ":"))}
 
 
 def encode_data(data: Mapping[str, str]) -> dict[str, str]:
@@ -165,21 +178,28 @@ def is_intact(secret: Mapping[str, Any]) -> bool:
     return annotations.get(DATA_HASH_ANNOTATION) == data_hash(decode_data(secret))
 
 
-def token_in_secret(secret: Mapping[str, Any]) -> IssuedToken | None:
-    """The token an intact workload Secret holds, for reuse after an operator restart."""
+def tokens_in_secret(secret: Mapping[str, Any]) -> dict[str, IssuedToken]:
+    """The tokens an intact workload Secret holds, by name, for reuse after a restart."""
     if not is_intact(secret):
-        return None
+        return {}
     annotations = secret.get("metadata", {}).get("annotations") or {}
-    token = decode_data(secret).get("MASKINPORTEN_ACCESS_TOKEN")
+    data = decode_data(secret)
+    tokens = {}
     try:
-        issued_at = parse_rfc3339(annotations[ISSUED_AT_ANNOTATION])
-        expires_at = parse_rfc3339(annotations[EXPIRES_AT_ANNOTATION])
-        token_fingerprint = annotations[FINGERPRINT_ANNOTATION]
-    except (KeyError, ValueError):
-        return None
-    if not token:
-        return None
-    return IssuedToken(token, issued_at, expires_at, token_fingerprint)
+        described = json.loads(annotations.get(TOKENS_ANNOTATION, "{}"))
+        for name, facts in described.items():
+            access_token = data.get(token_key(name))
+            if access_token:
+                tokens[name] = IssuedToken(
+                    access_token,
+                    parse_rfc3339(facts["issuedAt"]),
+                    parse_rfc3339(facts["expiresAt"]),
+                    facts["fingerprint"],
+                    name,
+                )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    return tokens
 
 
 def differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

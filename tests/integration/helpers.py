@@ -113,7 +113,11 @@ class Cluster:
 
 
 def register(
-    standin: StandinThread, client_id: str, key: ClientKey, scopes: tuple[str, ...] = (SCOPE,)
+    standin: StandinThread,
+    client_id: str,
+    key: ClientKey,
+    scopes: tuple[str, ...] = (SCOPE,),
+    resources: tuple[str, ...] = (),
 ) -> None:
     standin.register_client(
         Client(
@@ -121,6 +125,7 @@ def register(
             org=ORG,
             scopes=frozenset(scopes),
             keys=(RegisteredKey(key.public_jwk()),),
+            resources=frozenset(resources),
         )
     )
 
@@ -132,12 +137,13 @@ def provision(
     *,
     scopes: tuple[str, ...] = (SCOPE,),
     spec: dict[str, Any] | None = None,
+    resources: tuple[str, ...] = (),
 ) -> tuple[str, ClientKey]:
     """A client whose key is in its (default-named) key Secret and registered at the stand-in."""
     client_id = f"{cluster.namespace}-{name}"
     key = generate_client_key()
     cluster.put_secret(f"{name}-maskinporten-key", {"jwk": key.private_jwk_json()})
-    register(standin, client_id, key, scopes)
+    register(standin, client_id, key, scopes, resources)
     cluster.create_client(
         name,
         {

@@ -206,3 +206,30 @@ def test_routine_refreshes_post_no_events(cluster: Cluster, standin: StandinThre
     )
     reasons = [e["reason"] for e in cluster.events() if e["involvedObject"]["name"] == "quiet"]
     assert reasons == ["TokenIssued"]
+
+
+def test_each_named_token_is_written_under_its_own_keys(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    tokens = [{"name": "reader", "scopes": [SCOPE]}, {"name": "long-lived", "scopes": [LONG_SCOPE]}]
+    provision(cluster, standin, "several", scopes=(SCOPE, LONG_SCOPE), spec={"tokens": tokens})
+    cluster.wait_condition("several", status="True")
+    data = cluster.secret_data("several-maskinporten")
+    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN_READER"])["scope"] == SCOPE
+    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN_LONG_LIVED"])["scope"] == LONG_SCOPE
+    assert "MASKINPORTEN_ACCESS_TOKEN" not in data
+    status = cluster.get_client("several")["status"]
+    assert [(t["name"], t["secretKey"]) for t in status["tokens"]] == [
+        ("long-lived", "MASKINPORTEN_ACCESS_TOKEN_LONG_LIVED"),
+        ("reader", "MASKINPORTEN_ACCESS_TOKEN_READER"),
+    ]
+
+
+def test_audience_restricted_token_carries_the_resource_as_audience(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    api = "https://api.example.no/"
+    provision(cluster, standin, "audience", spec={"resource": api}, resources=(api,))
+    cluster.wait_condition("audience", status="True")
+    token = cluster.secret_data("audience-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    assert jwt_claims(token)["aud"] == api

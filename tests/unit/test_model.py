@@ -206,3 +206,60 @@ def test_spec_that_is_not_an_object_is_rejected() -> None:
 
 def test_invalid_spec_error_is_a_value_error() -> None:
     assert issubclass(InvalidSpecError, ValueError)
+
+
+def _spec_with(**extra: object) -> dict[str, object]:
+    return {
+        "clientId": "c",
+        "scopes": {"consumes": [{"name": "a:read"}, {"name": "b:write"}]},
+        **extra,
+    }
+
+
+def test_one_token_for_all_scopes_is_requested_by_default() -> None:
+    requests = parse_spec(_spec_with(resource="https://api.example/")).token_requests()
+
+    assert [(r.name, r.scopes, r.resource) for r in requests] == [
+        ("", ("a:read", "b:write"), "https://api.example/")
+    ]
+
+
+def test_each_tokens_entry_is_requested_on_its_own() -> None:
+    spec = _spec_with(
+        tokens=[
+            {"name": "reader", "scopes": ["a:read"]},
+            {"name": "writer", "scopes": ["b:write"], "resource": "https://b.example/"},
+        ]
+    )
+
+    requests = parse_spec(spec).token_requests()
+
+    assert [(r.name, r.scopes, r.resource) for r in requests] == [
+        ("reader", ("a:read",), None),
+        ("writer", ("b:write",), "https://b.example/"),
+    ]
+
+
+def test_resources_are_requested_as_a_list() -> None:
+    spec = _spec_with(resources=["https://a.example/", "https://b.example/"])
+
+    (request,) = parse_spec(spec).token_requests()
+
+    assert request.resource == ("https://a.example/", "https://b.example/")
+
+
+def test_resource_and_resources_together_are_rejected() -> None:
+    with pytest.raises(InvalidSpecError, match="resource or resources, not both"):
+        parse_spec(_spec_with(resource="https://a/", resources=["https://b/"]))
+
+
+def test_token_scopes_must_be_consumed_scopes() -> None:
+    with pytest.raises(InvalidSpecError, match=r"not listed in scopes\.consumes: c:other"):
+        parse_spec(_spec_with(tokens=[{"name": "x", "scopes": ["c:other"]}]))
+
+
+def test_token_names_must_be_unique() -> None:
+    tokens = [{"name": "x", "scopes": ["a:read"]}, {"name": "x", "scopes": ["b:write"]}]
+
+    with pytest.raises(InvalidSpecError, match="unique"):
+        parse_spec(_spec_with(tokens=tokens))

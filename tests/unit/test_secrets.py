@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 from typing import Any
 
 from maskinporten_operator import secrets
 from maskinporten_operator.secrets import (
     DATA_HASH_ANNOTATION,
-    EXPIRES_AT_ANNOTATION,
-    FINGERPRINT_ANNOTATION,
-    ISSUED_AT_ANNOTATION,
+    TOKENS_ANNOTATION,
     Endpoints,
     IssuedToken,
     Owner,
@@ -21,7 +20,7 @@ from maskinporten_operator.secrets import (
     differs,
     secret_body,
     token_annotations,
-    token_in_secret,
+    tokens_in_secret,
     workload_data,
 )
 
@@ -54,7 +53,7 @@ WORKLOAD_KEYS = {
 
 def data(client_jwk: str | None = None, token: IssuedToken = TOKEN) -> dict[str, str]:
     return workload_data(
-        token=token,
+        tokens=[token],
         client_id="client",
         scopes=("test:read", "test:write"),
         endpoints=ENDPOINTS,
@@ -69,7 +68,7 @@ def body(token: IssuedToken = TOKEN, *, owned: bool = True) -> dict[str, Any]:
         owner=OWNER,
         role=Role.WORKLOAD,
         data=data(token=token),
-        annotations=token_annotations(token),
+        annotations=token_annotations([token]),
         owned=owned,
     )
 
@@ -178,11 +177,15 @@ def test_secret_body_records_the_data_hash() -> None:
 
 
 def test_secret_body_records_issue_time_expiry_and_fingerprint() -> None:
-    annotations = body()["metadata"]["annotations"]
+    described = json.loads(body()["metadata"]["annotations"][TOKENS_ANNOTATION])
 
-    assert annotations[ISSUED_AT_ANNOTATION] == "2027-01-15T08:00:00Z"
-    assert annotations[EXPIRES_AT_ANNOTATION] == "2027-01-15T09:00:00Z"
-    assert annotations[FINGERPRINT_ANNOTATION] == TOKEN.fingerprint
+    assert described == {
+        "": {
+            "issuedAt": "2027-01-15T08:00:00Z",
+            "expiresAt": "2027-01-15T09:00:00Z",
+            "fingerprint": TOKEN.fingerprint,
+        }
+    }
 
 
 def test_secret_body_annotations_never_hold_the_token() -> None:
@@ -218,56 +221,58 @@ def test_is_owned_by_matches_on_the_owner_uid() -> None:
 # --- reading a token back -----------------------------------------------------------------------
 
 
-def test_token_in_secret_round_trips_a_rendered_secret() -> None:
-    found = token_in_secret(as_read_back(body()))
+def test_tokens_in_secret_round_trips_a_rendered_secret() -> None:
+    found = tokens_in_secret(as_read_back(body()))
 
-    assert found == TOKEN
+    assert found == {"": TOKEN}
 
 
-def test_token_in_secret_is_none_when_the_data_was_edited() -> None:
+def test_tokens_in_secret_are_empty_when_the_data_was_edited() -> None:
     edited = as_read_back(body())
     edited["data"]["MASKINPORTEN_ACCESS_TOKEN"] = b64("eyJ.forged.token")
 
-    assert token_in_secret(edited) is None
+    assert tokens_in_secret(edited) == {}
 
 
-def test_token_in_secret_is_none_when_a_data_key_was_added() -> None:
+def test_tokens_in_secret_are_empty_when_a_data_key_was_added() -> None:
     edited = as_read_back(body())
     edited["data"]["EXTRA"] = b64("x")
 
-    assert token_in_secret(edited) is None
+    assert tokens_in_secret(edited) == {}
 
 
-def test_token_in_secret_is_none_when_the_data_was_emptied() -> None:
+def test_tokens_in_secret_are_empty_when_the_data_was_emptied() -> None:
     emptied = as_read_back(body())
     emptied["data"] = {}
 
-    assert token_in_secret(emptied) is None
+    assert tokens_in_secret(emptied) == {}
 
 
-def test_token_in_secret_is_none_when_annotations_are_missing() -> None:
+def test_tokens_in_secret_are_empty_when_annotations_are_missing() -> None:
     stripped = as_read_back(body())
     del stripped["metadata"]["annotations"]
 
-    assert token_in_secret(stripped) is None
+    assert tokens_in_secret(stripped) == {}
 
 
-def test_token_in_secret_is_none_when_the_expiry_annotation_is_missing() -> None:
+def test_tokens_in_secret_are_empty_when_the_tokens_annotation_is_missing() -> None:
     stripped = as_read_back(body())
-    del stripped["metadata"]["annotations"][EXPIRES_AT_ANNOTATION]
+    del stripped["metadata"]["annotations"][TOKENS_ANNOTATION]
 
-    assert token_in_secret(stripped) is None
+    assert tokens_in_secret(stripped) == {}
 
 
-def test_token_in_secret_is_none_when_an_annotation_is_not_a_timestamp() -> None:
+def test_tokens_in_secret_are_empty_when_an_annotation_is_not_a_timestamp() -> None:
     garbled = as_read_back(body())
-    garbled["metadata"]["annotations"][ISSUED_AT_ANNOTATION] = "yesterday"
+    garbled["metadata"]["annotations"][TOKENS_ANNOTATION] = json.dumps(
+        {"": {"issuedAt": "yesterday", "expiresAt": "tomorrow", "fingerprint": "f"}}
+    )
 
-    assert token_in_secret(garbled) is None
+    assert tokens_in_secret(garbled) == {}
 
 
-def test_token_in_secret_is_none_for_a_secret_without_metadata_or_data() -> None:
-    assert token_in_secret({}) is None
+def test_tokens_in_secret_are_empty_for_a_secret_without_metadata_or_data() -> None:
+    assert tokens_in_secret({}) == {}
 
 
 # --- whether a write is needed ------------------------------------------------------------------
@@ -310,7 +315,7 @@ def test_removed_labels_differ() -> None:
 
 def test_changed_annotation_differs() -> None:
     existing = as_read_back(body())
-    existing["metadata"]["annotations"][FINGERPRINT_ANNOTATION] = "stale"
+    existing["metadata"]["annotations"][TOKENS_ANNOTATION] = "{}"
 
     assert differs(existing, body()) is True
 
@@ -363,3 +368,41 @@ def test_fingerprint_is_short_and_depends_on_every_field() -> None:
     assert base != secrets.fingerprint("client", "aud", "scope", "")
     assert base != secrets.fingerprint("client", "audscope")
     assert base == secrets.fingerprint("client", "aud", "scope")
+
+
+def test_named_tokens_get_their_own_keys_in_upper_case() -> None:
+    altinn = IssuedToken(ACCESS_TOKEN, ISSUED_AT, ISSUED_AT + 60, "f", name="altinn-systemuser")
+
+    rendered = workload_data(
+        tokens=[TOKEN, altinn],
+        client_id="client",
+        scopes=("test:read",),
+        endpoints=ENDPOINTS,
+        client_jwk=None,
+    )
+
+    assert rendered["MASKINPORTEN_ACCESS_TOKEN_ALTINN_SYSTEMUSER"] == ACCESS_TOKEN
+    assert rendered["MASKINPORTEN_ACCESS_TOKEN_ALTINN_SYSTEMUSER_EXPIRES_AT"] == (
+        "2027-01-15T08:01:00Z"
+    )
+    assert rendered["MASKINPORTEN_ACCESS_TOKEN"] == ACCESS_TOKEN
+
+
+def test_tokens_in_secret_round_trips_several_named_tokens() -> None:
+    first = IssuedToken(ACCESS_TOKEN, ISSUED_AT, ISSUED_AT + 60, "f1", name="one")
+    second = IssuedToken(ACCESS_TOKEN + "2", ISSUED_AT, ISSUED_AT + 120, "f2", name="two")
+    tokens = [first, second]
+    data_ = workload_data(
+        tokens=tokens, client_id="c", scopes=("a:b",), endpoints=ENDPOINTS, client_jwk=None
+    )
+    rendered = secret_body(
+        name="n",
+        namespace="ns",
+        owner=OWNER,
+        role=Role.WORKLOAD,
+        data=data_,
+        annotations={**token_annotations(tokens), DATA_HASH_ANNOTATION: data_hash(data_)},
+        owned=True,
+    )
+
+    assert tokens_in_secret(as_read_back(rendered)) == {"one": first, "two": second}

@@ -1,0 +1,84 @@
+"""What one reconciliation of a MaskinportenClient works with, shared by its steps."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from maskinporten_operator import secrets
+from maskinporten_operator.authserver import AuthorizationServerClient
+from maskinporten_operator.kube import Kube, KubeError
+from maskinporten_operator.metrics import Metrics
+from maskinporten_operator.schedule import RefreshPlan
+from maskinporten_operator.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class Dependencies:
+    settings: Settings
+    kube: Kube
+    auth: AuthorizationServerClient
+    token_requests: asyncio.Semaphore
+    metrics: Metrics
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class TokenSlot:
+    token: secrets.IssuedToken
+    plan: RefreshPlan
+
+
+@dataclass
+class ClientMemory:
+    """What the operator remembers about one resource between reconciliations."""
+
+    tokens: dict[str, TokenSlot] = field(default_factory=dict)
+    consecutive_failures: int = 0
+
+    def earliest_valid_expiry(self, now: float) -> float | None:
+        valid = [
+            slot.token.expires_at for slot in self.tokens.values() if slot.token.expires_at > now
+        ]
+        return min(valid, default=None)
+
+
+@dataclass(frozen=True)
+class ClientRef:
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+
+    @property
+    def owner(self) -> secrets.Owner:
+        return secrets.Owner(name=self.name, uid=self.uid)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    reason: str
+    message: str
+
+
+class Failure(Exception):
+    """A reason (CamelCase, for the condition) and a message a person can act on."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def kube_call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except KubeError as error:
+        raise Failure("KubernetesApiError", str(error)) from None

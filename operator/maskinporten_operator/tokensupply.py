@@ -1,0 +1,179 @@
+"""Tokens: reused while fresh, requested when due, written to the workload Secret.
+
+A spec asks for one token, or one per ``spec.tokens`` entry. Each has its own refresh plan; a
+failure of one keeps the others, and keeps its own current token while that is still valid.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from maskinporten_operator import secrets
+from maskinporten_operator.authserver import ServerMetadata, TokenRequestError
+from maskinporten_operator.grant import GrantClaims, sign_grant
+from maskinporten_operator.keys import ClientKey
+from maskinporten_operator.model import ClientSpec, TokenRequest
+from maskinporten_operator.reconciliation import (
+    ClientMemory,
+    ClientRef,
+    Dependencies,
+    Failure,
+    TokenSlot,
+    kube_call,
+)
+from maskinporten_operator.schedule import RefreshPolicy, plan_refresh
+from maskinporten_operator.settings import Settings
+
+
+async def supply_tokens(
+    ref: ClientRef,
+    spec: ClientSpec,
+    key: ClientKey,
+    metadata: ServerMetadata,
+    memory: ClientMemory,
+    deps: Dependencies,
+    *,
+    forced: bool,
+) -> tuple[TokenSlot, ...]:
+    """Make the workload Secret hold a fresh token for each request; raise the first failure."""
+    secret_name = spec.workload_secret_name(ref.name)
+    existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
+    if existing is not None and not secrets.is_owned_by(existing, ref.owner):
+        raise Failure(
+            "SecretConflict",
+            f"Secret {ref.namespace}/{secret_name} exists and is not managed by this "
+            "MaskinportenClient; choose another spec.secretName or remove that Secret",
+        )
+    stored = secrets.tokens_in_secret(existing) if existing else {}
+    policy = refresh_policy(spec, deps.settings)
+    slots: dict[str, TokenSlot] = {}
+    failures: list[Failure] = []
+    for request in spec.token_requests():
+        claims = _claims(spec, request, metadata)
+        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid)
+        remembered = memory.tokens.get(request.name)
+        in_secret = stored.get(request.name)
+        current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
+        now = deps.clock()
+        if (
+            current is not None
+            and current.token.fingerprint == fingerprint
+            and now < current.plan.refresh_at
+            and not forced
+        ):
+            slots[request.name] = current
+            continue
+        try:
+            token = await _request_token(request.name, claims, key, metadata, fingerprint, deps)
+        except Failure as failure:
+            failures.append(failure)
+            if current is not None and current.token.expires_at > now:
+                slots[request.name] = current
+            continue
+        slots[request.name] = _planned(token, policy, deps)
+    memory.tokens = slots
+    if slots:
+        await _write_workload_secret(ref, spec, key, metadata, slots, existing, deps)
+    if failures:
+        raise failures[0]
+    return tuple(slots.values())
+
+
+def _claims(spec: ClientSpec, request: TokenRequest, metadata: ServerMetadata) -> GrantClaims:
+    return GrantClaims(
+        client_id=spec.client_id,
+        audience=metadata.issuer,
+        scopes=request.scopes,
+        resource=request.resource,  # type: ignore[arg-type]
+        consumer_org=spec.consumer_org,
+    )
+
+
+def _planned(token: secrets.IssuedToken, policy: RefreshPolicy, deps: Dependencies) -> TokenSlot:
+    plan = plan_refresh(
+        issued_at=token.issued_at, expires_at=token.expires_at, policy=policy, rng=deps.rng
+    )
+    return TokenSlot(token, plan)
+
+
+async def _request_token(
+    name: str,
+    claims: GrantClaims,
+    key: ClientKey,
+    metadata: ServerMetadata,
+    fingerprint: str,
+    deps: Dependencies,
+) -> secrets.IssuedToken:
+    async with deps.token_requests:
+        issued_at = deps.clock()
+        started = time.monotonic()
+        assertion = sign_grant(claims, key, now=int(issued_at))
+        try:
+            response = await deps.auth.request_token(metadata.token_endpoint, assertion)
+        except TokenRequestError as error:
+            deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
+            label = f"token '{name}': " if name else ""
+            raise Failure(error.reason, label + str(error)) from None
+        deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
+    return secrets.IssuedToken(
+        access_token=response.access_token,
+        issued_at=issued_at,
+        expires_at=issued_at + response.expires_in,
+        fingerprint=fingerprint,
+        name=name,
+    )
+
+
+async def _write_workload_secret(
+    ref: ClientRef,
+    spec: ClientSpec,
+    key: ClientKey,
+    metadata: ServerMetadata,
+    slots: Mapping[str, TokenSlot],
+    existing: Mapping[str, Any] | None,
+    deps: Dependencies,
+) -> None:
+    tokens = [slot.token for slot in slots.values()]
+    data = secrets.workload_data(
+        tokens=tokens,
+        client_id=spec.client_id,
+        scopes=spec.scope_names,
+        endpoints=secrets.Endpoints(
+            issuer=metadata.issuer,
+            token_endpoint=metadata.token_endpoint,
+            well_known_url=metadata.well_known_url,
+            jwks_uri=metadata.jwks_uri,
+        ),
+        client_jwk=key.private_jwk_json() if spec.include_client_jwk else None,
+    )
+    body = secrets.secret_body(
+        name=spec.workload_secret_name(ref.name),
+        namespace=ref.namespace,
+        owner=ref.owner,
+        role=secrets.Role.WORKLOAD,
+        data=data,
+        annotations={
+            **secrets.token_annotations(tokens),
+            secrets.DATA_HASH_ANNOTATION: secrets.data_hash(data),
+        },
+        owned=True,
+    )
+    if existing is None:
+        await kube_call(deps.kube.create_secret(ref.namespace, body))
+    elif secrets.differs(existing, body):
+        version = existing["metadata"]["resourceVersion"]
+        await kube_call(deps.kube.replace_secret(ref.namespace, body, version))
+
+
+def refresh_policy(spec: ClientSpec, settings: Settings) -> RefreshPolicy:
+    return RefreshPolicy(
+        at_lifetime_percent=spec.refresh.at_lifetime_percent
+        or settings.refresh_at_lifetime_percent,
+        before_expiry_seconds=(
+            spec.refresh.before_expiry_seconds
+            if spec.refresh.before_expiry_seconds is not None
+            else settings.refresh_before_expiry_seconds
+        ),
+    )
