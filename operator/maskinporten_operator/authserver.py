@@ -1,4 +1,7 @@
-"""The authorization server client: metadata discovery and the JWT-bearer token request.
+"""The authorization server client: metadata discovery and token requests.
+
+Maskinporten's JWT-bearer grant (RFC 7523 section 2.1), and generic OAuth 2.0 client credentials
+with ``private_key_jwt`` client authentication (RFC 7523 section 2.2).
 
 httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
 ``NO_PROXY``). Errors carry the server's ``error`` and ``error_description`` verbatim; they
@@ -9,11 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
-from maskinporten_operator.grant import GRANT_TYPE
+from maskinporten_operator.grant import (
+    CLIENT_ASSERTION_TYPE,
+    CLIENT_CREDENTIALS_GRANT_TYPE,
+    GRANT_TYPE,
+)
 
 METADATA_PATH = ".well-known/oauth-authorization-server"
 METADATA_MAX_AGE_SECONDS = 3600.0
@@ -33,14 +41,28 @@ class TokenResponse:
     expires_in: int
     scope: str
     token_type: str
+    document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    """The whole JSON answer (it holds the token too)."""
 
 
 class TokenRequestError(Exception):
-    """A request to the authorization server failed; ``reason`` is a CamelCase summary."""
+    """A request to the authorization server failed; ``reason`` is a CamelCase summary.
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        error: str | None = None,
+        description: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.error = error
+        self.description = description
 
 
 class AuthorizationServerClient:
@@ -57,12 +79,12 @@ class AuthorizationServerClient:
         await self._http.aclose()
 
     async def metadata(self, issuer: str) -> ServerMetadata:
-        """RFC 8414 metadata of ``issuer``, cached for an hour."""
+        """RFC 8414 metadata of ``issuer`` (ending in a slash or not), cached for an hour."""
         async with self._metadata_lock:
             cached = self._metadata.get(issuer)
             if cached and time.monotonic() - cached[0] < METADATA_MAX_AGE_SECONDS:
                 return cached[1]
-            url = issuer + METADATA_PATH
+            url = issuer.rstrip("/") + "/" + METADATA_PATH
             response = await self._send("GET", url, what=f"metadata {url}")
             document = _json_object(response, f"metadata {url}")
             if response.status_code != 200:
@@ -72,11 +94,26 @@ class AuthorizationServerClient:
             return metadata
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
+        """Maskinporten's JWT-bearer grant: the signed grant is the whole request."""
+        form = {"grant_type": GRANT_TYPE, "assertion": assertion}
+        return await self._token(token_endpoint, form)
+
+    async def request_client_credentials_token(
+        self, token_endpoint: str, client_assertion: str, scopes: Sequence[str]
+    ) -> TokenResponse:
+        """OAuth 2.0 client credentials, authenticated with a ``private_key_jwt`` assertion."""
+        form = {
+            "grant_type": CLIENT_CREDENTIALS_GRANT_TYPE,
+            "client_assertion_type": CLIENT_ASSERTION_TYPE,
+            "client_assertion": client_assertion,
+        }
+        if scopes:
+            form["scope"] = " ".join(scopes)
+        return await self._token(token_endpoint, form)
+
+    async def _token(self, token_endpoint: str, form: dict[str, str]) -> TokenResponse:
         response = await self._send(
-            "POST",
-            token_endpoint,
-            what=f"token request to {token_endpoint}",
-            data={"grant_type": GRANT_TYPE, "assertion": assertion},
+            "POST", token_endpoint, what=f"token request to {token_endpoint}", data=form
         )
         what = f"token endpoint {token_endpoint}"
         document = _json_object(response, what)
@@ -97,6 +134,7 @@ class AuthorizationServerClient:
             expires_in=expires_in,
             scope=str(document.get("scope", "")),
             token_type=str(document.get("token_type", "Bearer")),
+            document=document,
         )
 
     async def _send(
@@ -137,7 +175,12 @@ def _error_from_response(
     summary = f"{what} {verb} (HTTP {response.status_code})"
     if isinstance(error, str):
         summary += f" {error}: {description}" if isinstance(description, str) else f" {error}"
-    return TokenRequestError(summary, reason="TokenRequestRejected" if rejected else "ServerError")
+    return TokenRequestError(
+        summary,
+        reason="TokenRequestRejected" if rejected else "ServerError",
+        error=error if isinstance(error, str) else None,
+        description=description if isinstance(description, str) else None,
+    )
 
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:

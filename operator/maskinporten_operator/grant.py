@@ -1,12 +1,16 @@
-"""JWT grants for Maskinporten (RFC 7523 section 2.1: the signed JWT *is* the grant).
+"""JWT grants for Maskinporten (RFC 7523 section 2.1: the signed JWT *is* the grant), and client
+assertions for generic OAuth 2.0 ``private_key_jwt`` client credentials (RFC 7523 section 2.2).
 
 Pure: time and ``jti`` come from the caller, so every attempt, retries included, can mint a
-fresh grant (Maskinporten rejects a reused ``jti`` with MP-012).
+fresh grant (Maskinporten rejects a reused ``jti`` with MP-012). A key with a certificate chain
+signs with an ``x5c`` header (business certificate), any other key with ``kid``.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,28 +19,55 @@ from joserfc import jwt
 from maskinporten_operator.keys import ClientKey
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CLIENT_CREDENTIALS_GRANT_TYPE = "client_credentials"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRANT_LIFETIME_SECONDS = 60
 """Well inside Maskinporten's 120 s limit on ``exp - iat``, yet tolerant of a slow request."""
+SYSTEMUSER_TYPE = "urn:altinn:systemuser"
+PARTY_AUTHORITY = "iso6523-actorid-upis"
+ORG_NUMBER = re.compile(r"^[0-9]{9}$")
 
 
 @dataclass(frozen=True)
 class GrantClaims:
-    """What a grant asks for; the client key and the time are supplied when signing."""
+    """What a grant asks for; the client key and the time are supplied when signing.
+
+    ``resource``: one audience (sent as a string) or several (sent as an array).
+    ``consumer_org``: the organisation to act for (Altinn delegation).
+    ``system_user_org``: the organisation whose Altinn system user to act as (one per request),
+    sent as ``authorization_details``.
+    """
 
     client_id: str
     audience: str
     scopes: tuple[str, ...]
-    resource: str | None = None
+    resource: str | Sequence[str] | None = None
     consumer_org: str | None = None
+    system_user_org: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resource is not None and not isinstance(self.resource, str):
+            resources = tuple(self.resource)
+            if not resources or not all(isinstance(r, str) and r for r in resources):
+                raise ValueError("resource must be a non-empty string or list of them")
+            object.__setattr__(self, "resource", resources)
+        for name in ("consumer_org", "system_user_org"):
+            value = getattr(self, name)
+            if value is not None and not ORG_NUMBER.fullmatch(value):
+                raise ValueError(f"{name} must be a 9-digit organisation number")
 
     def fingerprint_fields(self) -> tuple[str, ...]:
-        return (
+        resource = (
+            self.resource if isinstance(self.resource, str | None) else " ".join(self.resource)
+        )
+        fields = (
             self.client_id,
             self.audience,
             " ".join(self.scopes),
-            self.resource or "",
+            resource or "",
             self.consumer_org or "",
         )
+        return (*fields, self.system_user_org) if self.system_user_org else fields
 
 
 def grant_claims(claims: GrantClaims, *, now: int, jti: str) -> dict[str, Any]:
@@ -49,15 +80,46 @@ def grant_claims(claims: GrantClaims, *, now: int, jti: str) -> dict[str, Any]:
         "exp": now + GRANT_LIFETIME_SECONDS,
         "jti": jti,
     }
-    if claims.resource is not None:
+    if isinstance(claims.resource, str):
         payload["resource"] = claims.resource
+    elif claims.resource is not None:
+        payload["resource"] = list(claims.resource)
     if claims.consumer_org is not None:
         payload["consumer_org"] = claims.consumer_org
+    if claims.system_user_org is not None:
+        party = {"authority": PARTY_AUTHORITY, "ID": f"0192:{claims.system_user_org}"}
+        payload["authorization_details"] = [{"type": SYSTEMUSER_TYPE, "systemuser_org": party}]
     return payload
 
 
 def sign_grant(claims: GrantClaims, key: ClientKey, *, now: int, jti: str | None = None) -> str:
-    """A compact JWS: header ``alg``, ``typ: JWT`` and ``kid``; a new UUID ``jti`` unless given."""
-    header = {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}
+    """A compact JWS with header ``alg``, ``typ: JWT`` and ``kid`` or ``x5c`` (see the module);
+    a new UUID ``jti`` unless given."""
     payload = grant_claims(claims, now=now, jti=jti or str(uuid.uuid4()))
-    return jwt.encode(header, payload, key.key, algorithms=[key.algorithm])
+    return jwt.encode(_header(key), payload, key.key, algorithms=[key.algorithm])
+
+
+def client_assertion_claims(client_id: str, audience: str, *, now: int, jti: str) -> dict[str, Any]:
+    """RFC 7523 section 3 for client authentication: ``iss`` and ``sub`` are the client id."""
+    return {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + GRANT_LIFETIME_SECONDS,
+        "jti": jti,
+    }
+
+
+def sign_client_assertion(
+    client_id: str, audience: str, key: ClientKey, *, now: int, jti: str | None = None
+) -> str:
+    """A ``client_assertion`` for ``private_key_jwt``; ``audience`` is the server's issuer."""
+    payload = client_assertion_claims(client_id, audience, now=now, jti=jti or str(uuid.uuid4()))
+    return jwt.encode(_header(key), payload, key.key, algorithms=[key.algorithm])
+
+
+def _header(key: ClientKey) -> dict[str, Any]:
+    if key.certificate_chain:
+        return {"alg": key.algorithm, "typ": "JWT", "x5c": list(key.certificate_chain)}
+    return {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}

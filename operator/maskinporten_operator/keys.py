@@ -1,6 +1,8 @@
-"""Client keys: generating them, and reading the ones users bring (private JWK or PEM).
+"""Client keys: generating them, and reading the ones users bring in a Secret (JWK or PEM).
 
 Every error names what is wrong and what to change, and never includes key material.
+Password-protected files, PKCS#12, keystores and business certificates are read by
+:mod:`maskinporten_operator.credentials`.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ class InvalidKeyError(ValueError):
 
 @dataclass(frozen=True)
 class ClientKey:
-    """An RSA private key with the ``kid`` Maskinporten knows it by."""
+    """An RSA private key with the ``kid`` Maskinporten knows it by.
+
+    With a ``certificate_chain`` (base64 DER, leaf first) grants carry it as ``x5c`` instead of
+    the ``kid`` (a business certificate); ``kid`` is then the leaf's SHA-256 thumbprint
+    (``x5t#S256``), for status and logs only.
+    """
 
     kid: str
     algorithm: str
     key: RSAKey = field(repr=False)
+    certificate_chain: tuple[str, ...] = ()
 
     def public_jwk(self) -> dict[str, str]:
         public = self.key.as_dict(private=False)
@@ -83,26 +91,37 @@ def load_client_key(
         )
     where = f"{source} key '{name}'"
     text = data[name].strip()
-    if text.startswith("-----BEGIN"):
-        key = _import_pem(text, where)
-        kid = key_id or data.get(KID_DATA_KEY, "").strip()
-        if not kid:
-            raise InvalidKeyError(
-                f"{where} is a PEM key, which carries no key id: set spec.key.keyId to the kid "
-                f"registered at Maskinporten, or add it to the Secret under '{KID_DATA_KEY}'"
-            )
-        algorithm = DEFAULT_ALGORITHM
-    else:
-        jwk = _parse_jwk(text, where)
-        key = _import_jwk(jwk, where)
-        kid = key_id or str(jwk.get("kid", "")) or data.get(KID_DATA_KEY, "").strip()
-        kid = kid or key.thumbprint()
-        algorithm = str(jwk.get("alg", DEFAULT_ALGORITHM))
-        if algorithm not in SIGNING_ALGORITHMS:
-            raise InvalidKeyError(
-                f"{where} has alg {algorithm}; Maskinporten accepts {', '.join(SIGNING_ALGORITHMS)}"
-            )
-    _check_private_rsa_2048(key, where)
+    default_kid = data.get(KID_DATA_KEY, "").strip()
+    if not text.startswith("-----BEGIN"):
+        return client_key_from_jwk(text, where=where, key_id=key_id, default_kid=default_kid)
+    key = _import_pem(text, where)
+    kid = key_id or default_kid
+    if not kid:
+        raise InvalidKeyError(
+            f"{where} is a PEM key, which carries no key id: set spec.key.keyId to the kid "
+            f"registered at Maskinporten, or add it to the Secret under '{KID_DATA_KEY}'"
+        )
+    check_private_rsa(key, where)
+    return ClientKey(kid=kid, algorithm=DEFAULT_ALGORITHM, key=key)
+
+
+def client_key_from_jwk(
+    text: str, *, where: str, key_id: str | None = None, default_kid: str = ""
+) -> ClientKey:
+    """A private JWK (an object, a one-key array or a one-key JWKS) given as JSON text.
+
+    Its ``kid`` is ``key_id``, else the JWK's own, else ``default_kid``, else its RFC 7638
+    thumbprint.
+    """
+    jwk = _parse_jwk(text, where)
+    key = _import_jwk(jwk, where)
+    kid = key_id or str(jwk.get("kid", "")) or default_kid or key.thumbprint()
+    algorithm = str(jwk.get("alg", DEFAULT_ALGORITHM))
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise InvalidKeyError(
+            f"{where} has alg {algorithm}; Maskinporten accepts {', '.join(SIGNING_ALGORITHMS)}"
+        )
+    check_private_rsa(key, where)
     return ClientKey(kid=kid, algorithm=algorithm, key=key)
 
 
@@ -127,7 +146,7 @@ def _parse_jwk(text: str, where: str) -> dict[str, object]:
             f"{where} has kty {parsed.get('kty')!r}; Maskinporten client keys are RSA"
         )
     if "d" not in parsed:
-        raise _public_key_only(where)
+        raise public_key_only(where)
     return parsed
 
 
@@ -146,7 +165,7 @@ def _import_pem(text: str, where: str) -> RSAKey:
             "(openssl pkey -in key.pem -out plain.pem)"
         )
     if "PUBLIC KEY" in header[0]:
-        raise _public_key_only(where)
+        raise public_key_only(where)
     if "CERTIFICATE" in header[0]:
         raise InvalidKeyError(f"{where} is a certificate, not a private key")
     try:
@@ -155,19 +174,20 @@ def _import_pem(text: str, where: str) -> RSAKey:
         raise InvalidKeyError(f"{where} is not a readable RSA private key in PEM form") from None
 
 
-def _public_key_only(where: str) -> InvalidKeyError:
+def public_key_only(where: str) -> InvalidKeyError:
     return InvalidKeyError(
         f"{where} holds a public key only; the operator needs the private key "
         "(a JWK with 'd', or a PEM 'PRIVATE KEY')"
     )
 
 
-def _check_private_rsa_2048(key: RSAKey, where: str) -> None:
+def check_private_rsa(key: RSAKey, where: str, *, registered: bool = True) -> None:
+    """A private RSA key of 2048 bits (registered keys), or of at least 2048 bits (certificates)."""
     raw = key.raw_value
     if not isinstance(raw, rsa.RSAPrivateKey):
-        raise _public_key_only(where)
-    if raw.key_size != KEY_SIZE:
+        raise public_key_only(where)
+    if raw.key_size < KEY_SIZE or (registered and raw.key_size != KEY_SIZE):
         raise InvalidKeyError(
             f"{where} is a {raw.key_size}-bit RSA key; "
-            f"Maskinporten accepts only {KEY_SIZE}-bit keys"
+            f"Maskinporten accepts only {KEY_SIZE}-bit keys{'' if registered else ' or larger'}"
         )

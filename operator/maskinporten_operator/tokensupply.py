@@ -86,8 +86,9 @@ def _claims(spec: ClientSpec, request: TokenRequest, metadata: ServerMetadata) -
         client_id=spec.client_id,
         audience=metadata.issuer,
         scopes=request.scopes,
-        resource=request.resource,  # type: ignore[arg-type]
+        resource=request.resource,
         consumer_org=spec.consumer_org,
+        system_user_org=spec.system_user_org,
     )
 
 

@@ -1,4 +1,5 @@
-"""Keys shared by the unit tests: generating RSA keys is the slowest thing they do."""
+"""Keys and certificates shared by the unit tests: generating RSA keys is the slowest thing
+they do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from maskinporten_operator.keys import ClientKey, generate_client_key
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+
+ORG = "123456789"
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,13 @@ def client_key() -> ClientKey:
 @pytest.fixture(scope="session")
 def rsa_2048() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    return CertificateAuthority()
+
+
+@pytest.fixture(scope="session")
+def business_certificate(ca: CertificateAuthority) -> BusinessCertificate:
+    return ca.issue(ORG)

@@ -147,6 +147,19 @@ async def test_token_response_repr_does_not_contain_the_token(
     assert response.access_token not in repr(response)
 
 
+async def test_token_response_keeps_the_whole_answer(
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+) -> None:
+    response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
+
+    assert response.document == {
+        "access_token": response.access_token,
+        "token_type": "Bearer",
+        "expires_in": LIFETIME,
+        "scope": SCOPE,
+    }
+
+
 async def test_token_request_reaches_the_server_once(
     standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
 ) -> None:
@@ -171,6 +184,15 @@ async def test_rejected_grant_surfaces_error_and_verbatim_description(
         "invalid_grant: MP-124: Invalid assertion. Client authentication failed. "
         "Invalid signature" in str(error)
     )
+
+
+async def test_rejection_keeps_the_servers_error_and_description_apart(
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+) -> None:
+    error = await failure(auth, standin, grant(standin, client_key, "test:write"))
+
+    assert error.error == "invalid_scope"
+    assert error.description == "MP-201: Invalid scopes for client: test:write"
 
 
 async def test_reused_grant_is_a_rejection(

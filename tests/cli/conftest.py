@@ -1,0 +1,171 @@
+"""The command-line tools as people run them: the installed ``maskinporten-operator`` entry point
+in a subprocess, against the strict Maskinporten stand-in on a thread."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from maskinporten_operator.credentials import load_pem
+from maskinporten_operator.keys import ClientKey
+from maskinporten_testbed.standin import Client, MaskinportenStandin, StandinThread
+from maskinporten_testbed.standin import ClientKey as RegisteredKey
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+
+CLI = str(Path(sys.executable).parent / "maskinporten-operator")
+ORG = "123456789"
+OTHER_ORG = "987654321"
+SYSTEM_USER_ORG = "310000001"
+KID_CLIENT = "kid-client"
+CERT_CLIENT = "cert-client"
+KID = "billing-2026"
+SCOPE = "test:read"
+RESOURCE = "https://api.example.no/"
+OTHER_RESOURCE = "https://other.example.no/"
+PASSWORD = "s3cret-Passw0rd"
+
+
+@dataclass(frozen=True)
+class Files:
+    """Credential files: the registered key in every form, and the business certificate."""
+
+    jwk: Path
+    pkcs1: Path
+    pkcs8: Path
+    encrypted: Path
+    password: Path
+    p12: Path
+    certificate_key: Path
+    certificate_chain: Path
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    return CertificateAuthority()
+
+
+@pytest.fixture(scope="session")
+def certificate(ca: CertificateAuthority) -> BusinessCertificate:
+    return ca.issue(ORG)
+
+
+@pytest.fixture(scope="session")
+def registered_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def client_key(registered_key: rsa.RSAPrivateKey) -> ClientKey:
+    pem = registered_key.private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
+    )
+    return load_pem(pem, source="test key", now=datetime.now(UTC), key_id=KID)
+
+
+@pytest.fixture(scope="session")
+def standin(ca: CertificateAuthority, client_key: ClientKey) -> Iterator[StandinThread]:
+    server = MaskinportenStandin(lifetimes={SCOPE: 600}, trusted_cas=[ca.root])
+    delegations = {OTHER_ORG: frozenset({SCOPE})}
+    resources = frozenset({RESOURCE, OTHER_RESOURCE})
+    with StandinThread(server) as thread:
+        thread.register_client(
+            Client(
+                client_id=KID_CLIENT,
+                org=ORG,
+                scopes=frozenset({SCOPE}),
+                keys=(RegisteredKey(client_key.public_jwk()),),
+                resources=resources,
+                delegations=delegations,
+            )
+        )
+        thread.register_client(
+            Client(
+                client_id=CERT_CLIENT,
+                org=ORG,
+                scopes=frozenset({SCOPE}),
+                resources=resources,
+                delegations=delegations,
+            )
+        )
+        yield thread
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_log(standin: StandinThread) -> None:
+    standin.clear_requests()
+
+
+@pytest.fixture(scope="session")
+def files(
+    tmp_path_factory: pytest.TempPathFactory,
+    client_key: ClientKey,
+    registered_key: rsa.RSAPrivateKey,
+    certificate: BusinessCertificate,
+) -> Files:
+    directory = tmp_path_factory.mktemp("credentials")
+
+    def write(name: str, data: bytes | str) -> Path:
+        path = directory / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return path
+
+    def pem(fmt: ser.PrivateFormat, encryption: ser.KeySerializationEncryption) -> bytes:
+        return registered_key.private_bytes(ser.Encoding.PEM, fmt, encryption)
+
+    return Files(
+        jwk=write("key.json", client_key.private_jwk_json()),
+        pkcs1=write("pkcs1.pem", pem(ser.PrivateFormat.TraditionalOpenSSL, ser.NoEncryption())),
+        pkcs8=write("pkcs8.pem", pem(ser.PrivateFormat.PKCS8, ser.NoEncryption())),
+        encrypted=write(
+            "encrypted.pem",
+            pem(ser.PrivateFormat.PKCS8, ser.BestAvailableEncryption(PASSWORD.encode())),
+        ),
+        password=write("password.txt", PASSWORD + "\n"),
+        p12=write("virksomhet.p12", certificate.pkcs12(PASSWORD.encode())),
+        certificate_key=write("virksomhet.key", certificate.private_key_pem()),
+        certificate_chain=write("virksomhet.crt", certificate.chain_pem()),
+    )
+
+
+def run(
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The entry point with only ``env`` of the MASKINPORTEN_* variables set."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MASKINPORTEN_")}
+    return subprocess.run(
+        [CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**environment, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def token_args(standin: StandinThread, client_id: str = KID_CLIENT) -> list[str]:
+    return ["token", "--client-id", client_id, "--scope", SCOPE, "--issuer", standin.issuer]
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.strip().split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
+    return decoded
+
+
+def issued(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The claims of the token a successful run printed."""
+    assert result.returncode == 0, result.stderr
+    return claims_of(result.stdout)

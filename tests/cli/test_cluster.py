@@ -1,0 +1,170 @@
+"""``keygen --secret`` and ``token --from-cluster`` through a kubeconfig, against the local
+control plane (or ``MASKINPORTEN_TEST_KUBECONFIG``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import kubernetes
+import pytest
+
+from maskinporten_operator.model import GROUP, PLURAL, VERSION
+from maskinporten_testbed.controlplane import free_port
+from maskinporten_testbed.standin import Client, ClientKey, StandinThread
+
+from .conftest import ORG, RESOURCE, SCOPE, issued, run
+
+KEY_ID_ANNOTATION = "maskinporten-operator.dev/key-id"
+
+
+@pytest.fixture
+def cluster_env(kubeconfig: Path, standin: StandinThread) -> dict[str, str]:
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "MASKINPORTEN_OPERATOR_ENVIRONMENT": "custom",
+        "MASKINPORTEN_OPERATOR_ISSUER": standin.issuer,
+    }
+
+
+def create_client(
+    custom: kubernetes.client.CustomObjectsApi, namespace: str, name: str, spec: dict[str, object]
+) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "MaskinportenClient",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+
+def test_keygen_writes_a_new_secret_with_the_private_jwk(
+    core: kubernetes.client.CoreV1Api, namespace: str, cluster_env: dict[str, str]
+) -> None:
+    result = run("keygen", "--secret", f"{namespace}/billing-key", env=cluster_env)
+
+    assert result.returncode == 0, result.stderr
+    [public] = json.loads(result.stdout.split("\n", 1)[0])
+    secret = core.read_namespaced_secret("billing-key", namespace).to_dict()
+    private = json.loads(base64.b64decode(secret["data"]["jwk"]))
+    assert (private["kid"], private["n"]) == (public["kid"], public["n"])
+    assert "d" in private
+    assert secret["metadata"]["annotations"][KEY_ID_ANNOTATION] == public["kid"]
+
+
+def test_keygen_never_overwrites_an_existing_secret(
+    core: kubernetes.client.CoreV1Api, namespace: str, cluster_env: dict[str, str]
+) -> None:
+    body = {"metadata": {"name": "billing-key"}, "stringData": {"jwk": "precious"}}
+    core.create_namespaced_secret(namespace, cast(Any, body))
+
+    result = run("keygen", "--secret", f"{namespace}/billing-key", env=cluster_env)
+
+    assert result.returncode == 2
+    assert f"Secret {namespace}/billing-key already exists" in result.stderr
+    assert result.stdout == ""
+    secret = core.read_namespaced_secret("billing-key", namespace).to_dict()
+    assert base64.b64decode(secret["data"]["jwk"]) == b"precious"
+
+
+def test_token_from_a_maskinporten_client_in_the_cluster(
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    cluster_env: dict[str, str],
+    standin: StandinThread,
+    crd_installed: None,
+) -> None:
+    keygen = run("keygen", "--secret", f"{namespace}/weather-key", env=cluster_env)
+    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
+    standin.register_client(
+        Client(client_id="weather", org=ORG, scopes=frozenset({SCOPE}), keys=(ClientKey(public),))
+    )
+    create_client(
+        custom,
+        namespace,
+        "weather",
+        {
+            "clientId": "weather",
+            "scopes": {"consumes": [{"name": SCOPE}]},
+            "key": {"source": "Existing", "secretName": "weather-key"},
+        },
+    )
+
+    claims = issued(run("token", "--from-cluster", f"{namespace}/weather", env=cluster_env))
+
+    assert (claims["client_id"], claims["scope"]) == ("weather", SCOPE)
+
+
+def test_token_picks_one_of_the_clients_named_tokens(
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    cluster_env: dict[str, str],
+    standin: StandinThread,
+    crd_installed: None,
+) -> None:
+    keygen = run("keygen", "--secret", f"{namespace}/api-key", env=cluster_env)
+    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
+    standin.register_client(
+        Client(
+            client_id="api",
+            org=ORG,
+            scopes=frozenset({SCOPE}),
+            keys=(ClientKey(public),),
+            resources=frozenset({RESOURCE}),
+        )
+    )
+    create_client(
+        custom,
+        namespace,
+        "api",
+        {
+            "clientId": "api",
+            "scopes": {"consumes": [{"name": SCOPE}]},
+            "tokens": [
+                {"name": "plain", "scopes": [SCOPE]},
+                {"name": "restricted", "scopes": [SCOPE], "resource": RESOURCE},
+            ],
+            "key": {"source": "Existing", "secretName": "api-key"},
+        },
+    )
+
+    result = run(
+        "token", "--from-cluster", f"{namespace}/api", "--token", "restricted", env=cluster_env
+    )
+
+    assert issued(result)["aud"] == RESOURCE
+
+
+def test_missing_maskinporten_client_exits_2(
+    namespace: str, cluster_env: dict[str, str], crd_installed: None
+) -> None:
+    result = run("token", "--from-cluster", f"{namespace}/nobody", env=cluster_env)
+
+    assert result.returncode == 2
+    assert f"MaskinportenClient {namespace}/nobody not found" in result.stderr
+
+
+def test_unreachable_kubernetes_api_exits_4(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": f"https://127.0.0.1:{free_port()}"}}
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+
+    result = run("token", "--from-cluster", "team/weather", env={"KUBECONFIG": str(kubeconfig)})
+
+    assert result.returncode == 4
+    assert "cannot reach the Kubernetes API for MaskinportenClient team/weather" in result.stderr
