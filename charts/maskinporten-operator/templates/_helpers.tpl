@@ -1,0 +1,130 @@
+{{/* Chart name, truncated to the 63 characters names and labels allow. */}}
+{{- define "maskinporten-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: the release name, plus the chart name unless it already holds it. */}}
+{{- define "maskinporten-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "maskinporten-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "maskinporten-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "maskinporten-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "maskinporten-operator.labels" -}}
+helm.sh/chart: {{ include "maskinporten-operator.chart" . }}
+{{ include "maskinporten-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "maskinporten-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "maskinporten-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "maskinporten-operator.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "maskinporten-operator.peeringName" -}}
+{{- default (include "maskinporten-operator.fullname" .) .Values.peering.name }}
+{{- end }}
+
+{{/*
+How replicas agree on the active one: "standalone" (one replica), "cluster" (a
+ClusterKopfPeering; the operator watches all namespaces) or "namespaced" (a KopfPeering in each
+watched namespace, which is how kopf peers when it watches a list of namespaces).
+*/}}
+{{- define "maskinporten-operator.peeringMode" -}}
+{{- if le (int .Values.replicaCount) 1 }}standalone
+{{- else if .Values.watchNamespaces }}namespaced
+{{- else }}cluster
+{{- end }}
+{{- end }}
+
+{{/* True when an entry of watchNamespaces is a glob rather than a namespace name. */}}
+{{- define "maskinporten-operator.hasNamespacePatterns" -}}
+{{- range .Values.watchNamespaces }}{{ if regexMatch "[*?\\[]" . }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/* Value combinations the schema cannot express, refused with a message that says what to do. */}}
+{{- define "maskinporten-operator.validate" -}}
+{{- $v := .Values }}
+{{- if and (eq $v.maskinporten.environment "custom") (not $v.maskinporten.issuer) }}
+{{- fail "maskinporten.issuer is required when maskinporten.environment is custom" }}
+{{- end }}
+{{- if and (ne $v.maskinporten.environment "custom") $v.maskinporten.issuer }}
+{{- fail (printf "maskinporten.issuer applies only to maskinporten.environment custom (%s has its own issuer)" $v.maskinporten.environment) }}
+{{- end }}
+{{- if lt (float64 $v.retry.maxSeconds) (float64 $v.retry.baseSeconds) }}
+{{- fail "retry.maxSeconds must not be below retry.baseSeconds" }}
+{{- end }}
+{{- $patterns := include "maskinporten-operator.hasNamespacePatterns" . }}
+{{- if and $v.rbac.namespaced (not $v.watchNamespaces) }}
+{{- fail "rbac.namespaced needs watchNamespaces: the namespaces to create Roles in" }}
+{{- end }}
+{{- if and $v.rbac.namespaced $patterns }}
+{{- fail "rbac.namespaced needs namespace names in watchNamespaces, not patterns: Roles are created in each one" }}
+{{- end }}
+{{- if and (gt (int $v.replicaCount) 1) $patterns }}
+{{- fail "replicaCount > 1 with namespace patterns in watchNamespaces is not supported: kopf then peers through a KopfPeering in every matching namespace, which the chart cannot create in advance; list the namespaces by name, or watch all namespaces" }}
+{{- end }}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServer.cidrs) }}
+{{- fail "networkPolicy.apiServer.cidrs is required when networkPolicy.enabled: the Kubernetes API server's addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)" }}
+{{- end }}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.authorizationServer.cidrs) }}
+{{- fail "networkPolicy.authorizationServer.cidrs is required when networkPolicy.enabled: Maskinporten's addresses, or your proxy's when proxy is set" }}
+{{- end }}
+{{- end }}
+
+{{/* RBAC rules for what the operator does in each namespace it serves. */}}
+{{- define "maskinporten-operator.namespacedRules" -}}
+# The resources it serves: kopf lists, watches and patches them (finalizer, annotations).
+- apiGroups: [maskinporten-operator.dev]
+  resources: [maskinportenclients]
+  verbs: [get, list, watch, patch]
+- apiGroups: [maskinporten-operator.dev]
+  resources: [maskinportenclients/status]
+  verbs: [get, patch]
+# Key and workload Secrets: read, created and replaced, never deleted (the garbage collector
+# removes owned ones); list and watch serve a label-selected watch of its own Secrets.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, create, update]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
+{{- define "maskinporten-operator.peeringRules" -}}
+- apiGroups: [kopf.dev]
+  resources: [{{ .resource }}]
+  verbs: [get, list, watch]
+- apiGroups: [kopf.dev]
+  resources: [{{ .resource }}]
+  resourceNames: [{{ .name }}]
+  verbs: [patch]
+{{- end }}

@@ -1,0 +1,301 @@
+"""What ``helm template`` renders for representative value sets (no cluster needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from maskinporten_operator.settings import settings_from_env
+
+from .helpers import (
+    FULLNAME,
+    VALUE_SET_NAMES,
+    Helm,
+    HelmError,
+    container,
+    grants,
+    of_kind,
+    one,
+    plain_env,
+    value_sets,
+    verbs_by_resource,
+)
+
+WATCHED = ("team-a", "team-b")
+VALUES = value_sets(WATCHED)
+
+
+def render(helm: Helm, name: str) -> list[dict[str, Any]]:
+    return helm.template(VALUES[name])
+
+
+@pytest.mark.parametrize("name", VALUE_SET_NAMES)
+def test_chart_lints_cleanly(helm: Helm, name: str) -> None:
+    result = helm.lint(VALUES[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", VALUE_SET_NAMES)
+def test_rendered_settings_are_accepted_by_the_operator(helm: Helm, name: str) -> None:
+    """The chart sets only MASKINPORTEN_OPERATOR_* variables the operator knows, with valid values
+    (it refuses to start on an unknown one)."""
+    settings_from_env(plain_env(render(helm, name)))
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"maskinporten": {"environment": "staging"}}, "/maskinporten/environment"),
+        ({"maskinporten": {"environment": "custom"}}, "/maskinporten/issuer"),
+        ({"maskinporten": {"issuer": "https://maskinporten.example.net/"}}, "/maskinporten/issuer"),
+        ({"replicas": 2}, "replicas"),
+        ({"logging": {"format": "xml"}}, "/logging/format"),
+        ({"extraEnv": [{"name": "MASKINPORTEN_OPERATOR_EXTRA", "value": "1"}]}, "/extraEnv/0/name"),
+        ({"rbac": {"namespaced": True}}, "/watchNamespaces"),
+        ({"rbac": {"namespaced": True}, "watchNamespaces": ["team-*"]}, "/watchNamespaces/0"),
+        ({"networkPolicy": {"enabled": True}}, "/networkPolicy/apiServer/cidrs"),
+        ({"refresh": {"atLifetimePercent": 95}}, "/refresh/atLifetimePercent"),
+    ],
+)
+def test_values_outside_the_schema_are_refused(
+    helm: Helm, values: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(HelmError, match="schema") as refused:
+        helm.template(values)
+    assert complaint in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"retry": {"baseSeconds": 60, "maxSeconds": 30}}, "retry.maxSeconds must not be below"),
+        ({"replicaCount": 2, "watchNamespaces": ["team-*"]}, "namespace patterns"),
+    ],
+)
+def test_inconsistent_values_are_refused_with_a_reason(
+    helm: Helm, values: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(HelmError, match=complaint):
+        helm.template(values)
+
+
+def test_one_replica_runs_standalone_and_is_replaced_not_rolled(helm: Helm) -> None:
+    docs = render(helm, "default")
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert "--standalone" in container(docs)["args"]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering")
+
+
+def test_replicas_peer_through_a_cluster_kopf_peering(helm: Helm) -> None:
+    docs = render(helm, "ha-3-replicas-pdb")
+    peering = one(docs, "ClusterKopfPeering")
+    assert f"--peering={peering['metadata']['name']}" in container(docs)["args"]
+    assert "--standalone" not in container(docs)["args"]
+    assert grants(one(docs, "ClusterRole"), "kopf.dev", "clusterkopfpeerings") == {
+        "get",
+        "list",
+        "watch",
+        "patch",
+    }
+    assert one(docs, "Deployment")["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_replicas_watching_named_namespaces_peer_in_each_of_them(helm: Helm) -> None:
+    docs = render(helm, "ha-watching-named-namespaces")
+    peerings = of_kind(docs, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == sorted(WATCHED)
+    assert {p["metadata"]["name"] for p in peerings} == {FULLNAME}
+    for role in of_kind(docs, "Role"):
+        assert grants(role, "kopf.dev", "kopfpeerings") == {"get", "list", "watch", "patch"}
+
+
+def test_peering_object_is_the_only_one_the_operator_may_patch(helm: Helm) -> None:
+    cluster_role = one(render(helm, "ha-3-replicas-pdb"), "ClusterRole")
+    patch_rules = [r for r in cluster_role["rules"] if "clusterkopfpeerings" in r["resources"]]
+    assert [r["resourceNames"] for r in patch_rules if "patch" in r["verbs"]] == [[FULLNAME]]
+
+
+def test_pod_disruption_budget_keeps_a_replica_during_drains(helm: Helm) -> None:
+    docs = render(helm, "ha-3-replicas-pdb")
+    budget = one(docs, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert not of_kind(render(helm, "default"), "PodDisruptionBudget")
+
+
+def test_environment_values_become_settings(helm: Helm) -> None:
+    settings = settings_from_env(plain_env(render(helm, "custom-issuer-allowlist-proxy")))
+    assert settings.environment == "custom"
+    assert settings.default_issuer == "https://maskinporten.example.net/"
+    assert settings.allowed_issuers == (
+        "https://test.maskinporten.no/",
+        "https://other.example.net/",
+    )
+    assert settings_from_env(plain_env(render(helm, "prod"))).default_issuer == (
+        "https://maskinporten.no/"
+    )
+
+
+def test_proxy_is_used_for_the_authorization_server_but_never_for_the_api_server(
+    helm: Helm,
+) -> None:
+    env = plain_env(render(helm, "custom-issuer-allowlist-proxy"))
+    assert env["HTTPS_PROXY"] == "http://proxy.example.net:3128"
+    assert env["NO_PROXY"].split(",") == [
+        ".corp.example.net",
+        "$(KUBERNETES_SERVICE_HOST)",
+        "kubernetes.default.svc",
+    ]
+    assert "HTTPS_PROXY" not in plain_env(render(helm, "default"))
+
+
+def test_watched_namespaces_reach_the_operator(helm: Helm) -> None:
+    env = plain_env(render(helm, "namespaced-rbac"))
+    assert env["MASKINPORTEN_OPERATOR_NAMESPACES"] == ",".join(WATCHED)
+    assert "MASKINPORTEN_OPERATOR_NAMESPACES" not in plain_env(render(helm, "default"))
+
+
+def test_cluster_wide_rbac_grants_exactly_what_the_operator_does(helm: Helm) -> None:
+    docs = render(helm, "default")
+    assert not of_kind(docs, "Role")
+    role = one(docs, "ClusterRole")
+    assert verbs_by_resource(role) == {
+        ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+        ("maskinporten-operator.dev", "maskinportenclients"): {"get", "list", "watch", "patch"},
+        ("maskinporten-operator.dev", "maskinportenclients/status"): {"get", "patch"},
+        ("", "secrets"): {"get", "list", "watch", "create", "update"},
+        ("", "events"): {"create", "patch"},
+    }
+    binding = one(docs, "ClusterRoleBinding")
+    account = one(docs, "ServiceAccount")["metadata"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_namespaced_rbac_grants_namespaced_access_only_in_the_watched_namespaces(
+    helm: Helm,
+) -> None:
+    docs = render(helm, "namespaced-rbac")
+    cluster_role = one(docs, "ClusterRole")
+    assert verbs_by_resource(cluster_role) == {
+        ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+        ("", "namespaces"): {"get", "list", "watch"},
+    }
+    roles = of_kind(docs, "Role")
+    bindings = of_kind(docs, "RoleBinding")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(WATCHED)
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(WATCHED)
+    for role in roles:
+        assert grants(role, "", "secrets") == {"get", "list", "watch", "create", "update"}
+
+
+def test_pod_meets_the_restricted_pod_security_standard(helm: Helm) -> None:
+    docs = render(helm, "default")
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    security = container(docs)["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert isinstance(security["runAsUser"], int)
+    assert security["runAsUser"] > 0
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_pod_gets_no_service_links(helm: Helm) -> None:
+    """Service links would appear as MASKINPORTEN_OPERATOR_* variables for a Service whose name
+    starts with maskinporten-operator."""
+    pod = one(render(helm, "default"), "Deployment")["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
+def test_probes_ask_kopfs_liveness_endpoint(helm: Helm) -> None:
+    operator = container(render(helm, "default"))
+    ports = {p["name"]: p["containerPort"] for p in operator["ports"]}
+    assert "--liveness=http://0.0.0.0:8081/healthz" in operator["args"]
+    assert ports["health"] == 8081
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert operator[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_shutdown_leaves_time_for_in_flight_refreshes(helm: Helm) -> None:
+    pod = one(render(helm, "default"), "Deployment")["spec"]["template"]["spec"]
+    assert 30 <= pod["terminationGracePeriodSeconds"] <= 60
+
+
+def test_container_has_resource_requests_and_a_memory_limit(helm: Helm) -> None:
+    resources = container(render(helm, "default"))["resources"]
+    assert {"cpu", "memory"} <= resources["requests"].keys()
+    assert "memory" in resources["limits"]
+
+
+def test_metrics_service_exposes_the_operators_metrics_port(helm: Helm) -> None:
+    docs = render(helm, "default")
+    service = one(docs, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in container(docs)["ports"]
+    assert plain_env(docs)["MASKINPORTEN_OPERATOR_METRICS_PORT"] == "8080"
+
+
+def test_disabled_metrics_turn_the_endpoint_off(helm: Helm) -> None:
+    docs = helm.template({"metrics": {"enabled": False}})
+    assert plain_env(docs)["MASKINPORTEN_OPERATOR_METRICS_PORT"] == "0"
+    assert not of_kind(docs, "Service")
+
+
+def test_service_monitor_scrapes_the_metrics_service(helm: Helm) -> None:
+    docs = render(helm, "metrics-servicemonitor-networkpolicy")
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert not of_kind(render(helm, "default"), "ServiceMonitor")
+
+
+def test_network_policy_allows_egress_only_to_api_server_authorization_server_and_dns(
+    helm: Helm,
+) -> None:
+    policy = one(render(helm, "metrics-servicemonitor-networkpolicy"), "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    api, auth, dns = policy["egress"]
+    assert [peer["ipBlock"]["cidr"] for peer in api["to"]] == ["10.0.0.1/32", "172.18.0.2/32"]
+    assert {p["port"] for p in api["ports"]} == {443, 6443}
+    assert [peer["ipBlock"]["cidr"] for peer in auth["to"]] == ["185.157.232.0/22"]
+    assert auth["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert policy["ingress"] == [{"ports": [{"port": "metrics", "protocol": "TCP"}]}]
+
+
+def test_crd_is_installed_and_kept_on_uninstall_by_default(helm: Helm) -> None:
+    crd = one(render(helm, "default"), "CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "maskinportenclients.maskinporten-operator.dev"
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+
+
+def test_crd_can_be_left_to_be_managed_elsewhere(helm: Helm) -> None:
+    assert not of_kind(render(helm, "crds-disabled"), "CustomResourceDefinition")
+
+
+def test_crd_is_released_with_the_chart_when_not_kept(helm: Helm) -> None:
+    crd = one(helm.template({"crds": {"keep": False}}), "CustomResourceDefinition")
+    assert "annotations" not in crd["metadata"]
+
+
+def test_image_defaults_to_the_charts_app_version_and_can_be_pinned_by_digest(
+    helm: Helm,
+) -> None:
+    assert container(render(helm, "default"))["image"] == "maskinporten-operator:0.1.0"
+    digest = "sha256:" + "ab" * 32
+    pinned = helm.template({"image": {"repository": "registry.example.net/mpo", "digest": digest}})
+    assert container(pinned)["image"] == f"registry.example.net/mpo:0.1.0@{digest}"

@@ -1,0 +1,167 @@
+"""Reading the Dockerfile and .dockerignore the way docker does, enough for the image tests
+(there is no Docker engine here): instructions by stage, and the build context's files."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+SKIPPED = {".git", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    arguments: str
+
+    def words(self) -> list[str]:
+        return shlex.split(self.arguments)
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [i for i in self.instructions if i.keyword == keyword]
+
+    def env(self) -> dict[str, str]:
+        variables: dict[str, str] = {}
+        for instruction in self.all("ENV"):
+            for word in instruction.words():
+                name, _, value = word.partition("=")
+                variables[name] = value
+        return variables
+
+    def copies(self) -> list[tuple[list[str], list[str], str]]:
+        """(flags, sources, destination) of each COPY."""
+        found = []
+        for instruction in self.all("COPY"):
+            words = instruction.words()
+            flags = [w for w in words if w.startswith("--")]
+            paths = [w for w in words if not w.startswith("--")]
+            found.append((flags, paths[:-1], paths[-1]))
+        return found
+
+
+def instructions(text: str) -> list[Instruction]:
+    """Instructions with their line continuations joined and comments dropped."""
+    logical: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        logical.append(current + stripped)
+        current = ""
+    parsed = []
+    for line in logical:
+        keyword, _, arguments = line.partition(" ")
+        parsed.append(Instruction(keyword.upper(), arguments.strip()))
+    return parsed
+
+
+def stages(path: Path = DOCKERFILE) -> list[Stage]:
+    found: list[Stage] = []
+    for instruction in instructions(path.read_text()):
+        if instruction.keyword == "FROM":
+            words = instruction.words()
+            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            found.append(Stage(base=words[0], name=name))
+        else:
+            found[-1].instructions.append(instruction)
+    return found
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go's filepath.Match, plus ``**`` for any depth) as a regex."""
+    out, i = "", 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out, i = out + "(.*/)?", i + 3
+        elif glob.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif glob[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif glob[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif glob[i] == "[":
+            end = glob.index("]", i + 1)
+            out, i = out + glob[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(glob[i]), i + 1
+    return re.compile(out)
+
+
+@dataclass(frozen=True)
+class DockerIgnore:
+    rules: tuple[tuple[bool, re.Pattern[str]], ...]
+
+    @classmethod
+    def read(cls, path: Path = DOCKERIGNORE) -> DockerIgnore:
+        rules = []
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            include = line.startswith("!")
+            glob = line.removeprefix("!").strip().strip("/")
+            rules.append((include, _pattern(glob)))
+        return cls(tuple(rules))
+
+    def excludes(self, relative: str) -> bool:
+        """Whether the file ``relative`` stays out of the build context: the last rule that
+        matches it or one of its parent directories decides."""
+        parts = relative.split("/")
+        candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+        excluded = False
+        for include, pattern in self.rules:
+            if any(pattern.fullmatch(candidate) for candidate in candidates):
+                excluded = not include
+        return excluded
+
+
+def context_files(root: Path = REPO) -> list[str]:
+    """Every file the build context would hold, relative to ``root`` (local tool directories
+    such as .git and .venv are skipped unread: the tests check that they are excluded)."""
+    ignore = DockerIgnore.read()
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if d not in SKIPPED]
+        for name in files:
+            relative = (Path(directory) / name).relative_to(root).as_posix()
+            if not ignore.excludes(relative):
+                found.append(relative)
+    return sorted(found)
+
+
+def copy_build_context(destination: Path, root: Path = REPO) -> list[str]:
+    """Copy what the build stage's COPY instructions take from the context into
+    ``destination``; return the files copied."""
+    build = stages()[0]
+    context = context_files(root)
+    copied = []
+    for flags, sources, _ in build.copies():
+        assert not flags, "the build stage copies only from the context"
+        for source in sources:
+            for relative in context:
+                if relative == source or relative.startswith(source.rstrip("/") + "/"):
+                    target = destination / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(root / relative, target)
+                    copied.append(relative)
+    return copied
