@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from maskinporten_testbed.controlplane import control_plane_or_existing
+from maskinporten_testbed.standin import StandinThread
+from tests.integration.helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
@@ -21,6 +23,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/unit" not in str(item.path):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[StandinThread]:
+    """The Maskinporten stand-in shared by every test that runs the operator."""
+    with StandinThread() as server:
+        server.set_lifetime(SCOPE, 600)
+        server.set_lifetime(LONG_SCOPE, 3600)
+        server.set_lifetime(SHORT_SCOPE, SHORT_LIFETIME)
+        yield server
 
 
 @pytest.fixture(scope="session")

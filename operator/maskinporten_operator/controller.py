@@ -49,8 +49,6 @@ async def reconcile(
     force_request = annotations.get(FORCE_REFRESH_ANNOTATION)
     forced = force_request is not None and force_request != status.get("handledForceRefresh")
     base_status: dict[str, Any] = {"observedGeneration": ref.generation}
-    if force_request is not None:
-        base_status["handledForceRefresh"] = force_request
     events: list[Event] = []
     try:
         spec = _parse(raw_spec, deps.settings)
@@ -63,6 +61,8 @@ async def reconcile(
         return _failed(ref, failure, status, base_status, memory, deps, now, events)
     memory.consecutive_failures = 0
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
+    if force_request is not None:
+        new_status["handledForceRefresh"] = force_request
     ready = cond.Condition(
         cond.READY,
         True,

@@ -108,10 +108,5 @@ async def wake_on_change(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """Spec changes and forced refreshes are handled at once, not at the next scheduled refresh."""
-    status = body.get("status") or {}
-    annotations = body.meta.annotations
-    forced = annotations.get(controller.FORCE_REFRESH_ANNOTATION)
-    if body.meta.get("generation") != status.get("observedGeneration") or (
-        forced is not None and forced != status.get("handledForceRefresh")
-    ):
-        memo.wakeups.wake(namespace or "", name)
+    forced = body.meta.annotations.get(controller.FORCE_REFRESH_ANNOTATION)
+    memo.wakeups.wake_on_change(namespace or "", name, body.meta.get("generation"), forced)

@@ -49,6 +49,18 @@ class Wakeup:
 class WakeRegistry:
     def __init__(self) -> None:
         self._wakeups: dict[tuple[str, str], Wakeup] = {}
+        self._seen: dict[tuple[str, str], tuple[object, ...]] = {}
+
+    def wake_on_change(self, namespace: str, name: str, *facts: object) -> None:
+        """Wake the resource when ``facts`` differ from the last ones seen for it.
+
+        Waking on a change rather than on a mismatch with the status keeps a request that keeps
+        failing (a forced refresh, say) on its back-off instead of retrying on every update.
+        """
+        key = (namespace, name)
+        if self._seen.get(key) != facts:
+            self._seen[key] = facts
+            self.wake(namespace, name)
 
     def register(self, namespace: str, name: str) -> Wakeup:
         wakeup = Wakeup()
@@ -58,6 +70,7 @@ class WakeRegistry:
     def unregister(self, namespace: str, name: str, wakeup: Wakeup) -> None:
         if self._wakeups.get((namespace, name)) is wakeup:
             del self._wakeups[(namespace, name)]
+            self._seen.pop((namespace, name), None)
 
     def wake(self, namespace: str, name: str) -> None:
         wakeup = self._wakeups.get((namespace, name))

@@ -18,7 +18,7 @@ import pytest
 from maskinporten_testbed.controlplane import free_port
 from maskinporten_testbed.standin import StandinThread
 
-from .helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE, Cluster
+from .helpers import Cluster
 
 OPERATOR = str(Path(sys.executable).parent / "maskinporten-operator")
 TEST_NAMESPACES = "test-*"
@@ -27,7 +27,13 @@ TEST_NAMESPACES = "test-*"
 class OperatorProcess:
     """``maskinporten-operator run`` in a subprocess, logging to a file the tests can read."""
 
-    def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        settings: dict[str, str],
+        args: tuple[str, ...] = ("--standalone",),
+    ) -> None:
         self.log = log
         self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
         metrics_port = settings.get("MASKINPORTEN_OPERATOR_METRICS_PORT", "8080")
@@ -35,7 +41,7 @@ class OperatorProcess:
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [OPERATOR, "run", "--standalone", f"--liveness={self.liveness}"],
+                [OPERATOR, "run", *args, f"--liveness={self.liveness}"],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -83,15 +89,6 @@ def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]
         "MASKINPORTEN_OPERATOR_LOG_LEVEL": "DEBUG",
         "MASKINPORTEN_OPERATOR_METRICS_PORT": str(free_port()),
     }
-
-
-@pytest.fixture(scope="session")
-def standin() -> Iterator[StandinThread]:
-    with StandinThread() as server:
-        server.set_lifetime(SCOPE, 600)
-        server.set_lifetime(LONG_SCOPE, 3600)
-        server.set_lifetime(SHORT_SCOPE, SHORT_LIFETIME)
-        yield server
 
 
 @pytest.fixture(scope="session")
