@@ -12,7 +12,7 @@ from typing import Any
 
 from maskinporten_operator import conditions as cond
 from maskinporten_operator import secrets
-from maskinporten_operator.keysupply import ensure_key
+from maskinporten_operator.keysupply import certificate_status, ensure_key
 from maskinporten_operator.model import GROUP, ClientSpec, InvalidSpecError, parse_spec
 from maskinporten_operator.reconciliation import (
     ClientMemory,
@@ -55,6 +55,7 @@ async def reconcile(
         base_status.update(clientId=spec.client_id, secretName=spec.workload_secret_name(ref.name))
         key = await ensure_key(ref, spec, status, deps, events)
         base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
+        base_status.update(certificate_status(key, status, now, events))
         metadata = await deps.auth.metadata(deps.settings.issuer_for(spec.issuer))
         slots = await supply_tokens(ref, spec, key, metadata, memory, deps, forced=forced)
     except Failure as failure:

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from maskinporten_operator import secrets
+from maskinporten_operator import certificates, secrets
+from maskinporten_operator.credentials import PEM_CERTIFICATE, Mode, load_pem, load_pkcs12
 from maskinporten_operator.keys import (
+    JWK_DATA_KEYS,
+    KID_DATA_KEY,
+    PEM_DATA_KEYS,
     ClientKey,
     InvalidKeyError,
     generate_client_key,
     load_client_key,
 )
-from maskinporten_operator.model import ClientSpec, DeletionPolicy, KeySource
+from maskinporten_operator.model import ClientSpec, DeletionPolicy, KeyMode, KeySource, KeySpec
 from maskinporten_operator.reconciliation import ClientRef, Dependencies, Event, Failure, kube_call
+
+PKCS12_DATA_KEYS = ("keystore.p12", "keystore.pfx", "certificate.p12")
+CHAIN_DATA_KEYS = ("tls.crt", "certificate.pem", "chain.pem")
+KEY_DATA_KEYS = (*JWK_DATA_KEYS, *PKCS12_DATA_KEYS, *PEM_DATA_KEYS)
+MODES: dict[KeyMode, Mode | None] = {
+    KeyMode.AUTO: None,
+    KeyMode.KEY_ID: "kid",
+    KeyMode.CERTIFICATE: "x5c",
+}
 
 
 async def ensure_key(
@@ -42,15 +56,67 @@ async def ensure_key(
                 "MaskinportenClient to generate a new key (which must then be registered)",
             )
         return await _generate_key(ref, spec, name, deps, events)
+    password = await _password(ref, spec, deps)
     try:
-        return load_client_key(
-            secrets.decode_data(secret),
+        return read_key(
+            secrets.raw_data(secret),
+            spec.key,
             source=where,
-            data_key=spec.key.secret_key,
-            key_id=spec.key.key_id,
+            password=password,
+            now=datetime.fromtimestamp(deps.clock(), UTC),
         )
     except InvalidKeyError as error:
         raise Failure("KeyInvalid", str(error)) from None
+
+
+def read_key(
+    data: Mapping[str, bytes],
+    key_spec: KeySpec,
+    *,
+    source: str,
+    password: bytes | None,
+    now: datetime,
+) -> ClientKey:
+    """The key in a Secret's data: a private JWK, a PKCS#12 keystore, or a PEM private key
+    (certificates, when present in it or under ``tls.crt``, make it a business certificate)."""
+    name = key_spec.secret_key or next((k for k in KEY_DATA_KEYS if k in data), None)
+    mode = MODES[key_spec.mode]
+    if name in PKCS12_DATA_KEYS or (name is not None and name in data and data[name][:1] == b"0"):
+        where = f"{source} key '{name}'"
+        return load_pkcs12(
+            data[name], source=where, now=now, password=password, key_id=key_spec.key_id, mode=mode
+        )
+    text = {k: v.decode(errors="replace") for k, v in data.items()}
+    if name is None or name not in data or name in JWK_DATA_KEYS:
+        return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
+    chain = b"".join(data[k] for k in CHAIN_DATA_KEYS if k in data and k != name)
+    has_certificate = PEM_CERTIFICATE in data[name] + chain
+    if not has_certificate and password is None and mode != "x5c":
+        return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
+    key_id = key_spec.key_id or text.get(KID_DATA_KEY, "").strip() or None
+    return load_pem(
+        data[name],
+        source=f"{source} key '{name}'",
+        now=now,
+        password=password,
+        chain=chain,
+        key_id=key_id,
+        mode=mode,
+    )
+
+
+async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> bytes | None:
+    reference = spec.key.password_secret_ref
+    if reference is None:
+        return None
+    secret = await kube_call(deps.kube.get_secret(ref.namespace, reference.name))
+    where = f"password Secret {ref.namespace}/{reference.name}"
+    if secret is None:
+        raise Failure("KeySecretMissing", f"{where} (spec.key.passwordSecretRef) not found")
+    password = secrets.raw_data(secret).get(reference.key)
+    if password is None:
+        raise Failure("KeySecretMissing", f"{where} has no key '{reference.key}'")
+    return password.rstrip(b"\r\n")
 
 
 async def _generate_key(
@@ -76,3 +142,20 @@ async def _generate_key(
         )
     )
     return key
+
+
+def certificate_status(
+    key: ClientKey, status: Mapping[str, Any], now: float, events: list[Event]
+) -> dict[str, Any]:
+    """``certificateNotAfter`` and, within the warning window, ``certificateWarning`` (with one
+    Warning Event when the window is entered)."""
+    leaf = certificates.leaf_certificate(key)
+    if leaf is None:
+        return {"certificateNotAfter": None, "certificateWarning": None}
+    warning = certificates.expiry_warning(key, now=datetime.fromtimestamp(now, UTC))
+    if warning is not None and not status.get("certificateWarning"):
+        events.append(Event("Warning", "CertificateExpiring", warning))
+    return {
+        "certificateNotAfter": secrets.rfc3339(leaf.not_valid_after_utc.timestamp()),
+        "certificateWarning": warning,
+    }

@@ -45,11 +45,24 @@ class DeletionPolicy(StrEnum):
     DELETE = "Delete"
 
 
+class KeyMode(StrEnum):
+    AUTO = "Auto"
+    KEY_ID = "KeyId"
+    CERTIFICATE = "Certificate"
+
+
+class SecretKeyRef(_Model):
+    name: str = Field(max_length=253)
+    key: str = Field(default="password", max_length=253)
+
+
 class KeySpec(_Model):
     source: KeySource = KeySource.GENERATED
     secret_name: str | None = Field(default=None, max_length=253)
     secret_key: str | None = Field(default=None, max_length=253)
     key_id: str | None = Field(default=None, pattern=KEY_ID_PATTERN, max_length=128)
+    password_secret_ref: SecretKeyRef | None = None
+    mode: KeyMode = KeyMode.AUTO
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
 
 

@@ -6,6 +6,7 @@ Pure: bodies are plain dicts in the Kubernetes wire shape (``data`` base64-encod
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -154,6 +155,15 @@ def token_annotations(tokens: Sequence[IssuedToken]) -> dict[str, str]:
 
 def encode_data(data: Mapping[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+
+
+def raw_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
+    """A Secret's data as bytes (keystores are binary)."""
+    decoded: dict[str, bytes] = {}
+    for key, value in (secret.get("data") or {}).items():
+        with contextlib.suppress(ValueError):
+            decoded[key] = base64.b64decode(value)
+    return decoded
 
 
 def decode_data(secret: Mapping[str, Any]) -> dict[str, str]:

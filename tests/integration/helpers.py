@@ -107,6 +107,12 @@ class Cluster:
             self.namespace, {"metadata": {"name": name}, "stringData": data}
         )
 
+    def put_binary_secret(self, name: str, data: dict[str, bytes]) -> None:
+        encoded = {key: base64.b64encode(value).decode() for key, value in data.items()}
+        self.core.create_namespaced_secret(
+            self.namespace, {"metadata": {"name": name}, "data": encoded}
+        )
+
     def events(self) -> list[dict[str, Any]]:
         events = self.core.list_namespaced_event(self.namespace).items
         return [self.core.api_client.sanitize_for_serialization(e) for e in events]

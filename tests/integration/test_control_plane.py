@@ -31,7 +31,11 @@ def test_custom_object_of_applied_crd_is_stored_and_read_back(
 ) -> None:
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _client("stored"))
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "stored")
-    assert stored["spec"]["key"] == {"source": "Generated", "deletionPolicy": "Retain"}
+    assert stored["spec"]["key"] == {
+        "source": "Generated",
+        "mode": "Auto",
+        "deletionPolicy": "Retain",
+    }
 
 
 def test_watch_sees_a_custom_object_being_created(
