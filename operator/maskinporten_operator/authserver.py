@@ -137,11 +137,29 @@ class AuthorizationServerClient:
             document=document,
         )
 
+    async def exchange_for_altinn(self, url: str, maskinporten_token: str) -> str:
+        """Altinn's exchange: GET with the Maskinporten token as bearer; the body is the token."""
+        what = f"Altinn token exchange {url}"
+        bearer = {"Authorization": f"Bearer {maskinporten_token}"}
+        response = await self._send("GET", url, what=what, headers=bearer)
+        token = response.text.strip().strip('"')
+        if response.status_code != 200 or not token:
+            raise TokenRequestError(
+                f"{what} failed (HTTP {response.status_code})", reason="AltinnExchangeFailed"
+            )
+        return token
+
     async def _send(
-        self, method: str, url: str, *, what: str, data: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         try:
-            return await self._http.request(method, url, data=data)
+            return await self._http.request(method, url, data=data, headers=headers)
         except httpx.TimeoutException:
             raise TokenRequestError(f"{what} timed out", reason="ServerUnreachable") from None
         except httpx.HTTPError as error:

@@ -103,6 +103,7 @@ class ClientSpec(_Model):
     system_user_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
     issuer: str | None = Field(default=None, max_length=2048)
     include_client_jwk: bool = False
+    altinn_exchange: bool = False
     key: KeySpec = KeySpec()
     refresh: RefreshSpec = RefreshSpec()
 

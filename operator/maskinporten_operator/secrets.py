@@ -54,12 +54,15 @@ class IssuedToken:
     fingerprint: str
     name: str = ""
     """"" for the default token; otherwise the ``spec.tokens`` entry it belongs to."""
+    altinn_token: str | None = field(default=None, repr=False)
+    """The Altinn token exchanged for this one, when ``spec.altinnExchange`` asks for it."""
 
 
-def token_key(name: str) -> str:
-    """``MASKINPORTEN_ACCESS_TOKEN``, or ``MASKINPORTEN_ACCESS_TOKEN_<NAME>`` for a named token."""
+def token_key(name: str, prefix: str = "MASKINPORTEN") -> str:
+    """``MASKINPORTEN_ACCESS_TOKEN``, or ``MASKINPORTEN_ACCESS_TOKEN_<NAME>`` for a named token
+    (``ALTINN_…`` for the exchanged Altinn token)."""
     suffix = "_" + name.upper().replace("-", "_") if name else ""
-    return "MASKINPORTEN_ACCESS_TOKEN" + suffix
+    return f"{prefix}_ACCESS_TOKEN{suffix}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ def workload_data(
     for token in tokens:
         data[token_key(token.name)] = token.access_token
         data[token_key(token.name) + "_EXPIRES_AT"] = rfc3339(token.expires_at)
+        if token.altinn_token is not None:
+            data[token_key(token.name, "ALTINN")] = token.altinn_token
     data |= {
         "MASKINPORTEN_CLIENT_ID": client_id,
         "MASKINPORTEN_SCOPES": " ".join(scopes),
@@ -206,6 +211,7 @@ def tokens_in_secret(secret: Mapping[str, Any]) -> dict[str, IssuedToken]:
                     parse_rfc3339(facts["expiresAt"]),
                     facts["fingerprint"],
                     name,
+                    data.get(token_key(name, "ALTINN")),
                 )
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -26,6 +26,12 @@ KNOWN_ISSUERS = {
 }
 
 
+ALTINN_EXCHANGE_URLS = {
+    Environment.TEST: "https://platform.tt02.altinn.no/authentication/api/v1/exchange/maskinporten",
+    Environment.PROD: "https://platform.altinn.no/authentication/api/v1/exchange/maskinporten",
+}
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -69,6 +75,7 @@ class Settings(BaseModel):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_format: LogFormat = LogFormat.TEXT
     metrics_port: int = Field(default=8080, ge=0, le=65535)
+    altinn_exchange_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -88,6 +95,11 @@ class Settings(BaseModel):
     @property
     def default_issuer(self) -> str:
         return self.issuer or KNOWN_ISSUERS[self.environment]
+
+    @property
+    def altinn_exchange(self) -> str | None:
+        """Altinn's token exchange endpoint: the setting, else Altinn's for the environment."""
+        return self.altinn_exchange_url or ALTINN_EXCHANGE_URLS.get(self.environment)
 
     def issuer_for(self, requested: str | None) -> str:
         """The issuer a resource may use: the default, or one on the allowlist."""

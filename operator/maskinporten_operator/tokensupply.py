@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from maskinporten_operator import secrets
@@ -52,7 +53,8 @@ async def supply_tokens(
     failures: list[Failure] = []
     for request in spec.token_requests():
         claims = _claims(spec, request, metadata)
-        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid)
+        exchange = ("altinn",) if spec.altinn_exchange else ()
+        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid, *exchange)
         remembered = memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
         current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
@@ -67,6 +69,8 @@ async def supply_tokens(
             continue
         try:
             token = await _request_token(request.name, claims, key, metadata, fingerprint, deps)
+            if spec.altinn_exchange:
+                token = await _exchange_for_altinn(token, deps)
         except Failure as failure:
             failures.append(failure)
             if current is not None and current.token.expires_at > now:
@@ -125,6 +129,23 @@ async def _request_token(
         fingerprint=fingerprint,
         name=name,
     )
+
+
+async def _exchange_for_altinn(
+    token: secrets.IssuedToken, deps: Dependencies
+) -> secrets.IssuedToken:
+    url = deps.settings.altinn_exchange
+    if url is None:
+        raise Failure(
+            "InvalidSpec",
+            "spec.altinnExchange needs Altinn's exchange URL: an administrator sets "
+            "MASKINPORTEN_OPERATOR_ALTINN_EXCHANGE_URL (the custom environment has no default)",
+        )
+    try:
+        altinn_token = await deps.auth.exchange_for_altinn(url, token.access_token)
+    except TokenRequestError as error:
+        raise Failure(error.reason, str(error)) from None
+    return replace(token, altinn_token=altinn_token)
 
 
 async def _write_workload_secret(

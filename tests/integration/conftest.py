@@ -88,6 +88,7 @@ def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]
         "MASKINPORTEN_OPERATOR_TOKEN_REQUEST_TIMEOUT_SECONDS": "2",
         "MASKINPORTEN_OPERATOR_LOG_LEVEL": "DEBUG",
         "MASKINPORTEN_OPERATOR_METRICS_PORT": str(free_port()),
+        "MASKINPORTEN_OPERATOR_ALTINN_EXCHANGE_URL": standin.altinn_exchange_url,
     }
 
 

@@ -233,3 +233,15 @@ def test_audience_restricted_token_carries_the_resource_as_audience(
     cluster.wait_condition("audience", status="True")
     token = cluster.secret_data("audience-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
     assert jwt_claims(token)["aud"] == api
+
+
+def test_altinn_exchange_writes_an_altinn_token_beside_the_maskinporten_one(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    client_id, _ = provision(cluster, standin, "altinn", spec={"altinnExchange": True})
+    cluster.wait_condition("altinn", status="True")
+    data = cluster.secret_data("altinn-maskinporten")
+    altinn = jwt_claims(data["ALTINN_ACCESS_TOKEN"])
+    assert altinn["token_type"] == "altinn"
+    assert altinn["client_id"] == client_id
+    assert altinn["exp"] == jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["exp"]

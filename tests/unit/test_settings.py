@@ -225,3 +225,21 @@ def test_service_link_variables_of_a_service_named_like_the_operator_are_ignored
         "MASKINPORTEN_OPERATOR_PORT_8080_TCP_ADDR": "10.0.0.7",
     }
     assert settings_from_env(injected) == settings_from_env({})
+
+
+def test_altinn_exchange_defaults_to_altinns_endpoint_for_the_environment() -> None:
+    assert settings_from_env({}).altinn_exchange == (
+        "https://platform.tt02.altinn.no/authentication/api/v1/exchange/maskinporten"
+    )
+    prod = settings_from_env({"MASKINPORTEN_OPERATOR_ENVIRONMENT": "prod"})
+    assert prod.altinn_exchange == (
+        "https://platform.altinn.no/authentication/api/v1/exchange/maskinporten"
+    )
+
+
+def test_custom_environment_has_no_altinn_exchange_unless_configured() -> None:
+    custom = {
+        "MASKINPORTEN_OPERATOR_ENVIRONMENT": "custom",
+        "MASKINPORTEN_OPERATOR_ISSUER": "https://issuer.example/",
+    }
+    assert settings_from_env(custom).altinn_exchange is None

@@ -27,6 +27,9 @@ IN_FLIGHT_GRACE = 2.0
 """Seconds a request in flight may take to finish when connections are refused."""
 
 
+ALTINN_EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten"
+
+
 class MaskinportenStandin:
     """A strict Maskinporten authorization server for tests and demos.
 
@@ -59,6 +62,7 @@ class MaskinportenStandin:
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
         self._app.router.add_post("/token", self._token)
+        self._app.router.add_get(ALTINN_EXCHANGE_PATH, self._altinn_exchange)
         add_admin_routes(self._app, self)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -196,6 +200,18 @@ class MaskinportenStandin:
 
     async def _jwk(self, _: web.Request) -> web.Response:
         return web.json_response(self._signer.jwks())
+
+    async def _altinn_exchange(self, request: web.Request) -> web.Response:
+        """Altinn's token exchange: a Maskinporten token in, an Altinn token out (plain text)."""
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        exchanged = self._signer.exchange_for_altinn(bearer, self.clock.now())
+        if exchanged is None:
+            return web.Response(status=401, text="invalid or expired Maskinporten token")
+        return web.Response(text=exchanged, content_type="text/plain", headers=NO_STORE)
+
+    @property
+    def altinn_exchange_url(self) -> str:
+        return self.base_url.rstrip("/") + ALTINN_EXCHANGE_PATH
 
     async def _token(self, request: web.Request) -> web.Response:
         if self.faults.latency > 0:

@@ -101,6 +101,10 @@ class StandinThread:
     def base_url(self) -> str:
         return self._standin.base_url
 
+    @property
+    def altinn_exchange_url(self) -> str:
+        return self._standin.altinn_exchange_url
+
     def register_client(self, client: Client) -> None:
         self.call(lambda s: s.register_client(client))
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from .authz import PARTY_AUTHORITY, Authorization
@@ -53,10 +54,35 @@ class TokenSigner:
             claims["aud"] = what.resources[0] if len(what.resources) == 1 else list(what.resources)
         if what.authorization_details is not None:
             claims["authorization_details"] = what.authorization_details
-        token = jwt.encode({"alg": "RS256", "kid": self._key.kid}, claims, self._key)
+        token = self._sign(claims)
         return {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": lifetime,
             "scope": scope,
         }
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode({"alg": "RS256", "kid": self._key.kid}, claims, self._key)
+
+    def exchange_for_altinn(self, maskinporten_token: str, now: float) -> str | None:
+        """An Altinn-style token for a valid token this server issued, else None."""
+        try:
+            claims = jwt.decode(maskinporten_token, self._key, algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            return None
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+            return None
+        org = str(claims.get("consumer", {}).get("ID", "")).removeprefix("0192:")
+        return self._sign(
+            {
+                "iss": "altinn-standin",
+                "token_type": "altinn",
+                "scope": claims.get("scope", ""),
+                "client_id": claims.get("client_id", ""),
+                "urn:altinn:orgNumber": org,
+                "iat": int(now),
+                "exp": claims["exp"],
+                "jti": str(uuid.uuid4()),
+            }
+        )
