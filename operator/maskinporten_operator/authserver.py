@@ -202,10 +202,12 @@ def _error_from_response(
 
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
+    """The server's own spelling of its issuer wins when it differs only by a trailing slash
+    (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud."""
     declared = document.get("issuer")
     token_endpoint = document.get("token_endpoint")
     jwks_uri = document.get("jwks_uri", issuer + "jwk")
-    if declared != issuer:
+    if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
         raise TokenRequestError(
             f"metadata {url} declares issuer {declared!r}, expected {issuer!r}",
             reason="BadMetadata",
@@ -215,5 +217,5 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
             f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata"
         )
     return ServerMetadata(
-        issuer=issuer, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url
+        issuer=declared, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url
     )

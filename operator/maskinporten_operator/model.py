@@ -27,6 +27,11 @@ class _Model(BaseModel):
     )
 
 
+class GrantType(StrEnum):
+    JWT_BEARER = "JwtBearer"
+    CLIENT_CREDENTIALS = "ClientCredentials"
+
+
 class ScopeRef(_Model):
     name: str = Field(pattern=SCOPE_PATTERN, max_length=256)
 
@@ -104,6 +109,7 @@ class ClientSpec(_Model):
     issuer: str | None = Field(default=None, max_length=2048)
     include_client_jwk: bool = False
     altinn_exchange: bool = False
+    grant_type: GrantType = GrantType.JWT_BEARER
     key: KeySpec = KeySpec()
     refresh: RefreshSpec = RefreshSpec()
 
@@ -115,6 +121,20 @@ class ClientSpec(_Model):
         if undeclared:
             raise ValueError(
                 f"tokens use scopes not listed in scopes.consumes: {', '.join(sorted(undeclared))}"
+            )
+        maskinporten_only = [
+            field
+            for field, value in (
+                ("resource", self.resource),
+                ("resources", self.resources),
+                ("consumerOrg", self.consumer_org),
+                ("systemUserOrg", self.system_user_org),
+            )
+            if value is not None
+        ]
+        if self.grant_type is GrantType.CLIENT_CREDENTIALS and maskinporten_only:
+            raise ValueError(
+                f"{', '.join(maskinporten_only)} apply to grantType JwtBearer (Maskinporten) only"
             )
         names = [token.name for token in self.tokens]
         if len(names) != len(set(names)):

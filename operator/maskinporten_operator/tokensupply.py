@@ -12,10 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from maskinporten_operator import secrets
-from maskinporten_operator.authserver import ServerMetadata, TokenRequestError
-from maskinporten_operator.grant import GrantClaims, sign_grant
+from maskinporten_operator.authserver import ServerMetadata, TokenRequestError, TokenResponse
+from maskinporten_operator.grant import GrantClaims, sign_client_assertion, sign_grant
 from maskinporten_operator.keys import ClientKey
-from maskinporten_operator.model import ClientSpec, TokenRequest
+from maskinporten_operator.model import ClientSpec, GrantType, TokenRequest
 from maskinporten_operator.reconciliation import (
     ClientMemory,
     ClientRef,
@@ -53,8 +53,9 @@ async def supply_tokens(
     failures: list[Failure] = []
     for request in spec.token_requests():
         claims = _claims(spec, request, metadata)
-        exchange = ("altinn",) if spec.altinn_exchange else ()
-        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid, *exchange)
+        variant = [spec.grant_type.value] if spec.grant_type is not GrantType.JWT_BEARER else []
+        variant += ["altinn"] if spec.altinn_exchange else []
+        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid, *variant)
         remembered = memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
         current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
@@ -68,7 +69,9 @@ async def supply_tokens(
             slots[request.name] = current
             continue
         try:
-            token = await _request_token(request.name, claims, key, metadata, fingerprint, deps)
+            token = await _request_token(
+                request.name, spec.grant_type, claims, key, metadata, fingerprint, deps
+            )
             if spec.altinn_exchange:
                 token = await _exchange_for_altinn(token, deps)
         except Failure as failure:
@@ -105,6 +108,7 @@ def _planned(token: secrets.IssuedToken, policy: RefreshPolicy, deps: Dependenci
 
 async def _request_token(
     name: str,
+    grant_type: GrantType,
     claims: GrantClaims,
     key: ClientKey,
     metadata: ServerMetadata,
@@ -114,9 +118,8 @@ async def _request_token(
     async with deps.token_requests:
         issued_at = deps.clock()
         started = time.monotonic()
-        assertion = sign_grant(claims, key, now=int(issued_at))
         try:
-            response = await deps.auth.request_token(metadata.token_endpoint, assertion)
+            response = await _send_grant(grant_type, claims, key, metadata, int(issued_at), deps)
         except TokenRequestError as error:
             deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
             label = f"token '{name}': " if name else ""
@@ -129,6 +132,23 @@ async def _request_token(
         fingerprint=fingerprint,
         name=name,
     )
+
+
+async def _send_grant(
+    grant_type: GrantType,
+    claims: GrantClaims,
+    key: ClientKey,
+    metadata: ServerMetadata,
+    now: int,
+    deps: Dependencies,
+) -> TokenResponse:
+    """Maskinporten's JWT grant, or RFC 7523 section 2.2 client credentials for other servers."""
+    if grant_type is GrantType.CLIENT_CREDENTIALS:
+        assertion = sign_client_assertion(claims.client_id, metadata.issuer, key, now=now)
+        return await deps.auth.request_client_credentials_token(
+            metadata.token_endpoint, assertion, claims.scopes
+        )
+    return await deps.auth.request_token(metadata.token_endpoint, sign_grant(claims, key, now=now))
 
 
 async def _exchange_for_altinn(

@@ -263,3 +263,10 @@ def test_token_names_must_be_unique() -> None:
 
     with pytest.raises(InvalidSpecError, match="unique"):
         parse_spec(_spec_with(tokens=tokens))
+
+
+def test_maskinporten_only_claims_are_refused_with_client_credentials() -> None:
+    spec = _spec_with(grantType="ClientCredentials", consumerOrg="123456789")
+
+    with pytest.raises(InvalidSpecError, match="consumerOrg apply to grantType JwtBearer"):
+        parse_spec(spec)
