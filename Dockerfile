@@ -31,7 +31,9 @@ COPY --from=build /opt/maskinporten-operator /opt/maskinporten-operator
 ENV PATH=/opt/maskinporten-operator/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PYTHONFAULTHANDLER=1
+    PYTHONFAULTHANDLER=1 \
+    USER=maskinporten-operator
+# UID 65532 has no passwd entry; kopf names its peering identity after $USER (getpass).
 USER 65532:65532
 # 8080: Prometheus /metrics; 8081: the liveness endpoint (run --liveness http://0.0.0.0:8081/healthz).
 EXPOSE 8080 8081

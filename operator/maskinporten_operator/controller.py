@@ -22,7 +22,7 @@ from maskinporten_operator.reconciliation import (
     Failure,
     TokenSlot,
 )
-from maskinporten_operator.schedule import RetryPolicy, retry_delay
+from maskinporten_operator.schedule import RetryPolicy, attempt_after_failure, retry_delay
 from maskinporten_operator.settings import Settings
 from maskinporten_operator.tokensupply import supply_tokens
 
@@ -146,10 +146,9 @@ def _failed(
         now=now,
         valid_token_expires_at=valid_until,
     )
-    next_attempt = now + delay
-    if memory.tokens:
-        next_attempt = min(next_attempt, *(slot.plan.refresh_at for slot in memory.tokens.values()))
-        next_attempt = max(next_attempt, now + deps.settings.retry_base_seconds * 0.9)
+    next_attempt = attempt_after_failure(
+        now=now, delay=delay, refreshes=[slot.plan.refresh_at for slot in memory.tokens.values()]
+    )
     message = str(failure)
     if valid_until is not None:
         message += f" (the current token stays in place until {secrets.rfc3339(valid_until)})"

@@ -23,6 +23,7 @@ from maskinporten_operator.reconciliation import ClientRef, Dependencies, Event,
 PKCS12_DATA_KEYS = ("keystore.p12", "keystore.pfx", "certificate.p12")
 CHAIN_DATA_KEYS = ("tls.crt", "certificate.pem", "chain.pem")
 KEY_DATA_KEYS = (*JWK_DATA_KEYS, *PKCS12_DATA_KEYS, *PEM_DATA_KEYS)
+CERTIFICATE_FIRST = (*PKCS12_DATA_KEYS, *PEM_DATA_KEYS, *JWK_DATA_KEYS)
 MODES: dict[KeyMode, Mode | None] = {
     KeyMode.AUTO: None,
     KeyMode.KEY_ID: "kid",
@@ -79,30 +80,37 @@ def read_key(
 ) -> ClientKey:
     """The key in a Secret's data: a private JWK, a PKCS#12 keystore, or a PEM private key
     (certificates, when present in it or under ``tls.crt``, make it a business certificate)."""
-    name = key_spec.secret_key or next((k for k in KEY_DATA_KEYS if k in data), None)
     mode = MODES[key_spec.mode]
-    if name in PKCS12_DATA_KEYS or (name is not None and name in data and data[name][:1] == b"0"):
-        where = f"{source} key '{name}'"
-        return load_pkcs12(
-            data[name], source=where, now=now, password=password, key_id=key_spec.key_id, mode=mode
-        )
+    candidates = CERTIFICATE_FIRST if mode == "x5c" else KEY_DATA_KEYS
+    name = key_spec.secret_key or next((k for k in candidates if k in data), None)
     text = {k: v.decode(errors="replace") for k, v in data.items()}
     if name is None or name not in data or name in JWK_DATA_KEYS:
         return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
-    chain = b"".join(data[k] for k in CHAIN_DATA_KEYS if k in data and k != name)
-    has_certificate = PEM_CERTIFICATE in data[name] + chain
-    if not has_certificate and password is None and mode != "x5c":
-        return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
+    where = f"{source} key '{name}'"
     key_id = key_spec.key_id or text.get(KID_DATA_KEY, "").strip() or None
-    return load_pem(
-        data[name],
-        source=f"{source} key '{name}'",
-        now=now,
-        password=password,
-        chain=chain,
-        key_id=key_id,
-        mode=mode,
-    )
+    if name in PKCS12_DATA_KEYS or data[name][:1] == b"0":
+        key = load_pkcs12(
+            data[name], source=where, now=now, password=password, key_id=key_id, mode=mode
+        )
+    else:
+        chain = b"".join(data[k] for k in CHAIN_DATA_KEYS if k in data and k != name)
+        if PEM_CERTIFICATE not in data[name] + chain and password is None and mode != "x5c":
+            return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
+        key = load_pem(
+            data[name],
+            source=where,
+            now=now,
+            password=password,
+            chain=chain,
+            key_id=key_id,
+            mode=mode,
+        )
+    if not key.certificate_chain and key_id is None:
+        raise InvalidKeyError(
+            f"{where} is sent by key id, but none is given: set spec.key.keyId to the kid "
+            f"registered at Maskinporten, or add it to the Secret under '{KID_DATA_KEY}'"
+        )
+    return key
 
 
 async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> bytes | None:

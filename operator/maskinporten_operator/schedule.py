@@ -8,6 +8,7 @@ A refresh is due when ``at_lifetime_percent`` of the lifetime has passed or only
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 JITTER_FRACTION = 0.1
@@ -68,3 +69,10 @@ def retry_delay(
     if valid_token_expires_at is not None:
         delay = min(delay, max(policy.base_seconds, (valid_token_expires_at - now) / 2))
     return delay
+
+
+def attempt_after_failure(*, now: float, delay: float, refreshes: Iterable[float]) -> float:
+    """When to try again after a failure: after the back-off ``delay``, or at an earlier refresh
+    still to come for another token. Refresh times already past (the failed token's own) do
+    not count: they would turn the back-off into a retry loop."""
+    return min([now + delay, *(at for at in refreshes if at > now)])

@@ -43,14 +43,14 @@ def _split_list(value: object) -> object:
     return value
 
 
-def _with_trailing_slash(value: object) -> object:
+def with_trailing_slash(value: object) -> object:
     if isinstance(value, str) and value and not value.endswith("/"):
         return value + "/"
     return value
 
 
 IssuerUrl = Annotated[
-    str, BeforeValidator(_with_trailing_slash), Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    str, BeforeValidator(with_trailing_slash), Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 ]
 IssuerList = Annotated[tuple[IssuerUrl, ...], BeforeValidator(_split_list)]
 NameList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
@@ -105,7 +105,7 @@ class Settings(BaseModel):
         """The issuer a resource may use: the default, or one on the allowlist."""
         if requested is None:
             return self.default_issuer
-        normalized = str(_with_trailing_slash(requested))
+        normalized = str(with_trailing_slash(requested))
         if normalized == self.default_issuer or normalized in self.allowed_issuers:
             return normalized
         allowed = ", ".join((self.default_issuer, *self.allowed_issuers))

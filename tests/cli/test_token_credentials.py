@@ -237,3 +237,14 @@ def test_flags_win_over_the_environment(standin: StandinThread, files: Files) ->
     )
 
     assert issued(result)["client_id"] == KID_CLIENT
+
+
+def test_issuer_given_without_its_trailing_slash_is_still_the_grants_audience(
+    standin: StandinThread, files: Files
+) -> None:
+    args = ["token", "--client-id", KID_CLIENT, "--scope", SCOPE]
+    issuer = standin.issuer.rstrip("/")
+
+    claims = issued(run(*args, "--issuer", issuer, "--jwk", files.jwk))
+
+    assert claims["client_id"] == KID_CLIENT

@@ -14,6 +14,7 @@ from maskinporten_operator.schedule import (
     JITTER_FRACTION,
     RefreshPolicy,
     RetryPolicy,
+    attempt_after_failure,
     plan_refresh,
     retry_delay,
 )
@@ -222,3 +223,16 @@ def test_retry_is_never_shortened_below_base_when_a_valid_token_exists(remaining
 
 def test_retry_back_off_without_a_valid_token_is_not_shortened() -> None:
     assert delay(10, seed=2, valid_until=None) == delay(10, seed=2)
+
+
+def test_after_a_failure_the_back_off_is_kept_when_the_failed_tokens_refresh_is_past() -> None:
+    now = ISSUED_AT + 2000
+    past_refresh = ISSUED_AT + 1800
+
+    assert attempt_after_failure(now=now, delay=120, refreshes=[past_refresh]) == now + 120
+
+
+def test_after_a_failure_another_tokens_earlier_refresh_comes_first() -> None:
+    now = ISSUED_AT + 2000
+
+    assert attempt_after_failure(now=now, delay=120, refreshes=[now + 30, now - 5]) == now + 30

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import kubernetes
@@ -13,7 +14,8 @@ import urllib3
 
 from maskinporten_operator import secrets
 from maskinporten_operator.commands import EXIT_KUBERNETES, EXIT_USAGE, CommandError
-from maskinporten_operator.keys import ClientKey, InvalidKeyError, load_client_key
+from maskinporten_operator.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.keysupply import read_key
 from maskinporten_operator.kube import load_api_client
 from maskinporten_operator.model import (
     GROUP,
@@ -55,12 +57,23 @@ def read_client(namespace: str, name: str) -> ClusterClient:
             secret_name, namespace, _preload_content=False
         ),
     )
+    password = None
+    if spec.key.password_secret_ref is not None:
+        reference = spec.key.password_secret_ref
+        password_secret: dict[str, Any] = _call(
+            f"password Secret {namespace}/{reference.name}",
+            lambda: kubernetes.client.CoreV1Api(api).read_namespaced_secret(
+                reference.name, namespace, _preload_content=False
+            ),
+        )
+        password = secrets.raw_data(password_secret).get(reference.key, b"").rstrip(b"\r\n")
     try:
-        key = load_client_key(
-            secrets.decode_data(secret),
+        key = read_key(
+            secrets.raw_data(secret),
+            spec.key,
             source=where,
-            data_key=spec.key.secret_key,
-            key_id=spec.key.key_id,
+            password=password,
+            now=datetime.now(UTC),
         )
     except InvalidKeyError as error:
         raise CommandError(str(error)) from None

@@ -23,7 +23,12 @@ from maskinporten_operator.credentials import (
 from maskinporten_operator.grant import GrantClaims
 from maskinporten_operator.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.properties import GrantProperties, grant_properties
-from maskinporten_operator.settings import KNOWN_ISSUERS, InvalidSettingsError, settings_from_env
+from maskinporten_operator.settings import (
+    KNOWN_ISSUERS,
+    InvalidSettingsError,
+    settings_from_env,
+    with_trailing_slash,
+)
 
 COMMAND = "token"
 ISSUER_ALIASES = {environment.value: issuer for environment, issuer in KNOWN_ISSUERS.items()}
@@ -242,7 +247,10 @@ def _issuer(
             "no issuer",
             hint="give --issuer test, --issuer prod or --issuer URL, or set MASKINPORTEN_ISSUER",
         )
-    return ISSUER_ALIASES.get(issuer, issuer)
+    issuer = ISSUER_ALIASES.get(issuer, issuer)
+    if args.client_credentials:
+        return issuer
+    return str(with_trailing_slash(issuer))  # Maskinporten's audience is its issuer with the slash
 
 
 def _first(*values: str | None) -> str | None:
