@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from maskinporten_operator import certificates, secrets
-from maskinporten_operator.credentials import PEM_CERTIFICATE, Mode, load_pem, load_pkcs12
+from maskinporten_operator.credentials import (
+    JKS_MAGIC,
+    PEM_CERTIFICATE,
+    Mode,
+    load_keystore,
+    load_pem,
+    load_pkcs12,
+)
 from maskinporten_operator.keys import (
     JWK_DATA_KEYS,
     KID_DATA_KEY,
@@ -88,6 +95,8 @@ def read_key(
         return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
     where = f"{source} key '{name}'"
     key_id = key_spec.key_id or text.get(KID_DATA_KEY, "").strip() or None
+    if data[name][:4] in JKS_MAGIC:
+        return load_keystore(data[name], source=where, now=now, password=password, alias=None)
     if name in PKCS12_DATA_KEYS or data[name][:1] == b"0":
         key = load_pkcs12(
             data[name], source=where, now=now, password=password, key_id=key_id, mode=mode

@@ -54,3 +54,12 @@ def test_certificate_mode_prefers_the_keystore_over_a_jwk_in_the_same_secret() -
     )
 
     assert key.certificate_chain
+
+
+def test_java_keystore_is_refused_with_the_keytool_conversion_command() -> None:
+    data = {"keystore.jks": b"\xfe\xed\xfe\xed" + b"\x00" * 60}
+
+    with pytest.raises(InvalidKeyError, match="keytool -importkeystore"):
+        read_key(
+            data, KeySpec(secret_key="keystore.jks"), source="Secret s", password=None, now=NOW
+        )
