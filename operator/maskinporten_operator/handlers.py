@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from maskinporten_operator import controller
+from maskinporten_operator import conditions, controller
 from maskinporten_operator.authserver import AuthorizationServerClient
 from maskinporten_operator.kube import Kube, KubeError, load_api_client
 from maskinporten_operator.metrics import ClientState, Metrics
@@ -85,7 +85,7 @@ async def keep_client_supplied(
                 log = logger.info if event.type == "Normal" else logger.warning
                 log("%s: %s", event.reason, event.message)
             if not outcome.ready and not outcome.events:
-                ready = next(c for c in outcome.status["conditions"] if c["type"] == "Ready")
+                ready = conditions.find(outcome.status["conditions"], conditions.READY)
                 logger.warning("%s again: %s", ready["reason"], ready["message"])
             memo.deps.metrics.clients.set(
                 namespace,

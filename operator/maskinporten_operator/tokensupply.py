@@ -51,10 +51,10 @@ async def supply_tokens(
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
     failures: list[Failure] = []
+    variant = [spec.grant_type.value] if spec.grant_type is not GrantType.JWT_BEARER else []
+    variant += ["altinn"] if spec.altinn_exchange else []
     for request in spec.token_requests():
         claims = _claims(spec, request, metadata)
-        variant = [spec.grant_type.value] if spec.grant_type is not GrantType.JWT_BEARER else []
-        variant += ["altinn"] if spec.altinn_exchange else []
         fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid, *variant)
         remembered = memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
