@@ -13,6 +13,7 @@ import yaml
 
 from maskinporten_testbed.controlplane import control_plane_or_existing
 from maskinporten_testbed.standin import StandinThread
+from maskinporten_testbed.testca import CertificateAuthority
 from tests.integration.helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,12 @@ def standin() -> Iterator[StandinThread]:
         server.set_lifetime(LONG_SCOPE, 3600)
         server.set_lifetime(SHORT_SCOPE, SHORT_LIFETIME)
         yield server
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    """A test CA issuing business certificates ("virksomhetssertifikat")."""
+    return CertificateAuthority()
 
 
 @pytest.fixture(scope="session")

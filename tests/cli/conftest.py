@@ -52,11 +52,6 @@ class Files:
 
 
 @pytest.fixture(scope="session")
-def ca() -> CertificateAuthority:
-    return CertificateAuthority()
-
-
-@pytest.fixture(scope="session")
 def certificate(ca: CertificateAuthority) -> BusinessCertificate:
     return ca.issue(ORG)
 

@@ -14,11 +14,9 @@ from .helpers import ORG, SCOPE, Cluster, jwt_claims
 PASSWORD = b"correct horse"
 
 
-@pytest.fixture(scope="module")
-def ca(standin: StandinThread) -> CertificateAuthority:
-    authority = CertificateAuthority()
-    standin.trust_ca(authority.root)
-    return authority
+@pytest.fixture(scope="module", autouse=True)
+def _stand_in_trusts_the_test_ca(standin: StandinThread, ca: CertificateAuthority) -> None:
+    standin.trust_ca(ca.root)
 
 
 def _certificate_client(cluster: Cluster, standin: StandinThread, name: str) -> str:

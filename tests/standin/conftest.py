@@ -23,11 +23,6 @@ from .helpers import (
 
 
 @pytest.fixture(scope="session")
-def ca() -> CertificateAuthority:
-    return CertificateAuthority()
-
-
-@pytest.fixture(scope="session")
 def certificate(ca: CertificateAuthority) -> BusinessCertificate:
     return ca.issue(ORG)
 
