@@ -81,6 +81,7 @@ def load_client_key(
 
     ``data_key`` names the entry (otherwise the usual names are tried); ``key_id`` overrides the
     key's own ``kid`` and is required for PEM keys, which have none (or put it under ``kid``).
+    Encrypted PEM keys and certificates are read by :mod:`maskinporten_operator.credentials`.
     """
     name = data_key or next((k for k in (*JWK_DATA_KEYS, *PEM_DATA_KEYS) if k in data), None)
     if name is None or name not in data:
@@ -161,7 +162,8 @@ def _import_pem(text: str, where: str) -> RSAKey:
     header = text.split("\n", 3)
     if "ENCRYPTED" in header[0] or any(line.startswith("Proc-Type:") for line in header[1:3]):
         raise InvalidKeyError(
-            f"{where} is an encrypted PEM key; store it unencrypted "
+            f"{where} is an encrypted PEM key: set spec.key.passwordSecretRef to the Secret "
+            "holding its password, or store it unencrypted "
             "(openssl pkey -in key.pem -out plain.pem)"
         )
     if "PUBLIC KEY" in header[0]:

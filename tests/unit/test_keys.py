@@ -416,6 +416,7 @@ def test_encrypted_pkcs8_pem_is_rejected_with_a_hint_to_decrypt_it(
     assert_names_the_secret(message, "key.pem")
     assert "encrypted" in message
     assert "unencrypted" in message
+    assert "spec.key.passwordSecretRef" in message
     assert_holds_no(message, [*pem_body(encrypted), *secret_values(rsa_2048)])
 
 
