@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from tests.integration.conftest import OperatorProcess, operator_settings  # noqa: E402
 from tests.integration.helpers import SCOPE, Cluster, jwt_claims, provision, register  # noqa: E402
 
-from maskinporten_operator.keys import ClientKey, generate_client_key  # noqa: E402
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key  # noqa: E402
 from maskinporten_testbed import binaries  # noqa: E402
 from maskinporten_testbed.controlplane import LocalControlPlane  # noqa: E402
 from maskinporten_testbed.standin import StandinThread  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from maskinporten_operator.model import describe_validation_error
+from maskinporten_operator.api import describe_validation_error
 
 ENV_PREFIX = "MASKINPORTEN_OPERATOR_"
 

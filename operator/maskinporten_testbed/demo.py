@@ -20,7 +20,7 @@ from pathlib import Path
 
 from maskinporten_testbed import binaries
 from maskinporten_testbed.controlplane import LocalControlPlane
-from maskinporten_testbed.standin import Client, ClientKey, StandinThread
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "maskinportenclient.yaml"
@@ -111,7 +111,7 @@ def main() -> None:
                     client_id=CLIENT_ID,
                     org="991825827",
                     scopes=frozenset({SCOPE}),
-                    keys=(ClientKey(public_jwk),),
+                    keys=(RegisteredKey(public_jwk),),
                 )
             )
             demo.run_kubectl(

@@ -18,10 +18,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from maskinporten_operator.credentials import load_pem
-from maskinporten_operator.keys import ClientKey
-from maskinporten_testbed.standin import Client, MaskinportenStandin, StandinThread
-from maskinporten_testbed.standin import ClientKey as RegisteredKey
+from maskinporten_operator.credentials.formats import load_pem
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey, StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 CLI = str(Path(sys.executable).parent / "maskinporten-operator")

@@ -11,9 +11,9 @@ from typing import Any, cast
 import kubernetes
 import pytest
 
-from maskinporten_operator.model import GROUP, PLURAL, VERSION
+from maskinporten_operator.api import GROUP, PLURAL, VERSION
 from maskinporten_testbed.controlplane import free_port
-from maskinporten_testbed.standin import Client, ClientKey, StandinThread
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 from .conftest import ORG, RESOURCE, SCOPE, issued, run
 
@@ -80,7 +80,9 @@ def test_token_from_a_maskinporten_client_in_the_cluster(
     keygen = run("keygen", "--secret", f"{namespace}/weather-key", env=cluster_env)
     [public] = json.loads(keygen.stdout.split("\n", 1)[0])
     standin.register_client(
-        Client(client_id="weather", org=ORG, scopes=frozenset({SCOPE}), keys=(ClientKey(public),))
+        Client(
+            client_id="weather", org=ORG, scopes=frozenset({SCOPE}), keys=(RegisteredKey(public),)
+        )
     )
     create_client(
         custom,
@@ -112,7 +114,7 @@ def test_token_picks_one_of_the_clients_named_tokens(
             client_id="api",
             org=ORG,
             scopes=frozenset({SCOPE}),
-            keys=(ClientKey(public),),
+            keys=(RegisteredKey(public),),
             resources=frozenset({RESOURCE}),
         )
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from maskinporten_testbed.standin import Client, ClientKey, StandinThread
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 from .conftest import ORG, SCOPE, issued, run, token_args
 
@@ -63,7 +63,10 @@ def test_printed_public_key_registers_and_the_file_gets_a_token(
     [public] = json.loads(keygen(path).stdout.split("\n", 1)[0])
     standin.register_client(
         Client(
-            client_id="new-client", org=ORG, scopes=frozenset({SCOPE}), keys=(ClientKey(public),)
+            client_id="new-client",
+            org=ORG,
+            scopes=frozenset({SCOPE}),
+            keys=(RegisteredKey(public),),
         )
     )
 

@@ -132,6 +132,6 @@ def test_running_the_operator_writes_nothing_into_its_installation(installed: In
 
     before = snapshot()
     installed.run("maskinporten-operator", "--help")
-    installed.run(str(installed.python), "-c", "import maskinporten_operator.handlers")
+    installed.run(str(installed.python), "-c", "import maskinporten_operator.runtime.handlers")
     installed.run("maskinporten-operator", "run", MASKINPORTEN_OPERATOR_LOG_FORMAT="xml")
     assert snapshot() == before

@@ -11,9 +11,8 @@ from typing import Any, TypeVar
 
 import kubernetes
 
-from maskinporten_operator.keys import ClientKey, generate_client_key
-from maskinporten_testbed.standin import Client, StandinThread
-from maskinporten_testbed.standin import ClientKey as RegisteredKey
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 GROUP, VERSION, PLURAL = "maskinporten-operator.dev", "v1alpha1", "maskinportenclients"
 SCOPE = "test:read"

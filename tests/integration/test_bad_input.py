@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
 
-from maskinporten_operator.keys import generate_client_key
+from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed.standin import StandinThread
 
 from .helpers import LONG_SCOPE, SCOPE, Cluster, eventually, provision, register

@@ -8,9 +8,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import RSAKey
 
-from maskinporten_operator.keys import ClientKey, generate_client_key
-from maskinporten_testbed.standin import Client, StandinThread
-from maskinporten_testbed.standin import ClientKey as RegisteredKey
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 from .helpers import ORG, SCOPE, Cluster, jwt_claims
 

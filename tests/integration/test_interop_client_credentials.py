@@ -10,7 +10,7 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from maskinporten_operator.keys import generate_client_key
+from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed import mockoauth2
 
 from .conftest import OperatorProcess

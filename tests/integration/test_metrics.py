@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from maskinporten_operator.keys import generate_client_key
+from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed.standin import StandinThread
 
 from .conftest import OperatorProcess

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from maskinporten_operator.keys import generate_client_key
+from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed.standin import StandinThread
 
 from .conftest import OperatorProcess

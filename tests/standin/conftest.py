@@ -6,7 +6,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .helpers import (
@@ -44,7 +44,7 @@ async def standin(
                 client_id=CLIENT_ID,
                 org=ORG,
                 scopes=frozenset({SCOPE, LONG_SCOPE}),
-                keys=(ClientKey(client_key.as_dict(private=False)),),
+                keys=(RegisteredKey(client_key.as_dict(private=False)),),
                 resources=frozenset({RESOURCE, "https://other.example.no/"}),
                 delegations={OTHER_ORG: frozenset({SCOPE})},
             )

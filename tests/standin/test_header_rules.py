@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from joserfc.jwk import OctKey, RSAKey
 
-from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate
 
 from .helpers import (
@@ -80,7 +80,7 @@ async def test_grant_with_unregistered_kid_is_rejected_with_mp_100(
 async def test_grant_signed_with_an_expired_key_is_rejected_with_mp_121(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants, client_key: RSAKey
 ) -> None:
-    expired = ClientKey(client_key.as_dict(private=False), expires_at=standin.clock.now() - 1)
+    expired = RegisteredKey(client_key.as_dict(private=False), expires_at=standin.clock.now() - 1)
     standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE}), keys=(expired,)))
 
     response = await post_grant(http, standin, grants.kid())

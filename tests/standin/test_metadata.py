@@ -6,7 +6,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 
 from .helpers import CLIENT_ID, ORG, SCOPE, Grants
 
@@ -42,7 +42,7 @@ async def test_configured_issuer_is_announced_and_required_as_audience(
 ) -> None:
     issuer = "http://maskinporten.test.svc:8080/"
     async with MaskinportenStandin(issuer=issuer) as standin:
-        key = ClientKey(client_key.as_dict(private=False))
+        key = RegisteredKey(client_key.as_dict(private=False))
         standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE}), keys=(key,)))
         metadata = (
             await http.get(f"{standin.base_url}.well-known/oauth-authorization-server")

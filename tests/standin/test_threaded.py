@@ -9,7 +9,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin, StandinThread
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey, StandinThread
 
 from .helpers import CLIENT_ID, GRANT_TYPE, KID, ORG, SCOPE, sign
 
@@ -17,7 +17,7 @@ from .helpers import CLIENT_ID, GRANT_TYPE, KID, ORG, SCOPE, sign
 @pytest.fixture
 def handle(client_key: RSAKey) -> Iterator[StandinThread]:
     with StandinThread(MaskinportenStandin(lifetimes={SCOPE: 300})) as standin:
-        key = ClientKey(client_key.as_dict(private=False))
+        key = RegisteredKey(client_key.as_dict(private=False))
         standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE}), keys=(key,)))
         yield standin
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from maskinporten_operator.keys import ClientKey, generate_client_key
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 ORG = "123456789"

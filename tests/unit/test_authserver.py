@@ -13,15 +13,14 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from maskinporten_operator.authserver import (
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
+from maskinporten_operator.oauth.authserver import (
     AuthorizationServerClient,
     TokenRequestError,
     TokenResponse,
 )
-from maskinporten_operator.grant import GrantClaims, sign_grant
-from maskinporten_operator.keys import ClientKey as OperatorKey
-from maskinporten_operator.keys import generate_client_key
-from maskinporten_testbed.standin import Client, ClientKey, MaskinportenStandin
+from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 
 CLIENT_ID = "billing-client"
 ORG = "123456789"
@@ -30,14 +29,14 @@ LIFETIME = 600
 
 
 @pytest.fixture
-async def standin(client_key: OperatorKey) -> AsyncIterator[MaskinportenStandin]:
+async def standin(client_key: ClientKey) -> AsyncIterator[MaskinportenStandin]:
     async with MaskinportenStandin(lifetimes={SCOPE: LIFETIME}) as server:
         server.register_client(
             Client(
                 client_id=CLIENT_ID,
                 org=ORG,
                 scopes=frozenset({SCOPE}),
-                keys=(ClientKey(client_key.public_jwk()),),
+                keys=(RegisteredKey(client_key.public_jwk()),),
             )
         )
         yield server
@@ -50,7 +49,7 @@ async def auth() -> AsyncIterator[AuthorizationServerClient]:
     await client.aclose()
 
 
-def grant(standin: MaskinportenStandin, key: OperatorKey, *scopes: str) -> str:
+def grant(standin: MaskinportenStandin, key: ClientKey, *scopes: str) -> str:
     claims = GrantClaims(client_id=CLIENT_ID, audience=standin.issuer, scopes=scopes or (SCOPE,))
     return sign_grant(claims, key, now=int(standin.clock.now()))
 
@@ -117,7 +116,7 @@ async def test_metadata_from_an_unreachable_issuer_is_server_unreachable(
 
 
 async def test_signed_grant_gets_a_bearer_token_with_its_lifetime_and_scope(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
@@ -127,7 +126,7 @@ async def test_signed_grant_gets_a_bearer_token_with_its_lifetime_and_scope(
 
 
 async def test_issued_token_verifies_against_the_servers_published_keys(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
     async with httpx.AsyncClient() as http:
@@ -140,7 +139,7 @@ async def test_issued_token_verifies_against_the_servers_published_keys(
 
 
 async def test_token_response_repr_does_not_contain_the_token(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
@@ -148,7 +147,7 @@ async def test_token_response_repr_does_not_contain_the_token(
 
 
 async def test_token_response_keeps_the_whole_answer(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
@@ -161,7 +160,7 @@ async def test_token_response_keeps_the_whole_answer(
 
 
 async def test_token_request_reaches_the_server_once(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
@@ -172,9 +171,9 @@ async def test_token_request_reaches_the_server_once(
 
 
 async def test_rejected_grant_surfaces_error_and_verbatim_description(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
-    impostor = OperatorKey(kid=client_key.kid, algorithm="RS256", key=generate_client_key().key)
+    impostor = ClientKey(kid=client_key.kid, algorithm="RS256", key=generate_client_key().key)
 
     error = await failure(auth, standin, grant(standin, impostor))
 
@@ -187,7 +186,7 @@ async def test_rejected_grant_surfaces_error_and_verbatim_description(
 
 
 async def test_rejection_keeps_the_servers_error_and_description_apart(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     error = await failure(auth, standin, grant(standin, client_key, "test:write"))
 
@@ -196,7 +195,7 @@ async def test_rejection_keeps_the_servers_error_and_description_apart(
 
 
 async def test_reused_grant_is_a_rejection(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     assertion = grant(standin, client_key)
     await auth.request_token(standin.token_endpoint, assertion)
@@ -208,7 +207,7 @@ async def test_reused_grant_is_a_rejection(
 
 
 async def test_scope_the_client_may_not_use_surfaces_the_servers_description(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     error = await failure(auth, standin, grant(standin, client_key, "test:write"))
 
@@ -218,7 +217,7 @@ async def test_scope_the_client_may_not_use_surfaces_the_servers_description(
 
 
 async def test_error_without_description_surfaces_the_error_code(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=400, body=json.dumps({"error": "invalid_client"}))
 
@@ -232,7 +231,7 @@ async def test_error_without_description_surfaces_the_error_code(
 
 
 async def test_503_without_an_oauth_error_is_a_server_error(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(
         1, status=503, body="<html>Service Unavailable</html>", content_type="text/html"
@@ -246,7 +245,7 @@ async def test_503_without_an_oauth_error_is_a_server_error(
 
 
 async def test_503_with_an_oauth_error_is_a_server_error_that_keeps_the_description(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=503)
 
@@ -257,7 +256,7 @@ async def test_503_with_an_oauth_error_is_a_server_error_that_keeps_the_descript
 
 
 async def test_429_is_a_server_error_not_a_rejection(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=429, body=json.dumps({"error": "slow_down"}))
 
@@ -267,7 +266,7 @@ async def test_429_is_a_server_error_not_a_rejection(
 
 
 async def test_refused_connection_is_server_unreachable(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     assertion = grant(standin, client_key)
     await standin.refuse_connections()
@@ -279,7 +278,7 @@ async def test_refused_connection_is_server_unreachable(
 
 
 async def test_answer_slower_than_the_timeout_is_server_unreachable(
-    standin: MaskinportenStandin, client_key: OperatorKey
+    standin: MaskinportenStandin, client_key: ClientKey
 ) -> None:
     standin.set_latency(0.6)
     impatient = AuthorizationServerClient(timeout_seconds=0.2)
@@ -296,7 +295,7 @@ async def test_answer_slower_than_the_timeout_is_server_unreachable(
 
 
 async def test_200_without_access_token_is_a_bad_response(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=200, body=json.dumps({"token_type": "Bearer", "expires_in": 600}))
 
@@ -307,7 +306,7 @@ async def test_200_without_access_token_is_a_bad_response(
 
 
 async def test_200_with_a_body_that_is_not_json_is_a_bad_response(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=200, body="<html>captive portal</html>", content_type="text/html")
 
@@ -321,7 +320,7 @@ async def test_200_with_a_body_that_is_not_json_is_a_bad_response(
 async def test_200_without_a_positive_integer_expires_in_is_a_bad_response(
     standin: MaskinportenStandin,
     auth: AuthorizationServerClient,
-    client_key: OperatorKey,
+    client_key: ClientKey,
     expires_in: object,
 ) -> None:
     body: dict[str, object] = {"access_token": "eyJ.not-checked.here", "token_type": "Bearer"}
@@ -336,7 +335,7 @@ async def test_200_without_a_positive_integer_expires_in_is_a_bad_response(
 
 
 async def test_successful_answer_without_scope_or_token_type_gets_defaults(
-    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: OperatorKey
+    standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=200, body=json.dumps({"access_token": "opaque", "expires_in": 120}))
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from maskinporten_operator.certificates import (
+from maskinporten_operator.credentials.certificates import (
     CertificateError,
     chain_for_key,
     check_certificate,
@@ -16,8 +16,8 @@ from maskinporten_operator.certificates import (
     expiry_warning,
     thumbprint,
 )
-from maskinporten_operator.credentials import load_pem
-from maskinporten_operator.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.formats import load_pem
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .conftest import ORG

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from maskinporten_operator.authserver import AuthorizationServerClient
-from maskinporten_operator.grant import sign_client_assertion
-from maskinporten_operator.keys import ClientKey
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.oauth.grant import sign_client_assertion
 
 CLIENT_ID = "my-service"
 ISSUER = "https://idp.example/"

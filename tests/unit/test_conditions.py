@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from maskinporten_operator.conditions import (
+from maskinporten_operator.reconcile.conditions import (
     LIFETIME_SUFFICIENT,
     READY,
     Condition,

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from maskinporten_operator.certificates import CertificateError, thumbprint
-from maskinporten_operator.credentials import (
+from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
+from maskinporten_operator.credentials.formats import (
     CONVERT_JKS,
     PasswordError,
     load_jwk,
@@ -22,7 +22,7 @@ from maskinporten_operator.credentials import (
     load_pem,
     load_pkcs12,
 )
-from maskinporten_operator.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .conftest import ORG

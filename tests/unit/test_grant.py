@@ -10,8 +10,8 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import RSAKey
 
-from maskinporten_operator.grant import GrantClaims, grant_claims, sign_grant
-from maskinporten_operator.keys import ClientKey, generate_client_key
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
+from maskinporten_operator.oauth.grant import GrantClaims, grant_claims, sign_grant
 
 NOW = 1_800_000_000
 TEST_ISSUER = "https://test.maskinporten.no/"

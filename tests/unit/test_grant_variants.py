@@ -12,15 +12,15 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 
-from maskinporten_operator.credentials import load_pem
-from maskinporten_operator.grant import (
+from maskinporten_operator.credentials.formats import load_pem
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.grant import (
     GrantClaims,
     client_assertion_claims,
     grant_claims,
     sign_client_assertion,
     sign_grant,
 )
-from maskinporten_operator.keys import ClientKey
 from maskinporten_testbed.testca import BusinessCertificate
 
 NOW = 1_800_000_000

@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
-from maskinporten_operator.keys import (
+from maskinporten_operator.credentials.keys import (
     ClientKey,
     InvalidKeyError,
     generate_client_key,
     load_client_key,
 )
-from maskinporten_testbed.standin import ClientKey as RegisteredKey
+from maskinporten_testbed.standin import RegisteredKey
 
 SOURCE = "Secret team-a/billing-maskinporten-key"
 KID = "billing-2026-11"

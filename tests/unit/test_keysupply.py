@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from maskinporten_operator.keys import InvalidKeyError, generate_client_key
-from maskinporten_operator.keysupply import read_key
-from maskinporten_operator.model import KeyMode, KeySpec
+from maskinporten_operator.api import KeyMode, KeySpec
+from maskinporten_operator.credentials.keys import InvalidKeyError, generate_client_key
+from maskinporten_operator.reconcile.keysupply import read_key
 from maskinporten_testbed.testca import CertificateAuthority
 
 NOW = datetime.now(UTC)

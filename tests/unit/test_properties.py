@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maskinporten_operator.properties import GrantProperties, grant_properties, parse_properties
+from maskinporten_operator.cli.properties import GrantProperties, grant_properties, parse_properties
 
 SOURCE = "client.properties"
 JAVA_TOOL_FILE = """\

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from maskinporten_operator.schedule import (
+from maskinporten_operator.reconcile.schedule import (
     JITTER_FRACTION,
     RefreshPolicy,
     RetryPolicy,

@@ -10,15 +10,15 @@ description, issues RS256 access tokens verifiable at ``{issuer}jwk``, and takes
   ``python -m maskinporten_testbed.standin --port N``
 """
 
-from .model import Client, ClientKey, Clock, TokenRequest
+from .model import Client, Clock, RegisteredKey, RequestRecord
 from .server import MaskinportenStandin
 from .threaded import StandinThread
 
 __all__ = [
     "Client",
-    "ClientKey",
     "Clock",
     "MaskinportenStandin",
+    "RegisteredKey",
+    "RequestRecord",
     "StandinThread",
-    "TokenRequest",
 ]

@@ -67,7 +67,7 @@ def invalid_request(detail: str) -> GrantError:
 
 
 @dataclass(frozen=True)
-class ClientKey:
+class RegisteredKey:
     """A public JWK registered on a client, as Digdir accepts them.
 
     ``expires_at`` (server clock, epoch seconds) models Digdir's one-year key lifetime.
@@ -107,7 +107,7 @@ class Client:
     client_id: str
     org: str
     scopes: frozenset[str]
-    keys: tuple[ClientKey, ...] = ()
+    keys: tuple[RegisteredKey, ...] = ()
     resources: frozenset[str] = frozenset()
     delegations: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -120,12 +120,12 @@ class Client:
         if len({key.kid for key in self.keys}) != len(self.keys):
             raise ValueError("key ids must be unique")
 
-    def key(self, kid: str) -> ClientKey | None:
+    def key(self, kid: str) -> RegisteredKey | None:
         return next((key for key in self.keys if key.kid == kid), None)
 
 
 @dataclass(frozen=True)
-class TokenRequest:
+class RequestRecord:
     """One call to ``/token``: never the grant or the token, only who, when and the outcome."""
 
     at: float

@@ -15,7 +15,7 @@ from cryptography import x509
 from .admin import add_admin_routes
 from .authz import authorize
 from .grant import FORM, authenticate, parse_request
-from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, TokenRequest
+from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, RequestRecord
 from .state import DEFAULT_FAILURE_BODY, CannedResponse, Faults, Registry
 from .tokens import TokenSigner
 
@@ -57,7 +57,7 @@ class MaskinportenStandin:
         self.registry = Registry(default_lifetime, lifetimes or {}, trusted_cas)
         self.faults = Faults()
         self._signer = TokenSigner()
-        self._requests: deque[TokenRequest] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self._app = web.Application()
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
@@ -176,7 +176,7 @@ class MaskinportenStandin:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def requests(self, client_id: str | None = None) -> list[TokenRequest]:
+    def requests(self, client_id: str | None = None) -> list[RequestRecord]:
         return [r for r in self._requests if client_id is None or r.client_id == client_id]
 
     def token_request_count(self, client_id: str | None = None) -> int:
@@ -233,22 +233,22 @@ class MaskinportenStandin:
             return self._answer(now, grant.client_id, error)
         lifetime = self.registry.lifetime(what.scopes)
         body = self._signer.issue(self.issuer, who, what, lifetime, now)
-        self._record(TokenRequest(now, grant.client_id, 200, "ok"))
+        self._record(RequestRecord(now, grant.client_id, 200, "ok"))
         return web.json_response(body, headers=NO_STORE)
 
     def _answer(
         self, now: float, client_id: str | None, answer: GrantError | CannedResponse
     ) -> web.Response:
         if isinstance(answer, CannedResponse):
-            self._record(TokenRequest(now, client_id, answer.status, answer.outcome))
+            self._record(RequestRecord(now, client_id, answer.status, answer.outcome))
             return web.Response(
                 status=answer.status, text=answer.body, content_type=answer.content_type
             )
-        self._record(TokenRequest(now, client_id, answer.status, answer.code))
+        self._record(RequestRecord(now, client_id, answer.status, answer.code))
         body = {"error": answer.error, "error_description": answer.description}
         return web.json_response(body, status=answer.status, headers=NO_STORE)
 
-    def _record(self, entry: TokenRequest) -> None:
+    def _record(self, entry: RequestRecord) -> None:
         log.info(
             "token request client=%s status=%d outcome=%s",
             entry.client_id,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from .model import Client, TokenRequest
+from .model import Client, RequestRecord
 from .server import MaskinportenStandin
 from .state import DEFAULT_FAILURE_BODY
 
@@ -147,7 +147,7 @@ class StandinThread:
     def accept_connections(self) -> None:
         self._await(self._standin.accept_connections())
 
-    def requests(self, client_id: str | None = None) -> list[TokenRequest]:
+    def requests(self, client_id: str | None = None) -> list[RequestRecord]:
         return self.call(lambda s: s.requests(client_id))
 
     def token_request_count(self, client_id: str | None = None) -> int:

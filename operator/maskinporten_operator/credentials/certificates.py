@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from maskinporten_operator.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 
 EXPIRY_WARNING_DAYS = 30
 

@@ -89,7 +89,7 @@ class TokenSpec(_Model):
 
 
 @dataclass(frozen=True)
-class TokenRequest:
+class DesiredToken:
     """One token the workload Secret carries: ``name`` is "" for the single default token."""
 
     name: str
@@ -145,15 +145,15 @@ class ClientSpec(_Model):
     def scope_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(scope.name for scope in self.scopes.consumes))
 
-    def token_requests(self) -> tuple[TokenRequest, ...]:
+    def token_requests(self) -> tuple[DesiredToken, ...]:
         """The tokens to keep: one per ``tokens`` entry, else one for all consumed scopes."""
         if self.tokens:
             return tuple(
-                TokenRequest(token.name, tuple(dict.fromkeys(token.scopes)), token.resource)
+                DesiredToken(token.name, tuple(dict.fromkeys(token.scopes)), token.resource)
                 for token in self.tokens
             )
         resource = tuple(self.resources) if self.resources is not None else self.resource
-        return (TokenRequest("", self.scope_names, resource),)
+        return (DesiredToken("", self.scope_names, resource),)
 
     def workload_secret_name(self, resource_name: str) -> str:
         return self.secret_name or f"{resource_name}-maskinporten"

@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 import kubernetes
 
-from maskinporten_operator import secrets
+from maskinporten_operator.reconcile import workload
 
 logger = logging.getLogger(__name__)
 WATCH_TIMEOUT_SECONDS = 300
@@ -82,9 +82,9 @@ def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
     """Whether a watch event on a managed Secret means its owner must act."""
     if event_type == "DELETED":
         return True
-    role = (secret.get("metadata", {}).get("labels") or {}).get(secrets.ROLE_LABEL)
-    if role == secrets.Role.WORKLOAD:
-        return not secrets.is_intact(secret)
+    role = (secret.get("metadata", {}).get("labels") or {}).get(workload.ROLE_LABEL)
+    if role == workload.Role.WORKLOAD:
+        return not workload.is_intact(secret)
     return event_type == "MODIFIED"
 
 
@@ -144,7 +144,7 @@ class SecretWatcher:
         """Stream events until the server ends the watch; return where to resume from."""
         watch = kubernetes.watch.Watch()
         kwargs: dict[str, Any] = {
-            "label_selector": secrets.SELECTOR,
+            "label_selector": workload.SELECTOR,
             "timeout_seconds": WATCH_TIMEOUT_SECONDS,
             "deserialize": False,
         }
@@ -160,7 +160,7 @@ class SecretWatcher:
                 break
             secret = event["object"]
             metadata = secret.get("metadata", {})
-            owner = (metadata.get("labels") or {}).get(secrets.CLIENT_LABEL)
+            owner = (metadata.get("labels") or {}).get(workload.CLIENT_LABEL)
             where = metadata.get("namespace", "")
             if owner and self._watched(where) and needs_attention(event["type"], secret):
                 loop.call_soon_threadsafe(self._registry.wake, where, owner)

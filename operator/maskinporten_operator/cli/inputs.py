@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maskinporten_operator.certificates import expiry_warning
-from maskinporten_operator.commands import CommandError, read_file, read_password_file, warn
-from maskinporten_operator.commands.cluster import ClusterClient
-from maskinporten_operator.credentials import (
+from maskinporten_operator.cli.cluster import ClusterClient
+from maskinporten_operator.cli.common import CommandError, read_file, read_password_file, warn
+from maskinporten_operator.cli.properties import GrantProperties, grant_properties
+from maskinporten_operator.credentials.certificates import expiry_warning
+from maskinporten_operator.credentials.formats import (
     Mode,
     PasswordError,
     load_jwk,
@@ -20,9 +21,8 @@ from maskinporten_operator.credentials import (
     load_pem,
     load_pkcs12,
 )
-from maskinporten_operator.grant import GrantClaims
-from maskinporten_operator.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.properties import GrantProperties, grant_properties
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.oauth.grant import GrantClaims
 from maskinporten_operator.settings import (
     KNOWN_ISSUERS,
     InvalidSettingsError,
@@ -35,7 +35,7 @@ ISSUER_ALIASES = {environment.value: issuer for environment, issuer in KNOWN_ISS
 
 
 @dataclass(frozen=True)
-class TokenRequest:
+class TokenTarget:
     client_id: str
     scopes: tuple[str, ...]
     issuer: str
@@ -156,7 +156,7 @@ def token_request(
     properties: GrantProperties,
     cluster: ClusterClient | None,
     environ: Mapping[str, str],
-) -> TokenRequest:
+) -> TokenTarget:
     cluster_scopes, cluster_resource = _cluster_token(cluster, args.token)
     client_id = _first(
         args.client_id,
@@ -185,7 +185,7 @@ def token_request(
                 "--resource, --consumer-org and --system-user-org are Maskinporten grant "
                 "claims, not part of --client-credentials"
             )
-        return TokenRequest(client_id, scopes, issuer, token_endpoint, None)
+        return TokenTarget(client_id, scopes, issuer, token_endpoint, None)
     if not scopes:
         raise CommandError(
             "no scope: Maskinporten needs at least one",
@@ -211,7 +211,7 @@ def token_request(
         )
     except ValueError as error:
         raise CommandError(str(error)) from None
-    return TokenRequest(client_id, scopes, issuer, token_endpoint, claims)
+    return TokenTarget(client_id, scopes, issuer, token_endpoint, claims)
 
 
 def _cluster_token(

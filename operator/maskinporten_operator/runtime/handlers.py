@@ -9,14 +9,14 @@ from typing import Any
 
 import kopf
 
-from maskinporten_operator import conditions, controller
-from maskinporten_operator.authserver import AuthorizationServerClient
-from maskinporten_operator.kube import Kube, KubeError, load_api_client
-from maskinporten_operator.metrics import ClientState, Metrics
-from maskinporten_operator.model import GROUP, PLURAL, VERSION
-from maskinporten_operator.reconciliation import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.adapters.kube import Kube, KubeError, load_api_client
+from maskinporten_operator.adapters.metrics import ClientState, Metrics
+from maskinporten_operator.api import GROUP, PLURAL, VERSION
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.reconcile import conditions, reconciler
+from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.runtime.wakeups import SecretWatcher, WakeRegistry
 from maskinporten_operator.settings import settings_from_env
-from maskinporten_operator.wakeups import SecretWatcher, WakeRegistry
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -72,7 +72,7 @@ async def keep_client_supplied(
     try:
         while not stopped:
             ref = ClientRef(namespace, name, uid, body.meta.get("generation"))
-            outcome = await controller.reconcile(
+            outcome = await reconciler.reconcile(
                 ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
             )
             if outcome.status != {k: body.status.get(k) for k in outcome.status}:
@@ -108,5 +108,5 @@ async def wake_on_change(
     body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo, **_: Any
 ) -> None:
     """Spec changes and forced refreshes are handled at once, not at the next scheduled refresh."""
-    forced = body.meta.annotations.get(controller.FORCE_REFRESH_ANNOTATION)
+    forced = body.meta.annotations.get(reconciler.FORCE_REFRESH_ANNOTATION)
     memo.wakeups.wake_on_change(namespace or "", name, body.meta.get("generation"), forced)

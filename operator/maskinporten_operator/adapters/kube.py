@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 import kubernetes
 
-from maskinporten_operator.model import GROUP, PLURAL, VERSION
+from maskinporten_operator.api import GROUP, PLURAL, VERSION
 
 T = TypeVar("T")
 

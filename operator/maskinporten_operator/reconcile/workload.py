@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from maskinporten_operator.model import API_VERSION, GROUP, KIND
+from maskinporten_operator.api import API_VERSION, GROUP, KIND
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "maskinporten-operator"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from maskinporten_operator.grant import (
+from maskinporten_operator.oauth.grant import (
     CLIENT_ASSERTION_TYPE,
     CLIENT_CREDENTIALS_GRANT_TYPE,
     GRANT_TYPE,

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from maskinporten_operator import secrets
-from maskinporten_operator.authserver import ServerMetadata, TokenRequestError, TokenResponse
-from maskinporten_operator.grant import GrantClaims, sign_client_assertion, sign_grant
-from maskinporten_operator.keys import ClientKey
-from maskinporten_operator.model import ClientSpec, GrantType, TokenRequest
-from maskinporten_operator.reconciliation import (
+from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError, TokenResponse
+from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.context import (
     ClientMemory,
     ClientRef,
     Dependencies,
@@ -24,7 +24,7 @@ from maskinporten_operator.reconciliation import (
     TokenSlot,
     kube_call,
 )
-from maskinporten_operator.schedule import RefreshPolicy, plan_refresh
+from maskinporten_operator.reconcile.schedule import RefreshPolicy, plan_refresh
 from maskinporten_operator.settings import Settings
 
 
@@ -41,13 +41,13 @@ async def supply_tokens(
     """Make the workload Secret hold a fresh token for each request; raise the first failure."""
     secret_name = spec.workload_secret_name(ref.name)
     existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
-    if existing is not None and not secrets.is_owned_by(existing, ref.owner):
+    if existing is not None and not workload.is_owned_by(existing, ref.owner):
         raise Failure(
             "SecretConflict",
             f"Secret {ref.namespace}/{secret_name} exists and is not managed by this "
             "MaskinportenClient; choose another spec.secretName or remove that Secret",
         )
-    stored = secrets.tokens_in_secret(existing) if existing else {}
+    stored = workload.tokens_in_secret(existing) if existing else {}
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
     failures: list[Failure] = []
@@ -55,7 +55,7 @@ async def supply_tokens(
     variant += ["altinn"] if spec.altinn_exchange else []
     for request in spec.token_requests():
         claims = _claims(spec, request, metadata)
-        fingerprint = secrets.fingerprint(*claims.fingerprint_fields(), key.kid, *variant)
+        fingerprint = workload.fingerprint(*claims.fingerprint_fields(), key.kid, *variant)
         remembered = memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
         current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
@@ -88,7 +88,7 @@ async def supply_tokens(
     return tuple(slots.values())
 
 
-def _claims(spec: ClientSpec, request: TokenRequest, metadata: ServerMetadata) -> GrantClaims:
+def _claims(spec: ClientSpec, request: DesiredToken, metadata: ServerMetadata) -> GrantClaims:
     return GrantClaims(
         client_id=spec.client_id,
         audience=metadata.issuer,
@@ -99,7 +99,7 @@ def _claims(spec: ClientSpec, request: TokenRequest, metadata: ServerMetadata) -
     )
 
 
-def _planned(token: secrets.IssuedToken, policy: RefreshPolicy, deps: Dependencies) -> TokenSlot:
+def _planned(token: workload.IssuedToken, policy: RefreshPolicy, deps: Dependencies) -> TokenSlot:
     plan = plan_refresh(
         issued_at=token.issued_at, expires_at=token.expires_at, policy=policy, rng=deps.rng
     )
@@ -114,7 +114,7 @@ async def _request_token(
     metadata: ServerMetadata,
     fingerprint: str,
     deps: Dependencies,
-) -> secrets.IssuedToken:
+) -> workload.IssuedToken:
     async with deps.token_requests:
         issued_at = deps.clock()
         started = time.monotonic()
@@ -125,7 +125,7 @@ async def _request_token(
             label = f"token '{name}': " if name else ""
             raise Failure(error.reason, label + str(error)) from None
         deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
-    return secrets.IssuedToken(
+    return workload.IssuedToken(
         access_token=response.access_token,
         issued_at=issued_at,
         expires_at=issued_at + response.expires_in,
@@ -152,8 +152,8 @@ async def _send_grant(
 
 
 async def _exchange_for_altinn(
-    token: secrets.IssuedToken, deps: Dependencies
-) -> secrets.IssuedToken:
+    token: workload.IssuedToken, deps: Dependencies
+) -> workload.IssuedToken:
     url = deps.settings.altinn_exchange
     if url is None:
         raise Failure(
@@ -178,11 +178,11 @@ async def _write_workload_secret(
     deps: Dependencies,
 ) -> None:
     tokens = [slot.token for slot in slots.values()]
-    data = secrets.workload_data(
+    data = workload.workload_data(
         tokens=tokens,
         client_id=spec.client_id,
         scopes=spec.scope_names,
-        endpoints=secrets.Endpoints(
+        endpoints=workload.Endpoints(
             issuer=metadata.issuer,
             token_endpoint=metadata.token_endpoint,
             well_known_url=metadata.well_known_url,
@@ -190,21 +190,21 @@ async def _write_workload_secret(
         ),
         client_jwk=key.private_jwk_json() if spec.include_client_jwk else None,
     )
-    body = secrets.secret_body(
+    body = workload.secret_body(
         name=spec.workload_secret_name(ref.name),
         namespace=ref.namespace,
         owner=ref.owner,
-        role=secrets.Role.WORKLOAD,
+        role=workload.Role.WORKLOAD,
         data=data,
         annotations={
-            **secrets.token_annotations(tokens),
-            secrets.DATA_HASH_ANNOTATION: secrets.data_hash(data),
+            **workload.token_annotations(tokens),
+            workload.DATA_HASH_ANNOTATION: workload.data_hash(data),
         },
         owned=True,
     )
     if existing is None:
         await kube_call(deps.kube.create_secret(ref.namespace, body))
-    elif secrets.differs(existing, body):
+    elif workload.differs(existing, body):
         version = existing["metadata"]["resourceVersion"]
         await kube_call(deps.kube.replace_secret(ref.namespace, body, version))
 

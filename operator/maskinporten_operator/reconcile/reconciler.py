@@ -10,11 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from maskinporten_operator import conditions as cond
-from maskinporten_operator import secrets
-from maskinporten_operator.keysupply import certificate_status, ensure_key
-from maskinporten_operator.model import GROUP, ClientSpec, InvalidSpecError, parse_spec
-from maskinporten_operator.reconciliation import (
+from maskinporten_operator.api import GROUP, ClientSpec, InvalidSpecError, parse_spec
+from maskinporten_operator.reconcile import conditions as cond
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.context import (
     ClientMemory,
     ClientRef,
     Dependencies,
@@ -22,9 +21,10 @@ from maskinporten_operator.reconciliation import (
     Failure,
     TokenSlot,
 )
-from maskinporten_operator.schedule import RetryPolicy, attempt_after_failure, retry_delay
+from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
+from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
+from maskinporten_operator.reconcile.tokensupply import supply_tokens
 from maskinporten_operator.settings import Settings
-from maskinporten_operator.tokensupply import supply_tokens
 
 FORCE_REFRESH_ANNOTATION = f"{GROUP}/force-refresh"
 
@@ -92,19 +92,19 @@ def _token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
     ordered = sorted(slots, key=lambda slot: slot.token.expires_at)
     first = ordered[0]
     status: dict[str, Any] = {
-        "tokenExpiresAt": secrets.rfc3339(first.token.expires_at),
+        "tokenExpiresAt": workload.rfc3339(first.token.expires_at),
         "tokenLifetimeSeconds": round(first.token.expires_at - first.token.issued_at),
-        "lastRefreshTime": secrets.rfc3339(max(s.token.issued_at for s in ordered)),
-        "nextRefreshTime": secrets.rfc3339(min(s.plan.refresh_at for s in ordered)),
+        "lastRefreshTime": workload.rfc3339(max(s.token.issued_at for s in ordered)),
+        "nextRefreshTime": workload.rfc3339(min(s.plan.refresh_at for s in ordered)),
     }
     named = [slot for slot in ordered if slot.token.name]
     if named:
         status["tokens"] = [
             {
                 "name": slot.token.name,
-                "secretKey": secrets.token_key(slot.token.name),
-                "expiresAt": secrets.rfc3339(slot.token.expires_at),
-                "nextRefreshTime": secrets.rfc3339(slot.plan.refresh_at),
+                "secretKey": workload.token_key(slot.token.name),
+                "expiresAt": workload.rfc3339(slot.token.expires_at),
+                "nextRefreshTime": workload.rfc3339(slot.plan.refresh_at),
             }
             for slot in sorted(named, key=lambda slot: slot.token.name)
         ]
@@ -151,12 +151,12 @@ def _failed(
     )
     message = str(failure)
     if valid_until is not None:
-        message += f" (the current token stays in place until {secrets.rfc3339(valid_until)})"
+        message += f" (the current token stays in place until {workload.rfc3339(valid_until)})"
     new_status = {
         **{k: v for k, v in status.items() if k != "conditions"},
         **base_status,
         **(_token_status(memory.tokens.values()) if memory.tokens else {}),
-        "nextRefreshTime": secrets.rfc3339(next_attempt),
+        "nextRefreshTime": workload.rfc3339(next_attempt),
         "consecutiveFailures": memory.consecutive_failures,
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
@@ -178,7 +178,7 @@ def _outcome(
 ) -> Outcome:
     previous = cond.find(status.get("conditions", []), cond.READY)
     new_status["conditions"] = cond.render_conditions(
-        desired, status.get("conditions", []), generation=ref.generation, now=secrets.rfc3339(now)
+        desired, status.get("conditions", []), generation=ref.generation, now=workload.rfc3339(now)
     )
     ready = cond.find(new_status["conditions"], cond.READY)
     if (previous.get("status"), previous.get("reason")) != (ready["status"], ready["reason"]):

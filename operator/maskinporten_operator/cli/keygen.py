@@ -9,14 +9,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from maskinporten_operator.commands import (
+from maskinporten_operator.cli.cluster import create_key_secret
+from maskinporten_operator.cli.common import (
     EXIT_OK,
     CommandError,
     parse_object_ref,
     report,
 )
-from maskinporten_operator.commands.cluster import create_key_secret
-from maskinporten_operator.keys import ClientKey, generate_client_key
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 
 COMMAND = "keygen"
 KID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")

@@ -23,8 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from joserfc.jwk import RSAKey
 
-from maskinporten_operator.certificates import chain_for_key, check_certificate, thumbprint, x5c
-from maskinporten_operator.keys import (
+from maskinporten_operator.credentials.certificates import (
+    chain_for_key,
+    check_certificate,
+    thumbprint,
+    x5c,
+)
+from maskinporten_operator.credentials.keys import (
     DEFAULT_ALGORITHM,
     ClientKey,
     InvalidKeyError,

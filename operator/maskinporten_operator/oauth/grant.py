@@ -16,7 +16,7 @@ from typing import Any
 
 from joserfc import jwt
 
-from maskinporten_operator.keys import ClientKey
+from maskinporten_operator.credentials.keys import ClientKey
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_CREDENTIALS_GRANT_TYPE = "client_credentials"

@@ -2,7 +2,7 @@
 
 Every error names what is wrong and what to change, and never includes key material.
 Password-protected files, PKCS#12, keystores and business certificates are read by
-:mod:`maskinporten_operator.credentials`.
+:mod:`.formats`.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def load_client_key(
 
     ``data_key`` names the entry (otherwise the usual names are tried); ``key_id`` overrides the
     key's own ``kid`` and is required for PEM keys, which have none (or put it under ``kid``).
-    Encrypted PEM keys and certificates are read by :mod:`maskinporten_operator.credentials`.
+    Encrypted PEM keys and certificates are read by :mod:`.formats`.
     """
     name = data_key or next((k for k in (*JWK_DATA_KEYS, *PEM_DATA_KEYS) if k in data), None)
     if name is None or name not in data:

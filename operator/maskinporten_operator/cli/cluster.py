@@ -12,12 +12,8 @@ from typing import Any, cast
 import kubernetes
 import urllib3
 
-from maskinporten_operator import secrets
-from maskinporten_operator.commands import EXIT_KUBERNETES, EXIT_USAGE, CommandError
-from maskinporten_operator.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.keysupply import read_key
-from maskinporten_operator.kube import load_api_client
-from maskinporten_operator.model import (
+from maskinporten_operator.adapters.kube import load_api_client
+from maskinporten_operator.api import (
     GROUP,
     KIND,
     PLURAL,
@@ -26,6 +22,10 @@ from maskinporten_operator.model import (
     InvalidSpecError,
     parse_spec,
 )
+from maskinporten_operator.cli.common import EXIT_KUBERNETES, EXIT_USAGE, CommandError
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.keysupply import read_key
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ def read_client(namespace: str, name: str) -> ClusterClient:
                 reference.name, namespace, _preload_content=False
             ),
         )
-        password = secrets.raw_data(password_secret).get(reference.key, b"").rstrip(b"\r\n")
+        password = workload.raw_data(password_secret).get(reference.key, b"").rstrip(b"\r\n")
     try:
         key = read_key(
-            secrets.raw_data(secret),
+            workload.raw_data(secret),
             spec.key,
             source=where,
             password=password,
@@ -89,9 +89,9 @@ def create_key_secret(namespace: str, name: str, key: ClientKey) -> None:
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "annotations": {secrets.KEY_ID_ANNOTATION: key.kid},
+            "annotations": {workload.KEY_ID_ANNOTATION: key.kid},
         },
-        "data": secrets.encode_data({"jwk": key.private_jwk_json()}),
+        "data": workload.encode_data({"jwk": key.private_jwk_json()}),
     }
     core = kubernetes.client.CoreV1Api(_api())
     _call(

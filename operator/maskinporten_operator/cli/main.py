@@ -9,8 +9,8 @@ import sys
 
 import kopf
 
-from maskinporten_operator.commands import keygen, token
-from maskinporten_operator.logs import configure_logging
+from maskinporten_operator.cli import keygen, token
+from maskinporten_operator.runtime.logs import configure_logging
 from maskinporten_operator.settings import InvalidSettingsError, settings_from_env
 
 EXIT_BAD_SETTINGS = 2
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> None:
         print(f"maskinporten-operator: invalid settings: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_SETTINGS)
     configure_logging(settings)
-    import maskinporten_operator.handlers  # noqa: F401 - registers the handlers with kopf
+    import maskinporten_operator.runtime.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.run(
         standalone=args.standalone or None,

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from maskinporten_operator import secrets
-from maskinporten_operator.authserver import AuthorizationServerClient
-from maskinporten_operator.kube import Kube, KubeError
-from maskinporten_operator.metrics import Metrics
-from maskinporten_operator.schedule import RefreshPlan
+from maskinporten_operator.adapters.kube import Kube, KubeError
+from maskinporten_operator.adapters.metrics import Metrics
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.settings import Settings
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class Dependencies:
 
 @dataclass(frozen=True)
 class TokenSlot:
-    token: secrets.IssuedToken
+    token: workload.IssuedToken
     plan: RefreshPlan
 
 
@@ -58,8 +58,8 @@ class ClientRef:
     generation: int | None
 
     @property
-    def owner(self) -> secrets.Owner:
-        return secrets.Owner(name=self.name, uid=self.uid)
+    def owner(self) -> workload.Owner:
+        return workload.Owner(name=self.name, uid=self.uid)
 
 
 @dataclass(frozen=True)

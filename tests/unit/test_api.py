@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from maskinporten_operator.model import (
+from maskinporten_operator.api import (
     DeletionPolicy,
     InvalidSpecError,
     KeySource,

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from maskinporten_operator import certificates, secrets
-from maskinporten_operator.credentials import (
+from maskinporten_operator.api import ClientSpec, DeletionPolicy, KeyMode, KeySource, KeySpec
+from maskinporten_operator.credentials import certificates
+from maskinporten_operator.credentials.formats import (
     JKS_MAGIC,
     PEM_CERTIFICATE,
     Mode,
@@ -15,7 +16,7 @@ from maskinporten_operator.credentials import (
     load_pem,
     load_pkcs12,
 )
-from maskinporten_operator.keys import (
+from maskinporten_operator.credentials.keys import (
     JWK_DATA_KEYS,
     KID_DATA_KEY,
     PEM_DATA_KEYS,
@@ -24,8 +25,14 @@ from maskinporten_operator.keys import (
     generate_client_key,
     load_client_key,
 )
-from maskinporten_operator.model import ClientSpec, DeletionPolicy, KeyMode, KeySource, KeySpec
-from maskinporten_operator.reconciliation import ClientRef, Dependencies, Event, Failure, kube_call
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.context import (
+    ClientRef,
+    Dependencies,
+    Event,
+    Failure,
+    kube_call,
+)
 
 PKCS12_DATA_KEYS = ("keystore.p12", "keystore.pfx", "certificate.p12")
 CHAIN_DATA_KEYS = ("tls.crt", "certificate.pem", "chain.pem")
@@ -67,7 +74,7 @@ async def ensure_key(
     password = await _password(ref, spec, deps)
     try:
         return read_key(
-            secrets.raw_data(secret),
+            workload.raw_data(secret),
             spec.key,
             source=where,
             password=password,
@@ -130,7 +137,7 @@ async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> byt
     where = f"password Secret {ref.namespace}/{reference.name}"
     if secret is None:
         raise Failure("KeySecretMissing", f"{where} (spec.key.passwordSecretRef) not found")
-    password = secrets.raw_data(secret).get(reference.key)
+    password = workload.raw_data(secret).get(reference.key)
     if password is None:
         raise Failure("KeySecretMissing", f"{where} has no key '{reference.key}'")
     return password.rstrip(b"\r\n")
@@ -140,13 +147,13 @@ async def _generate_key(
     ref: ClientRef, spec: ClientSpec, name: str, deps: Dependencies, events: list[Event]
 ) -> ClientKey:
     key = generate_client_key()
-    body = secrets.secret_body(
+    body = workload.secret_body(
         name=name,
         namespace=ref.namespace,
         owner=ref.owner,
-        role=secrets.Role.KEY,
+        role=workload.Role.KEY,
         data={"jwk": key.private_jwk_json()},
-        annotations={secrets.KEY_ID_ANNOTATION: key.kid},
+        annotations={workload.KEY_ID_ANNOTATION: key.kid},
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
     await kube_call(deps.kube.create_secret(ref.namespace, body))
@@ -173,6 +180,6 @@ def certificate_status(
     if warning is not None and not status.get("certificateWarning"):
         events.append(Event("Warning", "CertificateExpiring", warning))
     return {
-        "certificateNotAfter": secrets.rfc3339(leaf.not_valid_after_utc.timestamp()),
+        "certificateNotAfter": workload.rfc3339(leaf.not_valid_after_utc.timestamp()),
         "certificateWarning": warning,
     }

@@ -12,12 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from maskinporten_operator.authserver import (
-    AuthorizationServerClient,
-    TokenRequestError,
-    TokenResponse,
-)
-from maskinporten_operator.commands import (
+from maskinporten_operator.cli.cluster import read_client
+from maskinporten_operator.cli.common import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
@@ -26,15 +22,19 @@ from maskinporten_operator.commands import (
     report,
     warn,
 )
-from maskinporten_operator.commands.cluster import read_client
-from maskinporten_operator.commands.inputs import (
-    TokenRequest,
+from maskinporten_operator.cli.inputs import (
+    TokenTarget,
     credential,
     read_properties,
     token_request,
 )
-from maskinporten_operator.grant import sign_client_assertion, sign_grant
-from maskinporten_operator.keys import ClientKey
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import (
+    AuthorizationServerClient,
+    TokenRequestError,
+    TokenResponse,
+)
+from maskinporten_operator.oauth.grant import sign_client_assertion, sign_grant
 
 COMMAND = "token"
 EPILOG = """\
@@ -168,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _fetch(request: TokenRequest, key: ClientKey, timeout_seconds: float) -> TokenResponse:
+async def _fetch(request: TokenTarget, key: ClientKey, timeout_seconds: float) -> TokenResponse:
     auth = AuthorizationServerClient(timeout_seconds=timeout_seconds)
     try:
         endpoint = request.token_endpoint or (await auth.metadata(request.issuer)).token_endpoint

@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
-from maskinporten_operator import secrets
-from maskinporten_operator.secrets import (
+from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.workload import (
     DATA_HASH_ANNOTATION,
     TOKENS_ANNOTATION,
     Endpoints,
@@ -30,7 +30,7 @@ TOKEN = IssuedToken(
     access_token=ACCESS_TOKEN,
     issued_at=ISSUED_AT,
     expires_at=ISSUED_AT + 3600,
-    fingerprint=secrets.fingerprint("client", "https://test.maskinporten.no/", "test:read"),
+    fingerprint=workload.fingerprint("client", "https://test.maskinporten.no/", "test:read"),
 )
 ENDPOINTS = Endpoints(
     issuer="https://test.maskinporten.no/",
@@ -119,7 +119,7 @@ def test_expiry_is_rfc_3339_utc_with_z() -> None:
 
 
 def test_rfc3339_round_trips_whole_seconds() -> None:
-    assert secrets.parse_rfc3339(secrets.rfc3339(ISSUED_AT)) == ISSUED_AT
+    assert workload.parse_rfc3339(workload.rfc3339(ISSUED_AT)) == ISSUED_AT
 
 
 # --- data hash ----------------------------------------------------------------------------------
@@ -152,15 +152,15 @@ def test_secret_body_is_an_opaque_secret_with_base64_data() -> None:
         "Opaque",
     )
     assert rendered["data"]["MASKINPORTEN_ACCESS_TOKEN"] == b64(ACCESS_TOKEN)
-    assert secrets.decode_data(rendered) == data()
+    assert workload.decode_data(rendered) == data()
 
 
 def test_secret_body_is_labelled_managed_by_maskinporten_operator() -> None:
     labels = body()["metadata"]["labels"]
 
     assert labels["app.kubernetes.io/managed-by"] == "maskinporten-operator"
-    assert labels[secrets.CLIENT_LABEL] == OWNER.name
-    assert labels[secrets.ROLE_LABEL] == Role.WORKLOAD
+    assert labels[workload.CLIENT_LABEL] == OWNER.name
+    assert labels[workload.ROLE_LABEL] == Role.WORKLOAD
 
 
 def test_secret_body_never_carries_a_reloader_annotation() -> None:
@@ -213,9 +213,9 @@ def test_unowned_secret_body_has_no_owner_reference() -> None:
 
 
 def test_is_owned_by_matches_on_the_owner_uid() -> None:
-    assert secrets.is_owned_by(body(), OWNER)
-    assert not secrets.is_owned_by(body(), Owner(name=OWNER.name, uid="another-uid"))
-    assert not secrets.is_owned_by(body(owned=False), OWNER)
+    assert workload.is_owned_by(body(), OWNER)
+    assert not workload.is_owned_by(body(), Owner(name=OWNER.name, uid="another-uid"))
+    assert not workload.is_owned_by(body(owned=False), OWNER)
 
 
 # --- reading a token back -----------------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_a_new_token_differs() -> None:
 
 def test_changed_label_differs() -> None:
     existing = as_read_back(body())
-    existing["metadata"]["labels"][secrets.CLIENT_LABEL] = "someone-else"
+    existing["metadata"]["labels"][workload.CLIENT_LABEL] = "someone-else"
 
     assert differs(existing, body()) is True
 
@@ -362,12 +362,12 @@ def test_issued_token_repr_does_not_contain_the_token() -> None:
 
 
 def test_fingerprint_is_short_and_depends_on_every_field() -> None:
-    base = secrets.fingerprint("client", "aud", "scope")
+    base = workload.fingerprint("client", "aud", "scope")
 
     assert len(base) == 32
-    assert base != secrets.fingerprint("client", "aud", "scope", "")
-    assert base != secrets.fingerprint("client", "audscope")
-    assert base == secrets.fingerprint("client", "aud", "scope")
+    assert base != workload.fingerprint("client", "aud", "scope", "")
+    assert base != workload.fingerprint("client", "audscope")
+    assert base == workload.fingerprint("client", "aud", "scope")
 
 
 def test_named_tokens_get_their_own_keys_in_upper_case() -> None:

@@ -1,0 +1,1 @@
+"""Adapters to the world outside the core: the Kubernetes API and Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""The ``maskinporten-operator`` command: ``run``, ``token`` and ``keygen``."""

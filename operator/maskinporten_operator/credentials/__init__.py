@@ -1,0 +1,1 @@
+"""Credentials: client keys, the formats people hold them in, business certificates."""

@@ -1,0 +1,1 @@
+"""The kopf wiring: handlers, applying outcomes, wake-ups, logging set-up."""
