@@ -20,6 +20,23 @@ SCOPE_PATTERN = r"^[a-z0-9][a-z0-9._-]*:[a-zA-Z0-9._/:-]+$"
 ORG_NUMBER_PATTERN = r"^[0-9]{9}$"
 KEY_ID_PATTERN = r"^[a-zA-Z0-9._-]+$"
 
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "maskinporten-operator"
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+"""Selects every Secret the operator manages (workload and generated key Secrets)."""
+CLIENT_LABEL = f"{GROUP}/client"
+"""On a managed Secret: the name of the MaskinportenClient it belongs to."""
+ROLE_LABEL = f"{GROUP}/role"
+"""On a managed Secret: ``workload`` or ``key``."""
+TOKENS_ANNOTATION = f"{GROUP}/tokens"
+"""On a workload Secret: per token, what it was requested with and when it expires (JSON)."""
+DATA_HASH_ANNOTATION = f"{GROUP}/data-hash"
+"""On a managed Secret: SHA-256 of the data the operator wrote, to notice edits."""
+KEY_ID_ANNOTATION = f"{GROUP}/key-id"
+"""On a generated key Secret: the key's ``kid``."""
+FORCE_REFRESH_ANNOTATION = f"{GROUP}/force-refresh"
+"""On a MaskinportenClient: a new value requests new tokens at once."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(

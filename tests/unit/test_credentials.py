@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
 from maskinporten_operator.credentials.formats import (
     CONVERT_JKS,
@@ -70,7 +71,7 @@ def test_jwk_signs_with_its_kid(client_key: ClientKey) -> None:
 
 def test_jwk_cannot_be_forced_to_x5c(client_key: ClientKey) -> None:
     with pytest.raises(InvalidKeyError) as caught:
-        load_jwk(client_key.private_jwk_json(), source=SOURCE, mode="x5c")
+        load_jwk(client_key.private_jwk_json(), source=SOURCE, mode=KeyMode.CERTIFICATE)
 
     assert "has no certificate" in str(caught.value)
 
@@ -206,14 +207,16 @@ def test_certificate_forced_to_kid_mode_signs_with_the_key_thumbprint(
 ) -> None:
     data = business_certificate.private_key_pem() + business_certificate.chain_pem()
 
-    loaded = load_pem(data, source=SOURCE, now=NOW, mode="kid")
+    loaded = load_pem(data, source=SOURCE, now=NOW, mode=KeyMode.KEY_ID)
 
     assert (loaded.kid, loaded.certificate_chain) == (loaded.key.thumbprint(), ())
 
 
 def test_key_without_certificate_cannot_be_forced_to_x5c(rsa_2048: rsa.RSAPrivateKey) -> None:
     with pytest.raises(InvalidKeyError) as caught:
-        load_pem(pem(rsa_2048, ser.PrivateFormat.PKCS8), source=SOURCE, now=NOW, mode="x5c")
+        load_pem(
+            pem(rsa_2048, ser.PrivateFormat.PKCS8), source=SOURCE, now=NOW, mode=KeyMode.CERTIFICATE
+        )
 
     assert "holds no certificate" in str(caught.value)
 

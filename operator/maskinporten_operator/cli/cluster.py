@@ -1,31 +1,35 @@
 """The Kubernetes calls of the command-line tools, through the current kubeconfig (or in-cluster
-credentials in a pod). Synchronous: a command makes one or two calls."""
+credentials in a pod), made with the operator's own Kubernetes adapter."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import kubernetes
-import urllib3
 
-from maskinporten_operator.adapters.kube import load_api_client
+from maskinporten_operator.adapters.kube import UNREACHABLE, Kube, load_api_client
 from maskinporten_operator.api import (
-    GROUP,
+    KEY_ID_ANNOTATION,
     KIND,
-    PLURAL,
-    VERSION,
     ClientSpec,
     InvalidSpecError,
     parse_spec,
 )
 from maskinporten_operator.cli.common import EXIT_KUBERNETES, EXIT_USAGE, CommandError
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.reconcile import workload
-from maskinporten_operator.reconcile.keysupply import read_key
+from maskinporten_operator.credentials.secret_data import (
+    encode_data,
+    password_in,
+    raw_data,
+    read_key,
+)
+from maskinporten_operator.ports import KubeError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,47 +41,7 @@ class ClusterClient:
 
 
 def read_client(namespace: str, name: str) -> ClusterClient:
-    api = _api()
-    what = f"{KIND} {namespace}/{name}"
-    resource: dict[str, Any] = _call(
-        what,
-        lambda: kubernetes.client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _preload_content=False
-        ),
-    )
-    try:
-        spec = parse_spec(resource.get("spec"))
-    except InvalidSpecError as error:
-        raise CommandError(f"{what} has an invalid spec: {error}") from None
-    secret_name = spec.key_secret_name(name)
-    where = f"Secret {namespace}/{secret_name}"
-    secret: dict[str, Any] = _call(
-        where,
-        lambda: kubernetes.client.CoreV1Api(api).read_namespaced_secret(
-            secret_name, namespace, _preload_content=False
-        ),
-    )
-    password = None
-    if spec.key.password_secret_ref is not None:
-        reference = spec.key.password_secret_ref
-        password_secret: dict[str, Any] = _call(
-            f"password Secret {namespace}/{reference.name}",
-            lambda: kubernetes.client.CoreV1Api(api).read_namespaced_secret(
-                reference.name, namespace, _preload_content=False
-            ),
-        )
-        password = workload.raw_data(password_secret).get(reference.key, b"").rstrip(b"\r\n")
-    try:
-        key = read_key(
-            workload.raw_data(secret),
-            spec.key,
-            source=where,
-            password=password,
-            now=datetime.now(UTC),
-        )
-    except InvalidKeyError as error:
-        raise CommandError(str(error)) from None
-    return ClusterClient(spec, key)
+    return _with_kube(lambda kube: _read_client(kube, namespace, name))
 
 
 def create_key_secret(namespace: str, name: str, key: ClientKey) -> None:
@@ -89,56 +53,82 @@ def create_key_secret(namespace: str, name: str, key: ClientKey) -> None:
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "annotations": {workload.KEY_ID_ANNOTATION: key.kid},
+            "annotations": {KEY_ID_ANNOTATION: key.kid},
         },
-        "data": workload.encode_data({"jwk": key.private_jwk_json()}),
+        "data": encode_data({"jwk": key.private_jwk_json()}),
     }
-    core = kubernetes.client.CoreV1Api(_api())
-    _call(
-        f"Secret {namespace}/{name}",
-        lambda: core.create_namespaced_secret(namespace, cast(Any, body), _preload_content=False),
-    )
+    _with_kube(lambda kube: kube.create_secret(namespace, body))
 
 
-def _api() -> kubernetes.client.ApiClient:
+async def _read_client(kube: Kube, namespace: str, name: str) -> ClusterClient:
+    what = f"{KIND} {namespace}/{name}"
+    resource = _found(await kube.get_client(namespace, name), what)
     try:
-        return load_api_client()
+        spec = parse_spec(resource.get("spec"))
+    except InvalidSpecError as error:
+        raise CommandError(f"{what} has an invalid spec: {error}") from None
+    where = f"Secret {namespace}/{spec.key_secret_name(name)}"
+    secret = _found(await kube.get_secret(namespace, spec.key_secret_name(name)), where)
+    try:
+        password = None
+        if spec.key.password_secret_ref is not None:
+            reference = spec.key.password_secret_ref
+            password_where = f"password Secret {namespace}/{reference.name}"
+            password_secret = _found(
+                await kube.get_secret(namespace, reference.name), password_where
+            )
+            password = password_in(raw_data(password_secret), reference.key, where=password_where)
+        key = read_key(
+            raw_data(secret), spec.key, source=where, password=password, now=datetime.now(UTC)
+        )
+    except InvalidKeyError as error:
+        raise CommandError(str(error)) from None
+    return ClusterClient(spec, key)
+
+
+def _found(found: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    if found is None:
+        raise CommandError(f"{what} not found", exit_code=EXIT_USAGE)
+    return found
+
+
+def _with_kube(work: Callable[[Kube], Awaitable[T]]) -> T:
+    try:
+        api_client = load_api_client()
     except kubernetes.config.ConfigException as error:
         raise CommandError(
             f"no Kubernetes configuration: {error}",
             hint="set KUBECONFIG, or select a context with kubectl config use-context",
         ) from None
 
+    async def run() -> T:
+        kube = Kube(api_client, concurrency=1)
+        try:
+            return await work(kube)
+        finally:
+            kube.close()
 
-def _call(what: str, call: Callable[[], Any]) -> Any:
     try:
-        response = call()
-    except kubernetes.client.ApiException as error:
-        raise _api_error(what, error) from None
-    except urllib3.exceptions.HTTPError as error:
-        raise CommandError(
-            f"cannot reach the Kubernetes API for {what}: {type(error).__name__}",
+        return asyncio.run(run())
+    except KubeError as error:
+        raise _command_error(error) from None
+
+
+def _command_error(error: KubeError) -> CommandError:
+    if error.status == UNREACHABLE:
+        return CommandError(
+            f"cannot reach the Kubernetes API for {error.subject}",
             exit_code=EXIT_KUBERNETES,
             hint="check the current kubeconfig context (kubectl cluster-info)",
-        ) from None
-    return json.loads(response.data) if response.data else None
-
-
-def _api_error(what: str, error: kubernetes.client.ApiException) -> CommandError:
-    try:
-        message = json.loads(error.body or "{}").get("message") or error.reason
-    except ValueError:
-        message = error.reason
-    if error.status == 404:
-        return CommandError(f"{what} not found", exit_code=EXIT_USAGE)
+        )
     if error.status == 409:
         return CommandError(
-            f"{what} already exists",
+            f"{error.subject} already exists",
             exit_code=EXIT_USAGE,
             hint="an existing key is never overwritten: choose another name, or delete the "
             "Secret first if you are sure nothing uses its key",
         )
     return CommandError(
-        f"Kubernetes API refused access to {what}: HTTP {error.status} {message}",
+        f"Kubernetes API refused access to {error.subject}: {error.detail}",
         exit_code=EXIT_KUBERNETES,
     )

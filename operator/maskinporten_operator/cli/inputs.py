@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from maskinporten_operator.api import KeyMode
 from maskinporten_operator.cli.cluster import ClusterClient
 from maskinporten_operator.cli.common import CommandError, read_file, read_password_file, warn
 from maskinporten_operator.cli.properties import GrantProperties, grant_properties
 from maskinporten_operator.credentials.certificates import expiry_warning
 from maskinporten_operator.credentials.formats import (
-    Mode,
     PasswordError,
     load_jwk,
     load_keystore,
@@ -66,7 +66,7 @@ def credential(
     if cluster is not None and (args.kid or args.x5c):
         raise CommandError("--kid and --x5c do not apply to --from-cluster: its spec decides")
     now = datetime.now(UTC)
-    mode: Mode | None = "x5c" if args.x5c else None
+    mode = KeyMode.CERTIFICATE if args.x5c else KeyMode.AUTO
     kid = args.kid or properties.key_id
     password = _password(
         args.password_file, environ.get("MASKINPORTEN_KEY_PASSWORD"), properties.keystore_password

@@ -7,10 +7,8 @@ import os
 import random
 import sys
 
-import kopf
-
 from maskinporten_operator.cli import keygen, token
-from maskinporten_operator.runtime.logs import configure_logging
+from maskinporten_operator.runtime.run import run
 from maskinporten_operator.settings import InvalidSettingsError, settings_from_env
 
 EXIT_BAD_SETTINGS = 2
@@ -71,16 +69,12 @@ def _run(args: argparse.Namespace) -> None:
     except InvalidSettingsError as error:
         print(f"maskinporten-operator: invalid settings: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_SETTINGS)
-    configure_logging(settings)
-    import maskinporten_operator.runtime.handlers  # noqa: F401 - registers the handlers with kopf
-
-    kopf.run(
-        standalone=args.standalone or None,
+    run(
+        settings,
+        standalone=args.standalone,
         peering_name=args.peering,
         priority=_peering_priority(args),
         liveness_endpoint=args.liveness,
-        clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces,
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from joserfc.jwk import RSAKey
 
+from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import (
     chain_for_key,
     check_certificate,
@@ -37,7 +37,6 @@ from maskinporten_operator.credentials.keys import (
     client_key_from_jwk,
 )
 
-Mode = Literal["kid", "x5c"]
 JKS_MAGIC = {b"\xfe\xed\xfe\xed": "JKS", b"\xce\xce\xce\xce": "JCEKS"}
 CONVERT_JKS = "keytool -importkeystore -srckeystore k.jks -destkeystore k.p12 -deststoretype PKCS12"
 PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
@@ -48,11 +47,17 @@ class PasswordError(InvalidKeyError):
 
 
 def load_jwk(
-    text: str, *, source: str, key_id: str | None = None, mode: Mode | None = None
+    text: str,
+    *,
+    source: str,
+    key_id: str | None = None,
+    default_kid: str = "",
+    mode: KeyMode = KeyMode.AUTO,
 ) -> ClientKey:
-    if mode == "x5c":
+    """A private JWK; a JWK has no certificate, so ``mode`` Certificate is refused."""
+    if mode is KeyMode.CERTIFICATE:
         raise InvalidKeyError(f"{source} is a JWK, which has no certificate: {_NEEDS_CERTIFICATE}")
-    return client_key_from_jwk(text, where=source, key_id=key_id)
+    return client_key_from_jwk(text, where=source, key_id=key_id, default_kid=default_kid)
 
 
 def load_pem(
@@ -63,7 +68,7 @@ def load_pem(
     password: bytes | None = None,
     chain: bytes = b"",
     key_id: str | None = None,
-    mode: Mode | None = None,
+    mode: KeyMode = KeyMode.AUTO,
 ) -> ClientKey:
     """A PEM private key; certificates in the same file or in ``chain`` (PEM) come with it."""
     if b"PRIVATE KEY-----" not in data:
@@ -93,7 +98,7 @@ def load_pkcs12(
     password: bytes | None,
     alias: str | None = None,
     key_id: str | None = None,
-    mode: Mode | None = None,
+    mode: KeyMode = KeyMode.AUTO,
 ) -> ClientKey:
     """A PKCS#12 file with one key entry; ``alias`` (its friendly name) is checked when given."""
     try:
@@ -127,7 +132,7 @@ def load_keystore(
     alias: str | None,
     alias_password: bytes | None = None,
     key_id: str | None = None,
-    mode: Mode | None = None,
+    mode: KeyMode = KeyMode.AUTO,
 ) -> ClientKey:
     """A Java keystore as the Java jwt-grant-generator opens it (``KeyStore.getInstance("JKS")``).
 
@@ -176,12 +181,12 @@ def _client_key(
     source: str,
     now: datetime,
     key_id: str | None,
-    mode: Mode | None,
+    mode: KeyMode,
 ) -> ClientKey:
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise InvalidKeyError(f"{source} holds a non-RSA key; Maskinporten needs an RSA key")
     key = RSAKey.import_key(private_key)
-    if (mode or ("x5c" if certificates and not key_id else "kid")) == "kid":
+    if mode is KeyMode.KEY_ID or (mode is KeyMode.AUTO and (key_id or not certificates)):
         check_private_rsa(key, source)
         return ClientKey(kid=key_id or key.thumbprint(), algorithm=DEFAULT_ALGORITHM, key=key)
     if not certificates:

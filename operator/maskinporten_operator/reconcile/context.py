@@ -9,9 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from maskinporten_operator.adapters.kube import Kube, KubeError
-from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.oauth.authserver import TokenRequestError
+from maskinporten_operator.ports import (
+    AuthorizationServer,
+    KubeError,
+    KubernetesApi,
+    TokenRequestMetrics,
+)
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.settings import Settings
@@ -22,10 +26,10 @@ T = TypeVar("T")
 @dataclass
 class Dependencies:
     settings: Settings
-    kube: Kube
-    auth: AuthorizationServerClient
+    kube: KubernetesApi
+    auth: AuthorizationServer
     token_requests: asyncio.Semaphore
-    metrics: Metrics
+    metrics: TokenRequestMetrics
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
 
@@ -78,7 +82,17 @@ class Failure(Exception):
 
 
 async def kube_call(call: Awaitable[T]) -> T:
+    """Await a Kubernetes call; its :class:`KubeError` becomes a :class:`Failure`."""
     try:
         return await call
     except KubeError as error:
         raise Failure("KubernetesApiError", str(error)) from None
+
+
+async def auth_call(call: Awaitable[T]) -> T:
+    """Await an authorization-server call; its :class:`TokenRequestError` becomes a
+    :class:`Failure` with the same reason."""
+    try:
+        return await call
+    except TokenRequestError as error:
+        raise Failure(error.reason, str(error)) from None

@@ -6,11 +6,18 @@ so a reconciliation can be reasoned about without kopf.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from maskinporten_operator.api import GROUP, ClientSpec, InvalidSpecError, parse_spec
+from maskinporten_operator.api import (
+    FORCE_REFRESH_ANNOTATION,
+    ClientSpec,
+    InvalidSpecError,
+    parse_spec,
+)
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
@@ -20,13 +27,14 @@ from maskinporten_operator.reconcile.context import (
     Event,
     Failure,
     TokenSlot,
+    auth_call,
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
 from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
 from maskinporten_operator.reconcile.tokensupply import supply_tokens
 from maskinporten_operator.settings import Settings
 
-FORCE_REFRESH_ANNOTATION = f"{GROUP}/force-refresh"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,24 @@ async def reconcile(
         key = await ensure_key(ref, spec, status, deps, events)
         base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
         base_status.update(certificate_status(key, status, now, events))
-        metadata = await deps.auth.metadata(deps.settings.issuer_for(spec.issuer))
+        metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
         slots = await supply_tokens(ref, spec, key, metadata, memory, deps, forced=forced)
     except Failure as failure:
         return _failed(ref, failure, status, base_status, memory, deps, now, events)
+    except Exception as error:  # the last resort: no exception may end a resource's loop
+        logger.error(
+            "unexpected %s reconciling %s/%s, at:\n%s",
+            type(error).__name__,
+            ref.namespace,
+            ref.name,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        internal = Failure(
+            "InternalError",
+            f"unexpected {type(error).__name__} in the operator (its log has where); "
+            "retried with back-off",
+        )
+        return _failed(ref, internal, status, base_status, memory, deps, now, events)
     memory.consecutive_failures = 0
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
     if force_request is not None:

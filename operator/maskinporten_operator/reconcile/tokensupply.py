@@ -196,10 +196,7 @@ async def _write_workload_secret(
         owner=ref.owner,
         role=workload.Role.WORKLOAD,
         data=data,
-        annotations={
-            **workload.token_annotations(tokens),
-            workload.DATA_HASH_ANNOTATION: workload.data_hash(data),
-        },
+        annotations=workload.token_annotations(tokens),
         owned=True,
     )
     if existing is None:

@@ -6,7 +6,6 @@ Pure: bodies are plain dicts in the Kubernetes wire shape (``data`` base64-encod
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -14,16 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from maskinporten_operator.api import API_VERSION, GROUP, KIND
-
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "maskinporten-operator"
-CLIENT_LABEL = f"{GROUP}/client"
-ROLE_LABEL = f"{GROUP}/role"
-TOKENS_ANNOTATION = f"{GROUP}/tokens"
-DATA_HASH_ANNOTATION = f"{GROUP}/data-hash"
-KEY_ID_ANNOTATION = f"{GROUP}/key-id"
-SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+from maskinporten_operator.api import (
+    API_VERSION,
+    CLIENT_LABEL,
+    DATA_HASH_ANNOTATION,
+    KIND,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ROLE_LABEL,
+    TOKENS_ANNOTATION,
+)
+from maskinporten_operator.credentials.secret_data import encode_data
 
 
 class Role:
@@ -156,19 +156,6 @@ def token_annotations(tokens: Sequence[IssuedToken]) -> dict[str, str]:
         for token in tokens
     }
     return {TOKENS_ANNOTATION: json.dumps(described, sort_keys=True, separators=(",", ":"))}
-
-
-def encode_data(data: Mapping[str, str]) -> dict[str, str]:
-    return {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
-
-
-def raw_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
-    """A Secret's data as bytes (keystores are binary)."""
-    decoded: dict[str, bytes] = {}
-    for key, value in (secret.get("data") or {}).items():
-        with contextlib.suppress(ValueError):
-            decoded[key] = base64.b64decode(value)
-    return decoded
 
 
 def decode_data(secret: Mapping[str, Any]) -> dict[str, str]:

@@ -1,4 +1,10 @@
-"""Logging set-up: one line per state change or failure, not per routine refresh."""
+"""Logging set-up: one line per state change or failure, not per routine refresh.
+
+kopf's own per-object INFO lines (a handler succeeded, a daemon started) are routine, so its
+``kopf.objects`` logger is kept at WARNING outside DEBUG; the operator's own lines come from
+:func:`maskinporten_operator.runtime.apply.resource_logger`, which names the resource in text
+(``[namespace/name]`` prefix) and JSON (``object``) alike.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,6 @@ import kopf
 
 from maskinporten_operator.settings import LogFormat, Settings
 
-ROUTINE_MESSAGES = frozenset({"Handler 'wake_on_change' succeeded."})
-"""kopf logs every watch event's handler at INFO; status updates make those routine."""
-
-
-def _not_routine(record: logging.LogRecord) -> bool:
-    return record.getMessage() not in ROUTINE_MESSAGES
-
 
 def configure_logging(settings: Settings) -> None:
     kopf.configure(
@@ -22,8 +21,9 @@ def configure_logging(settings: Settings) -> None:
         log_format=kopf.LogFormat.JSON
         if settings.log_format is LogFormat.JSON
         else kopf.LogFormat.FULL,
+        log_prefix=settings.log_format is not LogFormat.JSON,
     )
     logging.getLogger().setLevel(settings.log_level)
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("kopf.objects").addFilter(_not_routine)
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import InvalidKeyError, generate_client_key
-from maskinporten_operator.reconcile.keysupply import read_key
+from maskinporten_operator.credentials.secret_data import MissingDataError, password_in, read_key
 from maskinporten_testbed.testca import CertificateAuthority
 
 NOW = datetime.now(UTC)
@@ -63,3 +64,29 @@ def test_java_keystore_is_refused_with_the_keytool_conversion_command() -> None:
         read_key(
             data, KeySpec(secret_key="keystore.jks"), source="Secret s", password=None, now=NOW
         )
+
+
+def test_certificate_mode_with_only_a_jwk_is_refused_for_lack_of_a_certificate() -> None:
+    data = {"jwk": generate_client_key().private_jwk_json().encode()}
+
+    with pytest.raises(InvalidKeyError, match="x5c grants need a business certificate"):
+        read_key(data, KeySpec(mode=KeyMode.CERTIFICATE), source="Secret s", password=None, now=NOW)
+
+
+def test_jwk_takes_its_kid_from_the_secrets_kid_entry_when_it_has_none() -> None:
+    jwk = json.loads(generate_client_key().private_jwk_json())
+    del jwk["kid"]
+    data = {"jwk": json.dumps(jwk).encode(), "kid": b"registered-kid"}
+
+    key = read_key(data, KeySpec(), source="Secret s", password=None, now=NOW)
+
+    assert key.kid == "registered-kid"
+
+
+def test_password_is_read_without_its_trailing_line_break() -> None:
+    assert password_in({"password": b"pw\r\n"}, "password", where="Secret p") == b"pw"
+
+
+def test_missing_password_key_is_named_not_read_as_an_empty_password() -> None:
+    with pytest.raises(MissingDataError, match=r"Secret p has no key 'password' \(.*'pass'"):
+        password_in({"pass": b"pw"}, "password", where="Secret p")

@@ -1,0 +1,30 @@
+"""Running the operator: logging, the shared memo, and kopf's main loop."""
+
+from __future__ import annotations
+
+import kopf
+
+from maskinporten_operator.runtime import handlers
+from maskinporten_operator.runtime.logs import configure_logging
+from maskinporten_operator.settings import Settings
+
+
+def run(
+    settings: Settings,
+    *,
+    standalone: bool,
+    peering_name: str | None,
+    priority: int | None,
+    liveness_endpoint: str | None,
+) -> None:
+    """Run until stopped (SIGINT, SIGTERM); kopf registers the handlers of :mod:`.handlers`."""
+    configure_logging(settings)
+    kopf.run(
+        standalone=standalone or None,
+        peering_name=peering_name,
+        priority=priority,
+        liveness_endpoint=liveness_endpoint,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        memo=handlers.operator_memo(settings),
+    )
