@@ -92,7 +92,12 @@ async def keep_client_supplied(
 ) -> None:
     assert namespace is not None, "MaskinportenClient is namespaced"
     memory = ClientMemory()
-    wakeup = memo.wakeups.register(namespace, name)
+    wakeup = memo.wakeups.register(
+        namespace,
+        name,
+        body.meta.get("generation"),
+        body.meta.annotations.get(FORCE_REFRESH_ANNOTATION),
+    )
 
     def post_event(event: Event) -> None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)

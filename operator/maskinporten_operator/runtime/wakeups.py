@@ -18,6 +18,11 @@ class Wakeup:
     def set(self) -> None:
         self._event.set()
 
+    @property
+    def pending(self) -> bool:
+        """Woken, and the daemon has not waited since."""
+        return self._event.is_set()
+
     async def wait(self, seconds: float, stopped: kopf.DaemonStopped) -> None:
         """Sleep ``seconds``, returning early when woken or when the daemon is stopped."""
         woken = asyncio.ensure_future(self._event.wait())
@@ -42,21 +47,30 @@ class WakeRegistry:
 
         Waking on a change rather than on a mismatch with the status keeps a request that keeps
         failing (a forced refresh, say) on its back-off instead of retrying on every update.
+        Facts of a resource with no registered daemon (not started yet, or deleted) are not
+        kept: its daemon reconciles at once when it starts, and the registry holds only live
+        resources.
         """
         key = (namespace, name)
-        if self._seen.get(key) != facts:
+        if key in self._wakeups and self._seen.get(key) != facts:
             self._seen[key] = facts
-            self.wake(namespace, name)
+            self._wakeups[key].set()
 
-    def register(self, namespace: str, name: str) -> Wakeup:
+    def register(self, namespace: str, name: str, *facts: object) -> Wakeup:
+        """A daemon starts: ``facts`` are what it reconciles with first (see wake_on_change)."""
         wakeup = Wakeup()
         self._wakeups[(namespace, name)] = wakeup
+        self._seen[(namespace, name)] = facts
         return wakeup
 
     def unregister(self, namespace: str, name: str, wakeup: Wakeup) -> None:
         if self._wakeups.get((namespace, name)) is wakeup:
             del self._wakeups[(namespace, name)]
             self._seen.pop((namespace, name), None)
+
+    def __len__(self) -> int:
+        """How many resources the registry holds state for."""
+        return len(self._wakeups.keys() | self._seen.keys())
 
     def wake(self, namespace: str, name: str) -> None:
         wakeup = self._wakeups.get((namespace, name))

@@ -1,0 +1,43 @@
+"""Waking a resource's daemon early: on changes that matter, for live resources only."""
+
+from __future__ import annotations
+
+from maskinporten_operator.runtime.wakeups import WakeRegistry
+
+
+def woken(registry: WakeRegistry, namespace: str, name: str, *facts: object) -> bool:
+    wakeup = registry.register(namespace, name, 1, None)
+    registry.wake_on_change(namespace, name, *facts)
+    return wakeup.pending
+
+
+def test_a_new_generation_wakes_the_daemon() -> None:
+    assert woken(WakeRegistry(), "team", "weather", 2, None)
+
+
+def test_the_facts_the_daemon_started_with_do_not_wake_it() -> None:
+    assert not woken(WakeRegistry(), "team", "weather", 1, None)
+
+
+def test_a_new_force_refresh_value_wakes_the_daemon() -> None:
+    assert woken(WakeRegistry(), "team", "weather", 1, "1764000000")
+
+
+def test_events_after_a_daemon_stopped_leave_nothing_behind() -> None:
+    registry = WakeRegistry()
+    for index in range(100):
+        name = f"client-{index}"
+        wakeup = registry.register("team", name, 1, None)
+        registry.unregister("team", name, wakeup)
+        registry.wake_on_change("team", name, 2, None)
+
+    assert len(registry) == 0
+
+
+def test_a_recreated_resource_with_the_same_name_is_woken() -> None:
+    registry = WakeRegistry()
+    first = registry.register("team", "weather", 1, None)
+    registry.unregister("team", "weather", first)
+    registry.wake_on_change("team", "weather", 2, None)
+
+    assert woken(registry, "team", "weather", 2, None)
