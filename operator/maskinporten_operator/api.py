@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,7 +26,10 @@ MANAGED_BY = "maskinporten-operator"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 """Selects every Secret the operator manages (workload and generated key Secrets)."""
 CLIENT_LABEL = f"{GROUP}/client"
-"""On a managed Secret: the name of the MaskinportenClient it belongs to."""
+"""On a managed Secret: the MaskinportenClient it belongs to, as :func:`label_value` gives it."""
+CLIENT_ANNOTATION = f"{GROUP}/client"
+"""On a managed Secret: the full name of the MaskinportenClient it belongs to."""
+LABEL_VALUE_MAX_LENGTH = 63
 ROLE_LABEL = f"{GROUP}/role"
 """On a managed Secret: ``workload`` or ``key``."""
 TOKENS_ANNOTATION = f"{GROUP}/tokens"
@@ -36,6 +40,16 @@ KEY_ID_ANNOTATION = f"{GROUP}/key-id"
 """On a generated key Secret: the key's ``kid``."""
 FORCE_REFRESH_ANNOTATION = f"{GROUP}/force-refresh"
 """On a MaskinportenClient: a new value requests new tokens at once."""
+
+
+def label_value(name: str) -> str:
+    """``name`` as a label value: itself when it fits in 63 characters, else a prefix of it and
+    a digest of the whole, so that distinct names stay distinct (label values are limited to
+    63 characters; object names, to 253)."""
+    if len(name) <= LABEL_VALUE_MAX_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return name[: LABEL_VALUE_MAX_LENGTH - len(digest) - 1].rstrip("-.") + "-" + digest
 
 
 class _Model(BaseModel):

@@ -8,9 +8,11 @@ from pathlib import Path
 import kubernetes
 import pytest
 
+from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed import binaries
+from maskinporten_testbed.standin import StandinThread
 
-from .helpers import SCOPE, Cluster, eventually
+from .helpers import SCOPE, Cluster, eventually, provision, register
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:
@@ -91,3 +93,56 @@ def test_kubectl_get_shows_readiness_client_expiry_and_secret(
     assert header.split() == ["NAME", "READY", "CLIENT", "ID", "TOKEN", "EXPIRES", "SECRET", "AGE"]
     assert row.split()[:3] == ["listed", "False", "listed-id"]
     assert "listed-maskinporten" in row
+
+
+LONGEST_WITH_DEFAULT_SECRET_NAMES = 236
+
+
+def test_name_of_64_characters_becomes_ready(cluster: Cluster, standin: StandinThread) -> None:
+    name = "weather-forecast-integration-for-the-northern-region-weather-fzz"
+    assert len(name) == 64
+    provision(cluster, standin, name)
+
+    assert cluster.wait_condition(name, status="True")["reason"] == "TokenIssued"
+
+
+def test_longest_name_with_default_secret_names_becomes_ready(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    name = "a" * LONGEST_WITH_DEFAULT_SECRET_NAMES
+    provision(cluster, standin, name)
+
+    assert cluster.wait_condition(name, status="True")["reason"] == "TokenIssued"
+    assert cluster.secret_data(f"{name}-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+
+
+def test_name_too_long_for_the_default_key_secret_name_is_refused_at_apply(
+    cluster: Cluster,
+) -> None:
+    spec = {"clientId": "x", "scopes": {"consumes": [{"name": SCOPE}]}, "secretName": "tokens"}
+    with pytest.raises(kubernetes.client.ApiException) as caught:
+        cluster.create_client("a" * (LONGEST_WITH_DEFAULT_SECRET_NAMES + 1), spec)
+
+    assert caught.value.status == 422
+    assert "needs spec.key.secretName" in str(caught.value.body)
+
+
+def test_longest_name_with_its_secret_names_given_becomes_ready(
+    cluster: Cluster, standin: StandinThread
+) -> None:
+    name = "b" * 253
+    client_id = f"{cluster.namespace}-longest"
+    key = generate_client_key()
+    cluster.put_secret("longest-key", {"jwk": key.private_jwk_json()})
+    register(standin, client_id, key)
+    cluster.create_client(
+        name,
+        {
+            "clientId": client_id,
+            "scopes": {"consumes": [{"name": SCOPE}]},
+            "secretName": "longest-tokens",
+            "key": {"secretName": "longest-key", "source": "Existing"},
+        },
+    )
+
+    assert cluster.wait_condition(name, status="True")["reason"] == "TokenIssued"

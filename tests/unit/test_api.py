@@ -10,6 +10,7 @@ from maskinporten_operator.api import (
     DeletionPolicy,
     InvalidSpecError,
     KeySource,
+    label_value,
     parse_spec,
 )
 
@@ -270,3 +271,19 @@ def test_maskinporten_only_claims_are_refused_with_client_credentials() -> None:
 
     with pytest.raises(InvalidSpecError, match="consumerOrg apply to grantType JwtBearer"):
         parse_spec(spec)
+
+
+def test_label_value_of_a_name_that_fits_is_the_name() -> None:
+    assert label_value("a" * 63) == "a" * 63
+
+
+def test_label_value_of_a_longer_name_fits_in_63_characters_and_ends_alphanumeric() -> None:
+    value = label_value("weather-forecast-integration-for-the-northern-region-weather-" + "-" * 3)
+
+    assert len(value) <= 63
+    assert value[0].isalnum()
+    assert value[-1].isalnum()
+
+
+def test_label_values_of_long_names_with_a_common_prefix_differ() -> None:
+    assert label_value("n" * 64 + "a") != label_value("n" * 64 + "b")

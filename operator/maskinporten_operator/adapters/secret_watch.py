@@ -17,7 +17,7 @@ from typing import Any
 
 import kubernetes
 
-from maskinporten_operator.api import CLIENT_LABEL, MANAGED_SELECTOR, ROLE_LABEL
+from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, MANAGED_SELECTOR, ROLE_LABEL
 from maskinporten_operator.reconcile import workload
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ class SecretWatcher:
                 break
             secret = event["object"]
             metadata = secret.get("metadata", {})
-            owner = (metadata.get("labels") or {}).get(CLIENT_LABEL)
+            owner = (metadata.get("annotations") or {}).get(CLIENT_ANNOTATION) or (
+                metadata.get("labels") or {}
+            ).get(CLIENT_LABEL)
             where = metadata.get("namespace", "")
             if owner and self._watched(where) and needs_attention(event["type"], secret):
                 loop.call_soon_threadsafe(self._on_change, where, owner)

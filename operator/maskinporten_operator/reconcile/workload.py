@@ -15,6 +15,7 @@ from typing import Any
 
 from maskinporten_operator.api import (
     API_VERSION,
+    CLIENT_ANNOTATION,
     CLIENT_LABEL,
     DATA_HASH_ANNOTATION,
     KIND,
@@ -22,6 +23,7 @@ from maskinporten_operator.api import (
     MANAGED_BY_LABEL,
     ROLE_LABEL,
     TOKENS_ANNOTATION,
+    label_value,
 )
 from maskinporten_operator.credentials.secret_data import encode_data
 
@@ -131,8 +133,16 @@ def secret_body(
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
-        "labels": {MANAGED_BY_LABEL: MANAGED_BY, CLIENT_LABEL: owner.name, ROLE_LABEL: role},
-        "annotations": {**annotations, DATA_HASH_ANNOTATION: data_hash(data)},
+        "labels": {
+            MANAGED_BY_LABEL: MANAGED_BY,
+            CLIENT_LABEL: label_value(owner.name),
+            ROLE_LABEL: role,
+        },
+        "annotations": {
+            **annotations,
+            CLIENT_ANNOTATION: owner.name,
+            DATA_HASH_ANNOTATION: data_hash(data),
+        },
     }
     if owned:
         metadata["ownerReferences"] = [owner.reference()]
