@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.rfc3339 import format_time
 
 EXPIRY_WARNING_DAYS = 30
 
@@ -142,4 +143,4 @@ def _public_der(key: object) -> bytes:
 
 
 def _date(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(moment.timestamp())

@@ -23,6 +23,7 @@ from maskinporten_operator.reconcile.context import (
     Failure,
     kube_call,
 )
+from maskinporten_operator.rfc3339 import format_time
 
 
 async def ensure_key(
@@ -115,6 +116,6 @@ def certificate_status(
     if warning is not None and not status.get("certificateWarning"):
         events.append(Event("Warning", "CertificateExpiring", warning))
     return {
-        "certificateNotAfter": workload.rfc3339(leaf.not_valid_after_utc.timestamp()),
+        "certificateNotAfter": format_time(leaf.not_valid_after_utc.timestamp()),
         "certificateWarning": warning,
     }

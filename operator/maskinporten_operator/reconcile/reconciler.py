@@ -32,6 +32,7 @@ from maskinporten_operator.reconcile.context import (
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
 from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
 from maskinporten_operator.reconcile.tokensupply import supply_tokens
+from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,10 +115,10 @@ def _token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
     ordered = sorted(slots, key=lambda slot: slot.token.expires_at)
     first = ordered[0]
     status: dict[str, Any] = {
-        "tokenExpiresAt": workload.rfc3339(first.token.expires_at),
+        "tokenExpiresAt": format_time(first.token.expires_at),
         "tokenLifetimeSeconds": round(first.token.expires_at - first.token.issued_at),
-        "lastRefreshTime": workload.rfc3339(max(s.token.issued_at for s in ordered)),
-        "nextRefreshTime": workload.rfc3339(min(s.plan.refresh_at for s in ordered)),
+        "lastRefreshTime": format_time(max(s.token.issued_at for s in ordered)),
+        "nextRefreshTime": format_time(min(s.plan.refresh_at for s in ordered)),
     }
     named = [slot for slot in ordered if slot.token.name]
     if named:
@@ -125,8 +126,8 @@ def _token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
             {
                 "name": slot.token.name,
                 "secretKey": workload.token_key(slot.token.name),
-                "expiresAt": workload.rfc3339(slot.token.expires_at),
-                "nextRefreshTime": workload.rfc3339(slot.plan.refresh_at),
+                "expiresAt": format_time(slot.token.expires_at),
+                "nextRefreshTime": format_time(slot.plan.refresh_at),
             }
             for slot in sorted(named, key=lambda slot: slot.token.name)
         ]
@@ -173,12 +174,12 @@ def _failed(
     )
     message = str(failure)
     if valid_until is not None:
-        message += f" (the current token stays in place until {workload.rfc3339(valid_until)})"
+        message += f" (the current token stays in place until {format_time(valid_until)})"
     new_status = {
         **{k: v for k, v in status.items() if k != "conditions"},
         **base_status,
         **(_token_status(memory.tokens.values()) if memory.tokens else {}),
-        "nextRefreshTime": workload.rfc3339(next_attempt),
+        "nextRefreshTime": format_time(next_attempt),
         "consecutiveFailures": memory.consecutive_failures,
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
@@ -200,7 +201,7 @@ def _outcome(
 ) -> Outcome:
     previous = cond.find(status.get("conditions", []), cond.READY)
     new_status["conditions"] = cond.render_conditions(
-        desired, status.get("conditions", []), generation=ref.generation, now=workload.rfc3339(now)
+        desired, status.get("conditions", []), generation=ref.generation, now=format_time(now)
     )
     ready = cond.find(new_status["conditions"], cond.READY)
     if (previous.get("status"), previous.get("reason")) != (ready["status"], ready["reason"]):

@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from maskinporten_operator.api import (
@@ -26,6 +25,7 @@ from maskinporten_operator.api import (
     label_value,
 )
 from maskinporten_operator.credentials.secret_data import encode_data
+from maskinporten_operator.rfc3339 import format_time, parse_time
 
 
 class Role:
@@ -75,14 +75,6 @@ class Endpoints:
     jwks_uri: str
 
 
-def rfc3339(timestamp: float) -> str:
-    return datetime.fromtimestamp(round(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(value: str) -> float:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
 def fingerprint(*fields: str) -> str:
     """A short digest of what a token was requested with (no secrets go into it)."""
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:32]
@@ -104,7 +96,7 @@ def workload_data(
     data = {}
     for token in tokens:
         data[token_key(token.name)] = token.access_token
-        data[token_key(token.name) + "_EXPIRES_AT"] = rfc3339(token.expires_at)
+        data[token_key(token.name) + "_EXPIRES_AT"] = format_time(token.expires_at)
         if token.altinn_token is not None:
             data[token_key(token.name, "ALTINN")] = token.altinn_token
     data |= {
@@ -160,8 +152,8 @@ def token_annotations(tokens: Sequence[IssuedToken]) -> dict[str, str]:
     described = {
         token.name: {
             "fingerprint": token.fingerprint,
-            "issuedAt": rfc3339(token.issued_at),
-            "expiresAt": rfc3339(token.expires_at),
+            "issuedAt": format_time(token.issued_at),
+            "expiresAt": format_time(token.expires_at),
         }
         for token in tokens
     }
@@ -204,8 +196,8 @@ def tokens_in_secret(secret: Mapping[str, Any]) -> dict[str, IssuedToken]:
             if access_token:
                 tokens[name] = IssuedToken(
                     access_token,
-                    parse_rfc3339(facts["issuedAt"]),
-                    parse_rfc3339(facts["expiresAt"]),
+                    parse_time(facts["issuedAt"]),
+                    parse_time(facts["expiresAt"]),
                     facts["fingerprint"],
                     name,
                     data.get(token_key(name, "ALTINN")),
