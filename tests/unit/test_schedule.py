@@ -12,6 +12,8 @@ import pytest
 
 from maskinporten_operator.reconcile.schedule import (
     JITTER_FRACTION,
+    NO_VALID_TOKEN_MAX_SECONDS,
+    OUTAGE_FRACTION,
     RefreshPolicy,
     RetryPolicy,
     attempt_after_failure,
@@ -153,20 +155,27 @@ def test_lifetime_is_safe_for_3600_second_tokens_with_default_policy() -> None:
 # --- back-off after failures --------------------------------------------------------------------
 
 
+VALID_FOR_A_DAY = ISSUED_AT + 86_400
+FAILING_FOR_A_DAY = 86_400.0
+
+
 def delay(
     failures: int,
     *,
     seed: int = 1,
     policy: RetryPolicy = RETRY,
     now: float = ISSUED_AT,
-    valid_until: float | None = None,
+    valid_until: float | None = VALID_FOR_A_DAY,
+    failing_for: float = FAILING_FOR_A_DAY,
 ) -> float:
+    """The delay while a valid token is in place and failures began long ago, unless told."""
     return retry_delay(
         consecutive_failures=failures,
         policy=policy,
         rng=seeded(seed),
         now=now,
         valid_token_expires_at=valid_until,
+        failing_for=failing_for,
     )
 
 
@@ -208,9 +217,9 @@ def test_retry_is_shortened_so_one_more_attempt_lands_before_the_token_expires()
 
 
 def test_retry_is_not_shortened_when_the_token_outlives_the_back_off() -> None:
-    far_future = ISSUED_AT + 86_400
+    expected = RETRY.base_seconds * 4
 
-    assert delay(3, seed=9, valid_until=far_future) == delay(3, seed=9)
+    assert expected * 0.9 <= delay(3, seed=9, valid_until=ISSUED_AT + 86_400) <= expected
 
 
 @pytest.mark.parametrize("remaining", [0.0, 1.0, 10.0, 29.0])
@@ -221,8 +230,26 @@ def test_retry_is_never_shortened_below_base_when_a_valid_token_exists(remaining
             assert wait >= RETRY.base_seconds
 
 
-def test_retry_back_off_without_a_valid_token_is_not_shortened() -> None:
-    assert delay(10, seed=2, valid_until=None) == delay(10, seed=2)
+def test_retry_without_a_valid_token_waits_at_most_the_short_cap() -> None:
+    for failures in (5, 10, 50):
+        for seed in SEEDS:
+            assert delay(failures, seed=seed, valid_until=None) <= NO_VALID_TOKEN_MAX_SECONDS
+
+
+def test_retry_without_a_valid_token_still_waits_the_base_delay() -> None:
+    for seed in SEEDS:
+        assert delay(1, seed=seed, valid_until=None) >= RETRY.base_seconds * 0.9
+
+
+@pytest.mark.parametrize("outage", [200.0, 1000.0, 10_000.0])
+def test_retry_waits_at_most_half_the_time_already_spent_failing(outage: float) -> None:
+    for seed in SEEDS:
+        assert delay(30, seed=seed, failing_for=outage) <= outage * OUTAGE_FRACTION
+
+
+def test_retry_after_a_short_outage_still_waits_the_base_delay() -> None:
+    for seed in SEEDS:
+        assert delay(3, seed=seed, failing_for=1.0) >= RETRY.base_seconds * 0.9
 
 
 def test_after_a_failure_the_back_off_is_kept_when_the_failed_tokens_refresh_is_past() -> None:

@@ -46,6 +46,8 @@ class ClientMemory:
 
     tokens: dict[str, TokenSlot] = field(default_factory=dict)
     consecutive_failures: int = 0
+    failing_since: float | None = None
+    """When the current run of failures began (Unix time); None while healthy."""
 
     def earliest_valid_expiry(self, now: float) -> float | None:
         valid = [

@@ -84,6 +84,7 @@ async def reconcile(
         )
         return _failed(ref, internal, status, base_status, memory, deps, now, events)
     memory.consecutive_failures = 0
+    memory.failing_since = None
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
     if force_request is not None:
         new_status["handledForceRefresh"] = force_request
@@ -161,6 +162,8 @@ def _failed(
     events: list[Event],
 ) -> Outcome:
     memory.consecutive_failures += 1
+    if memory.failing_since is None:
+        memory.failing_since = now
     valid_until = memory.earliest_valid_expiry(now)
     delay = retry_delay(
         consecutive_failures=memory.consecutive_failures,
@@ -168,6 +171,7 @@ def _failed(
         rng=deps.rng,
         now=now,
         valid_token_expires_at=valid_until,
+        failing_for=now - memory.failing_since,
     )
     next_attempt = attempt_after_failure(
         now=now, delay=delay, refreshes=[slot.plan.refresh_at for slot in memory.tokens.values()]

@@ -50,6 +50,14 @@ class RetryPolicy:
     max_seconds: float
 
 
+OUTAGE_FRACTION = 0.5
+"""A retry waits at most this fraction of the time already spent failing (but at least the
+base delay), so that recovery after an outage takes a fraction of the outage, whatever its
+length."""
+NO_VALID_TOKEN_MAX_SECONDS = 60.0
+"""The longest wait while no valid token is in place (at least the base delay)."""
+
+
 def retry_delay(
     *,
     consecutive_failures: int,
@@ -57,14 +65,22 @@ def retry_delay(
     rng: random.Random,
     now: float,
     valid_token_expires_at: float | None,
+    failing_for: float,
 ) -> float:
-    """Exponential back-off with jitter, bounded by ``max_seconds``.
+    """Seconds until the next attempt after ``consecutive_failures`` failures in a row, which
+    began ``failing_for`` seconds ago.
 
-    While a valid token is still in place, the wait is shortened so that one more attempt lands
-    before it expires, but never below ``base_seconds``.
+    Exponential back-off with jitter (``base_seconds`` doubling, at most ``max_seconds``), and
+    never more than ``OUTAGE_FRACTION`` of ``failing_for``. While a valid token is still in
+    place, the wait is shortened so that one more attempt lands before it expires; without
+    one, it is at most ``NO_VALID_TOKEN_MAX_SECONDS``. Never below ``base_seconds`` (times the
+    jitter) in any case.
     """
     exponent = max(consecutive_failures - 1, 0)
     delay = min(policy.base_seconds * 2.0**exponent, policy.max_seconds)
+    delay = min(delay, max(policy.base_seconds, failing_for * OUTAGE_FRACTION))
+    if valid_token_expires_at is None:
+        delay = min(delay, max(policy.base_seconds, NO_VALID_TOKEN_MAX_SECONDS))
     delay *= rng.uniform(1.0 - JITTER_FRACTION, 1.0)
     if valid_token_expires_at is not None:
         delay = min(delay, max(policy.base_seconds, (valid_token_expires_at - now) / 2))
