@@ -15,15 +15,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
-from maskinporten_operator.credentials.formats import (
-    CONVERT_JKS,
-    PasswordError,
-    load_jwk,
-    load_keystore,
-    load_pem,
-    load_pkcs12,
-)
-from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.jwk import load_jwk
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, PasswordError
+from maskinporten_operator.credentials.pem import load_pem
+from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS, load_keystore, load_pkcs12
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .conftest import ORG
