@@ -334,6 +334,13 @@ def test_keystore_falls_back_to_the_alias_password(
     assert loaded.certificate_chain
 
 
+def test_java_keystore_given_as_pkcs12_says_how_to_convert_it() -> None:
+    with pytest.raises(InvalidKeyError) as caught:
+        load_pkcs12(b"\xfe\xed\xfe\xed" + b"\x00" * 60, source=SOURCE, now=NOW, password=PASSWORD)
+
+    assert CONVERT_JKS in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("magic", "kind"), [(b"\xfe\xed\xfe\xed", "JKS"), (b"\xce\xce\xce\xce", "JCEKS")]
 )
