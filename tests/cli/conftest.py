@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey, StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from maskinporten_operator.credentials.formats import CONVERT_JKS
 from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS
 from maskinporten_testbed.standin import StandinThread
 
 from .conftest import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from maskinporten_operator.credentials.keys import load_client_key
+from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_testbed.standin import StandinThread
 
 from .helpers import (
@@ -32,7 +32,7 @@ def test_generated_key_is_published_and_a_token_arrives_once_it_is_registered(
     status = cluster.get_client("generated")["status"]
     public_jwk = json.loads(status["publicJwk"])
     assert set(public_jwk) == {"kty", "e", "n", "kid", "alg", "use"}
-    key = load_client_key(cluster.secret_data("generated-maskinporten-key"), source="key Secret")
+    key = load_jwk(cluster.secret_data("generated-maskinporten-key")["jwk"], source="key Secret")
     assert key.kid == status["keyId"] == public_jwk["kid"]
 
     register(standin, client_id, key)

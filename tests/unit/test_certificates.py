@@ -16,8 +16,8 @@ from maskinporten_operator.credentials.certificates import (
     expiry_warning,
     thumbprint,
 )
-from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .conftest import ORG

@@ -15,15 +15,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
-from maskinporten_operator.credentials.formats import (
-    CONVERT_JKS,
-    PasswordError,
-    load_jwk,
-    load_keystore,
-    load_pem,
-    load_pkcs12,
-)
-from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.jwk import load_jwk
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, PasswordError
+from maskinporten_operator.credentials.pem import load_pem
+from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS, load_keystore, load_pkcs12
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .conftest import ORG
@@ -337,6 +332,13 @@ def test_keystore_falls_back_to_the_alias_password(
     )
 
     assert loaded.certificate_chain
+
+
+def test_java_keystore_given_as_pkcs12_says_how_to_convert_it() -> None:
+    with pytest.raises(InvalidKeyError) as caught:
+        load_pkcs12(b"\xfe\xed\xfe\xed" + b"\x00" * 60, source=SOURCE, now=NOW, password=PASSWORD)
+
+    assert CONVERT_JKS in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 
-from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.grant import (
     GrantClaims,
     client_assertion_claims,

@@ -1,4 +1,5 @@
-"""Client keys: the ones the operator generates, and the ones users bring in a Secret.
+"""Client keys: the ones the operator generates, and the ones users bring in a Secret (read by
+``read_key``, which hands each to the reader of its format).
 
 Every rejection names the Secret and data key, says what to change, and never echoes key
 material: each rejection test checks that neither the private exponent nor the PEM body leaks.
@@ -20,17 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
-from maskinporten_operator.credentials.keys import (
-    ClientKey,
-    InvalidKeyError,
-    generate_client_key,
-    load_client_key,
-)
+from maskinporten_operator.api import KeySpec
+from maskinporten_operator.credentials.jwk import load_jwk
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
+from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_testbed.standin import RegisteredKey
 
 SOURCE = "Secret team-a/billing-maskinporten-key"
 KID = "billing-2026-11"
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
+NOW = datetime.datetime.now(datetime.UTC)
 
 PemForm = Callable[[rsa.RSAPrivateKey], str]
 
@@ -74,11 +74,20 @@ def secret_values(key: rsa.RSAPrivateKey) -> list[str]:
     ]
 
 
+def read(
+    data: dict[str, str], *, key_id: str | None = None, data_key: str | None = None
+) -> ClientKey:
+    """The key in a Secret holding ``data``, with ``spec.key.keyId`` and ``secretKey`` given."""
+    raw = {name: value.encode() for name, value in data.items()}
+    key_spec = KeySpec(key_id=key_id, secret_key=data_key)
+    return read_key(raw, key_spec, source=SOURCE, password=None, now=NOW)
+
+
 def rejection(
     data: dict[str, str], *, key_id: str | None = None, data_key: str | None = None
 ) -> str:
     with pytest.raises(InvalidKeyError) as caught:
-        load_client_key(data, source=SOURCE, key_id=key_id, data_key=data_key)
+        read(data, key_id=key_id, data_key=data_key)
     return str(caught.value)
 
 
@@ -194,8 +203,8 @@ def test_private_jwk_json_is_compact_and_carries_kid_alg_and_use(client_key: Cli
     assert (jwk["kid"], jwk["alg"], jwk["use"]) == (client_key.kid, "RS256", "sig")
 
 
-def test_private_jwk_json_round_trips_through_load_client_key(client_key: ClientKey) -> None:
-    loaded = load_client_key({"jwk": client_key.private_jwk_json()}, source=SOURCE)
+def test_private_jwk_json_round_trips_through_load_jwk(client_key: ClientKey) -> None:
+    loaded = load_jwk(client_key.private_jwk_json(), source=SOURCE)
 
     assert loaded.kid == client_key.kid
     assert loaded.algorithm == client_key.algorithm
@@ -216,7 +225,7 @@ def test_client_key_repr_holds_no_key_material(client_key: ClientKey) -> None:
 def test_private_jwk_keeps_its_own_kid_and_alg(rsa_2048: rsa.RSAPrivateKey) -> None:
     jwk = private_jwk(rsa_2048, kid=KID, alg="RS512")
 
-    loaded = load_client_key({"jwk": json.dumps(jwk)}, source=SOURCE)
+    loaded = read({"jwk": json.dumps(jwk)})
 
     assert (loaded.kid, loaded.algorithm) == (KID, "RS512")
 
@@ -224,13 +233,13 @@ def test_private_jwk_keeps_its_own_kid_and_alg(rsa_2048: rsa.RSAPrivateKey) -> N
 def test_private_jwk_without_kid_is_known_by_its_thumbprint(rsa_2048: rsa.RSAPrivateKey) -> None:
     jwk = private_jwk(rsa_2048)
 
-    loaded = load_client_key({"jwk": json.dumps(jwk)}, source=SOURCE)
+    loaded = read({"jwk": json.dumps(jwk)})
 
     assert loaded.kid == thumbprint(jwk)
 
 
 def test_private_jwk_without_alg_signs_with_rs256(rsa_2048: rsa.RSAPrivateKey) -> None:
-    loaded = load_client_key({"jwk": json.dumps(private_jwk(rsa_2048))}, source=SOURCE)
+    loaded = read({"jwk": json.dumps(private_jwk(rsa_2048))})
 
     assert loaded.algorithm == "RS256"
 
@@ -238,7 +247,7 @@ def test_private_jwk_without_alg_signs_with_rs256(rsa_2048: rsa.RSAPrivateKey) -
 def test_key_id_overrides_the_kid_of_a_jwk(rsa_2048: rsa.RSAPrivateKey) -> None:
     jwk = private_jwk(rsa_2048, kid="old")
 
-    loaded = load_client_key({"jwk": json.dumps(jwk)}, source=SOURCE, key_id=KID)
+    loaded = read({"jwk": json.dumps(jwk)}, key_id=KID)
 
     assert loaded.kid == KID
 
@@ -246,13 +255,13 @@ def test_key_id_overrides_the_kid_of_a_jwk(rsa_2048: rsa.RSAPrivateKey) -> None:
 def test_jwk_inside_brackets_is_accepted(rsa_2048: rsa.RSAPrivateKey) -> None:
     text = json.dumps([private_jwk(rsa_2048, kid=KID)])
 
-    assert load_client_key({"jwk": text}, source=SOURCE).kid == KID
+    assert read({"jwk": text}).kid == KID
 
 
 def test_jwk_inside_a_key_set_is_accepted(rsa_2048: rsa.RSAPrivateKey) -> None:
     text = json.dumps({"keys": [private_jwk(rsa_2048, kid=KID)]})
 
-    assert load_client_key({"jwk": text}, source=SOURCE).kid == KID
+    assert read({"jwk": text}).kid == KID
 
 
 @pytest.mark.parametrize("keys", [0, 2])
@@ -269,21 +278,21 @@ def test_key_set_without_exactly_one_key_is_rejected(
 
 
 def test_pkcs1_pem_takes_its_kid_from_the_kid_data_key(rsa_2048: rsa.RSAPrivateKey) -> None:
-    loaded = load_client_key({"key.pem": pkcs1(rsa_2048), "kid": KID}, source=SOURCE)
+    loaded = read({"key.pem": pkcs1(rsa_2048), "kid": KID})
 
     assert (loaded.kid, loaded.algorithm) == (KID, "RS256")
     assert loaded.key.as_dict(private=True)["d"] == private_jwk(rsa_2048)["d"]
 
 
 def test_pkcs8_pem_takes_its_kid_from_the_kid_data_key(rsa_2048: rsa.RSAPrivateKey) -> None:
-    loaded = load_client_key({"key.pem": pkcs8(rsa_2048), "kid": f"  {KID}\n"}, source=SOURCE)
+    loaded = read({"key.pem": pkcs8(rsa_2048), "kid": f"  {KID}\n"})
 
     assert loaded.kid == KID
 
 
 @pytest.mark.parametrize("form", [pkcs1, pkcs8])
 def test_key_id_gives_a_pem_key_its_kid(rsa_2048: rsa.RSAPrivateKey, form: PemForm) -> None:
-    loaded = load_client_key({"tls.key": form(rsa_2048)}, source=SOURCE, key_id=KID)
+    loaded = read({"tls.key": form(rsa_2048)}, key_id=KID)
 
     assert loaded.kid == KID
 
@@ -291,7 +300,7 @@ def test_key_id_gives_a_pem_key_its_kid(rsa_2048: rsa.RSAPrivateKey, form: PemFo
 def test_key_id_overrides_the_kid_data_key(rsa_2048: rsa.RSAPrivateKey) -> None:
     data = {"key.pem": pkcs8(rsa_2048), "kid": "stale"}
 
-    assert load_client_key(data, source=SOURCE, key_id=KID).kid == KID
+    assert read(data, key_id=KID).kid == KID
 
 
 @pytest.mark.parametrize(
@@ -302,7 +311,7 @@ def test_usual_data_keys_are_found_without_being_named(
 ) -> None:
     text = pkcs8(rsa_2048) if name.endswith(("pem", "key")) else json.dumps(private_jwk(rsa_2048))
 
-    loaded = load_client_key({name: text, "tls.crt": "ignored"}, source=SOURCE, key_id=KID)
+    loaded = read({name: text, "tls.crt": "ignored"}, key_id=KID)
 
     assert loaded.kid == KID
 
@@ -310,7 +319,7 @@ def test_usual_data_keys_are_found_without_being_named(
 def test_named_data_key_is_read_instead_of_the_usual_ones(rsa_2048: rsa.RSAPrivateKey) -> None:
     data = {"jwk": "garbage", "signing-key": json.dumps(private_jwk(rsa_2048, kid=KID))}
 
-    loaded = load_client_key(data, source=SOURCE, data_key="signing-key")
+    loaded = read(data, data_key="signing-key")
 
     assert loaded.kid == KID
 
@@ -318,7 +327,7 @@ def test_named_data_key_is_read_instead_of_the_usual_ones(rsa_2048: rsa.RSAPriva
 def test_surrounding_whitespace_is_ignored(rsa_2048: rsa.RSAPrivateKey) -> None:
     data = {"key.pem": f"\n\n{pkcs8(rsa_2048)}\n\n", "kid": KID}
 
-    assert load_client_key(data, source=SOURCE).kid == KID
+    assert read(data).kid == KID
 
 
 # --- keys that are rejected ---------------------------------------------------------------------

@@ -6,14 +6,26 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from maskinporten_operator.api import KeyMode, KeySpec
-from maskinporten_operator.credentials.keys import InvalidKeyError, generate_client_key
+from maskinporten_operator.credentials.keys import (
+    InvalidKeyError,
+    PasswordError,
+    generate_client_key,
+)
 from maskinporten_operator.credentials.secret_data import MissingDataError, password_in, read_key
-from maskinporten_testbed.testca import CertificateAuthority
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 NOW = datetime.now(UTC)
 ORG = "991825827"
+PASSWORD = b"correct horse battery staple"
+
+
+def pem(key: rsa.RSAPrivateKey, password: bytes | None = None) -> bytes:
+    encryption = ser.BestAvailableEncryption(password) if password else ser.NoEncryption()
+    return key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, encryption)
 
 
 def test_named_keystore_entry_that_is_absent_is_a_clear_error() -> None:
@@ -90,3 +102,54 @@ def test_password_is_read_without_its_trailing_line_break() -> None:
 def test_missing_password_key_is_named_not_read_as_an_empty_password() -> None:
     with pytest.raises(MissingDataError, match=r"Secret p has no key 'password' \(.*'pass'"):
         password_in({"pass": b"pw"}, "password", where="Secret p")
+
+
+def test_encrypted_pem_key_is_read_with_the_password_given(rsa_2048: rsa.RSAPrivateKey) -> None:
+    data = {"key.pem": pem(rsa_2048, PASSWORD), "kid": b"registered-kid"}
+
+    key = read_key(data, KeySpec(), source="Secret s", password=PASSWORD, now=NOW)
+
+    assert key.kid == "registered-kid"
+
+
+def test_wrong_password_points_at_spec_key_password_secret_ref(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {"keystore.p12": business_certificate.pkcs12(PASSWORD)}
+
+    with pytest.raises(PasswordError) as caught:
+        read_key(data, KeySpec(), source="Secret s", password=b"guess", now=NOW)
+
+    assert "wrong password" in str(caught.value)
+    assert "spec.key.passwordSecretRef" in str(caught.value)
+    assert "guess" not in str(caught.value)
+
+
+def test_pem_key_with_its_chain_under_tls_crt_signs_with_x5c(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {
+        "tls.key": business_certificate.private_key_pem(),
+        "tls.crt": business_certificate.chain_pem(),
+    }
+
+    key = read_key(data, KeySpec(), source="Secret s", password=None, now=NOW)
+
+    assert list(key.certificate_chain) == business_certificate.x5c()
+
+
+def test_pem_key_after_other_text_is_read_as_pem(rsa_2048: rsa.RSAPrivateKey) -> None:
+    text_before = b"Bag Attributes\n    localKeyId: 01\n"
+    data = {"key.pem": text_before + pem(rsa_2048), "kid": b"registered-kid"}
+
+    key = read_key(data, KeySpec(), source="Secret s", password=None, now=NOW)
+
+    assert key.kid == "registered-kid"
+
+
+def test_pem_key_under_a_jwk_data_key_is_read_as_pem(rsa_2048: rsa.RSAPrivateKey) -> None:
+    data = {"jwk": pem(rsa_2048), "kid": b"registered-kid"}
+
+    key = read_key(data, KeySpec(), source="Secret s", password=None, now=NOW)
+
+    assert key.kid == "registered-kid"

@@ -14,14 +14,10 @@ from maskinporten_operator.cli.cluster import ClusterClient
 from maskinporten_operator.cli.common import CommandError, read_file, read_password_file, warn
 from maskinporten_operator.cli.properties import GrantProperties, grant_properties
 from maskinporten_operator.credentials.certificates import expiry_warning
-from maskinporten_operator.credentials.formats import (
-    PasswordError,
-    load_jwk,
-    load_keystore,
-    load_pem,
-    load_pkcs12,
-)
-from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.jwk import load_jwk
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, PasswordError
+from maskinporten_operator.credentials.pem import load_pem
+from maskinporten_operator.credentials.pkcs12 import load_keystore, load_pkcs12
 from maskinporten_operator.oauth.grant import GrantClaims
 from maskinporten_operator.settings import (
     KNOWN_ISSUERS,

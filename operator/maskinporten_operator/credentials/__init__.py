@@ -1,1 +1,2 @@
-"""Credentials: client keys, the formats people hold them in, business certificates."""
+"""Credentials: client keys, one reader per format people hold them in (JWK, PEM, PKCS#12),
+business certificates, and finding them in a Secret's data."""

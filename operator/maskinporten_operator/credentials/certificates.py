@@ -4,6 +4,11 @@ Maskinporten rejects a grant signed with a certificate that is expired, not yet 
 meant for digital signatures (MP-120) and one whose signature does not match the certificate
 (MP-124). Checking first turns those into errors that say what to do. Pure: time comes from
 the caller.
+
+:func:`key_with_certificates` makes the ClientKey of a key read with its certificates (from a PEM
+or PKCS#12 file): one with a business certificate signs grants with ``x5c``, one without with
+``kid``; ``mode`` forces either, and a ``key_id`` given for a certificate means its key is
+registered, so ``kid`` is used (as the Java jwt-grant-generator does with ``keystore.kid``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,56 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from joserfc.jwk import RSAKey
 
-from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.api import KeyMode
+from maskinporten_operator.credentials.keys import (
+    DEFAULT_ALGORITHM,
+    ClientKey,
+    InvalidKeyError,
+    check_private_rsa,
+)
 from maskinporten_operator.rfc3339 import format_time
 
 EXPIRY_WARNING_DAYS = 30
+NEEDS_CERTIFICATE = (
+    "x5c grants need a business certificate (a PKCS#12 file, or a PEM key with its certificate "
+    "chain)"
+)
 
 
 class CertificateError(InvalidKeyError):
     """A certificate cannot be used; the message says what to do (and holds no secrets)."""
+
+
+def key_with_certificates(
+    private_key: object,
+    certificates: Sequence[x509.Certificate],
+    *,
+    source: str,
+    now: datetime,
+    key_id: str | None,
+    mode: KeyMode,
+) -> ClientKey:
+    """``private_key`` signing by ``kid`` (``key_id``, else its RFC 7638 thumbprint), or by
+    ``x5c`` with its chain out of ``certificates`` once its certificate is checked at ``now``."""
+    if not isinstance(private_key, rsa.RSAPrivateKey):
+        raise InvalidKeyError(f"{source} holds a non-RSA key; Maskinporten needs an RSA key")
+    key = RSAKey.import_key(private_key)
+    if mode is KeyMode.KEY_ID or (mode is KeyMode.AUTO and (key_id or not certificates)):
+        check_private_rsa(key, source)
+        return ClientKey(kid=key_id or key.thumbprint(), algorithm=DEFAULT_ALGORITHM, key=key)
+    if not certificates:
+        raise InvalidKeyError(f"{source} holds no certificate: {NEEDS_CERTIFICATE}")
+    chain = chain_for_key(private_key, certificates, source)
+    check_certificate(chain[0], now=now, where=source)
+    check_private_rsa(key, source, registered=False)
+    return ClientKey(
+        kid=thumbprint(chain[0]),
+        algorithm=DEFAULT_ALGORITHM,
+        key=key,
+        certificate_chain=x5c(chain),
+    )
 
 
 def describe(certificate: x509.Certificate) -> str:

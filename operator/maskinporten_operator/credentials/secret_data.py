@@ -2,8 +2,9 @@
 
 A Secret's data arrives base64-encoded (the Kubernetes wire shape); :func:`raw_data` decodes it
 to bytes, since keystores are binary. :func:`read_key` finds the credential in it the way the
-README documents (``spec.key``): a private JWK, a PKCS#12 keystore, or a PEM private key, whose
-certificates (in it, or under ``tls.crt``) make it a business certificate.
+README documents (``spec.key``) and hands it to the reader of its format: a PKCS#12 keystore
+(:mod:`.pkcs12`), a PEM private key whose certificates (in it, or under ``tls.crt``) make it a
+business certificate (:mod:`.pem`), or a private JWK (:mod:`.jwk`).
 """
 
 from __future__ import annotations
@@ -15,25 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from maskinporten_operator.api import KeyMode, KeySpec
-from maskinporten_operator.credentials.formats import (
-    JKS_MAGIC,
-    PEM_CERTIFICATE,
-    load_jwk,
-    load_keystore,
-    load_pem,
-    load_pkcs12,
-)
-from maskinporten_operator.credentials.keys import (
-    JWK_DATA_KEYS,
-    KID_DATA_KEY,
-    PEM_DATA_KEYS,
-    ClientKey,
-    InvalidKeyError,
-    load_client_key,
-)
+from maskinporten_operator.credentials.jwk import load_jwk
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, PasswordError
+from maskinporten_operator.credentials.pem import is_pem, load_pem
+from maskinporten_operator.credentials.pkcs12 import is_keystore, load_pkcs12
 
+JWK_DATA_KEYS = ("jwk", "MASKINPORTEN_CLIENT_JWK")
 PKCS12_DATA_KEYS = ("keystore.p12", "keystore.pfx", "certificate.p12")
+PEM_DATA_KEYS = ("key.pem", "tls.key", "private.pem")
 CHAIN_DATA_KEYS = ("tls.crt", "certificate.pem", "chain.pem")
+KID_DATA_KEY = "kid"
 KEY_DATA_KEYS = (*JWK_DATA_KEYS, *PKCS12_DATA_KEYS, *PEM_DATA_KEYS)
 CERTIFICATE_FIRST = (*PKCS12_DATA_KEYS, *PEM_DATA_KEYS, *JWK_DATA_KEYS)
 
@@ -64,8 +56,7 @@ def password_in(data: Mapping[str, bytes], key: str, *, where: str) -> bytes:
     """
     password = data.get(key)
     if password is None:
-        present = ", ".join(f"'{k}'" for k in sorted(data)) or "none"
-        raise MissingDataError(f"{where} has no key '{key}' (data keys present: {present})")
+        raise _missing(where, f"'{key}'", data)
     return password.removesuffix(b"\n").removesuffix(b"\r")
 
 
@@ -79,49 +70,59 @@ def read_key(
 ) -> ClientKey:
     """The key in a Secret's data (see the module), as ``key_spec`` describes it.
 
-    ``now`` (timezone-aware) checks a business certificate's validity. Raises
-    :class:`InvalidKeyError` with what to change; never includes key material.
+    The data key ``spec.key.secretKey`` names, else the first of the usual ones present, is read
+    by its content: a keystore, a PEM key, or else a JWK. ``now`` (timezone-aware) checks a
+    business certificate's validity. Raises :class:`InvalidKeyError` with what to change; never
+    includes key material.
     """
     mode = key_spec.mode
     candidates = CERTIFICATE_FIRST if mode is KeyMode.CERTIFICATE else KEY_DATA_KEYS
     name = key_spec.secret_key or next((k for k in candidates if k in data), None)
-    text = {k: v.decode(errors="replace") for k, v in data.items()}
-    if name in JWK_DATA_KEYS and name in data:
-        where = f"{source} key '{name}'"
+    if name is None or name not in data:
+        expected = name or " or ".join(f"'{k}'" for k in candidates)
+        raise _missing(source, f"under {expected}", data)
+    where = f"{source} key '{name}'"
+    content = data[name]
+    stored_kid = data.get(KID_DATA_KEY, b"").decode(errors="replace").strip()
+    keystore = name in PKCS12_DATA_KEYS or is_keystore(content)
+    if not keystore and not is_pem(content):
         return load_jwk(
-            text[name].strip(),
+            content.decode(errors="replace"),
             source=where,
             key_id=key_spec.key_id,
-            default_kid=text.get(KID_DATA_KEY, "").strip(),
+            default_kid=stored_kid,
             mode=mode,
         )
-    if name is None or name not in data:
-        return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
-    where = f"{source} key '{name}'"
-    key_id = key_spec.key_id or text.get(KID_DATA_KEY, "").strip() or None
-    if data[name][:4] in JKS_MAGIC:
-        return load_keystore(data[name], source=where, now=now, password=password, alias=None)
-    if name in PKCS12_DATA_KEYS or data[name][:1] == b"0":
-        key = load_pkcs12(
-            data[name], source=where, now=now, password=password, key_id=key_id, mode=mode
-        )
-    else:
-        chain = b"".join(data[k] for k in CHAIN_DATA_KEYS if k in data and k != name)
-        plain = PEM_CERTIFICATE not in data[name] + chain and password is None
-        if plain and mode is not KeyMode.CERTIFICATE:
-            return load_client_key(text, source=source, data_key=name, key_id=key_spec.key_id)
-        key = load_pem(
-            data[name],
-            source=where,
-            now=now,
-            password=password,
-            chain=chain,
-            key_id=key_id,
-            mode=mode,
-        )
+    key_id = key_spec.key_id or stored_kid or None
+    try:
+        if keystore:
+            key = load_pkcs12(
+                content, source=where, now=now, password=password, key_id=key_id, mode=mode
+            )
+        else:
+            key = load_pem(
+                content,
+                source=where,
+                now=now,
+                password=password,
+                chain=b"".join(data[k] for k in CHAIN_DATA_KEYS if k in data and k != name),
+                key_id=key_id,
+                mode=mode,
+            )
+    except PasswordError as error:
+        raise PasswordError(
+            f"{error}; set spec.key.passwordSecretRef to the Secret holding the password, or "
+            "store the key unencrypted"
+        ) from None
     if not key.certificate_chain and key_id is None:
         raise InvalidKeyError(
-            f"{where} is sent by key id, but none is given: set spec.key.keyId to the kid "
-            f"registered at Maskinporten, or add it to the Secret under '{KID_DATA_KEY}'"
+            f"{where} carries no key id, and grants without a certificate name their key by "
+            "one: set spec.key.keyId to the kid registered at Maskinporten, or add it to the "
+            f"Secret under '{KID_DATA_KEY}'"
         )
     return key
+
+
+def _missing(where: str, wanted: str, data: Mapping[str, bytes]) -> MissingDataError:
+    present = ", ".join(f"'{k}'" for k in sorted(data)) or "none"
+    return MissingDataError(f"{where} has no key {wanted} (data keys present: {present})")
