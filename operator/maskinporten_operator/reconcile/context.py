@@ -17,6 +17,7 @@ from maskinporten_operator.ports import (
     TokenRequestMetrics,
 )
 from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.settings import Settings
 
@@ -69,16 +70,21 @@ class ClientRef:
 @dataclass(frozen=True)
 class Event:
     type: str
-    reason: str
+    reason: Reason
     message: str
 
 
 class Failure(Exception):
-    """A reason (CamelCase, for the condition) and a message a person can act on."""
+    """A reason (for the condition) and a message a person can act on."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    @classmethod
+    def from_token_request(cls, error: TokenRequestError, label: str = "") -> Failure:
+        """The authorization server client's error, its reason in the operator's vocabulary."""
+        return cls(Reason(error.reason), label + str(error))
 
 
 async def kube_call(call: Awaitable[T]) -> T:
@@ -86,7 +92,7 @@ async def kube_call(call: Awaitable[T]) -> T:
     try:
         return await call
     except KubeError as error:
-        raise Failure("KubernetesApiError", str(error)) from None
+        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
 
 
 async def auth_call(call: Awaitable[T]) -> T:
@@ -95,4 +101,4 @@ async def auth_call(call: Awaitable[T]) -> T:
     try:
         return await call
     except TokenRequestError as error:
-        raise Failure(error.reason, str(error)) from None
+        raise Failure.from_token_request(error) from None

@@ -23,6 +23,7 @@ from maskinporten_operator.reconcile.context import (
     Failure,
     kube_call,
 )
+from maskinporten_operator.reconcile.reasons import Reason
 
 
 async def ensure_key(
@@ -38,14 +39,14 @@ async def ensure_key(
     if secret is None:
         if spec.key.source is KeySource.EXISTING:
             raise Failure(
-                "KeySecretMissing",
+                Reason.KEY_SECRET_MISSING,
                 f"key {where} not found: create it with the client's private JWK under 'jwk' "
                 "(or a PEM key under 'key.pem' and its kid under 'kid'), or set "
                 "spec.key.source to Generated",
             )
         if status.get("keyId"):
             raise Failure(
-                "KeySecretMissing",
+                Reason.KEY_SECRET_MISSING,
                 f"key {where} that held key {status['keyId']} is gone; no new key is generated "
                 "behind your back: restore the Secret, or delete and recreate this "
                 "MaskinportenClient to generate a new key (which must then be registered)",
@@ -61,7 +62,7 @@ async def ensure_key(
             now=datetime.fromtimestamp(deps.clock(), UTC),
         )
     except InvalidKeyError as error:
-        raise Failure("KeyInvalid", str(error)) from None
+        raise Failure(Reason.KEY_INVALID, str(error)) from None
 
 
 async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> bytes | None:
@@ -71,11 +72,11 @@ async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> byt
     secret = await kube_call(deps.kube.get_secret(ref.namespace, reference.name))
     where = f"password Secret {ref.namespace}/{reference.name}"
     if secret is None:
-        raise Failure("KeySecretMissing", f"{where} (spec.key.passwordSecretRef) not found")
+        raise Failure(Reason.KEY_SECRET_MISSING, f"{where} (spec.key.passwordSecretRef) not found")
     try:
         return password_in(raw_data(secret), reference.key, where=where)
     except MissingDataError as error:
-        raise Failure("KeySecretMissing", str(error)) from None
+        raise Failure(Reason.KEY_SECRET_MISSING, str(error)) from None
 
 
 async def _generate_key(
@@ -95,7 +96,7 @@ async def _generate_key(
     events.append(
         Event(
             "Normal",
-            "KeyGenerated",
+            Reason.KEY_GENERATED,
             f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
             "(status.publicJwk) on the Maskinporten client",
         )
@@ -113,7 +114,7 @@ def certificate_status(
         return {"certificateNotAfter": None, "certificateWarning": None}
     warning = certificates.expiry_warning(key, now=datetime.fromtimestamp(now, UTC))
     if warning is not None and not status.get("certificateWarning"):
-        events.append(Event("Warning", "CertificateExpiring", warning))
+        events.append(Event("Warning", Reason.CERTIFICATE_EXPIRING, warning))
     return {
         "certificateNotAfter": workload.rfc3339(leaf.not_valid_after_utc.timestamp()),
         "certificateWarning": warning,

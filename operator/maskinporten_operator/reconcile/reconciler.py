@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from maskinporten_operator.reconcile.context import (
     auth_call,
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
 from maskinporten_operator.reconcile.tokensupply import supply_tokens
 from maskinporten_operator.settings import Settings
@@ -77,7 +78,7 @@ async def reconcile(
             "".join(traceback.format_tb(error.__traceback__)),
         )
         internal = Failure(
-            "InternalError",
+            Reason.INTERNAL_ERROR,
             f"unexpected {type(error).__name__} in the operator (its log has where); "
             "retried with back-off",
         )
@@ -89,14 +90,14 @@ async def reconcile(
     ready = cond.Condition(
         cond.READY,
         True,
-        "TokenIssued",
+        Reason.TOKEN_ISSUED,
         f"Secret {base_status['secretName']} holds "
         + ("a token" if len(slots) == 1 else f"{len(slots)} tokens")
         + f" valid until {new_status['tokenExpiresAt']} or later",
     )
     next_refresh = min(slot.plan.refresh_at for slot in slots)
     desired = (ready, _lifetime_condition(slots))
-    return _outcome(ref, status, new_status, desired, next_refresh, events, now)
+    return _outcome(ref, status, new_status, desired, (), next_refresh, events, now)
 
 
 def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
@@ -104,7 +105,7 @@ def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
         spec = parse_spec(raw_spec)
         settings.issuer_for(spec.issuer)
     except (InvalidSpecError, ValueError) as error:
-        raise Failure("InvalidSpec", str(error)) from None
+        raise Failure(Reason.INVALID_SPEC, str(error)) from None
     return spec
 
 
@@ -137,12 +138,15 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
     shortest = min(round(s.token.expires_at - s.token.issued_at) for s in slots)
     if all(slot.plan.lifetime_is_safe for slot in slots):
         return cond.Condition(
-            cond.LIFETIME_SUFFICIENT, True, "LongEnough", f"tokens live {shortest} s or longer"
+            cond.LIFETIME_SUFFICIENT,
+            True,
+            Reason.LONG_ENOUGH,
+            f"tokens live {shortest} s or longer",
         )
     return cond.Condition(
         cond.LIFETIME_SUFFICIENT,
         False,
-        "ShorterThanMountDelay",
+        Reason.SHORTER_THAN_MOUNT_DELAY,
         f"tokens live only {shortest} s: a pod reading the mounted Secret file (updated up to "
         "~2 minutes late) may read an expired token; request tokens in the app instead, or "
         "ask the API owner for a longer token lifetime",
@@ -183,37 +187,33 @@ def _failed(
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
     kept = [c for c in status.get("conditions", []) if c.get("type") == cond.LIFETIME_SUFFICIENT]
-    desired = [ready] + [
-        cond.Condition(c["type"], c["status"] == "True", c["reason"], c["message"]) for c in kept
-    ]
-    return _outcome(ref, status, new_status, desired, next_attempt, events, now)
+    return _outcome(ref, status, new_status, [ready], kept, next_attempt, events, now)
 
 
 def _outcome(
     ref: ClientRef,
     status: Mapping[str, Any],
     new_status: dict[str, Any],
-    desired: Iterable[cond.Condition],
+    desired: Sequence[cond.Condition],
+    kept: Sequence[Mapping[str, Any]],
     next_attempt_at: float,
     events: list[Event],
     now: float,
 ) -> Outcome:
-    previous = cond.find(status.get("conditions", []), cond.READY)
-    new_status["conditions"] = cond.render_conditions(
-        desired, status.get("conditions", []), generation=ref.generation, now=workload.rfc3339(now)
+    """``desired`` conditions (Ready first) are rendered; ``kept`` ones are carried over as
+    they are. One Event when Ready changes."""
+    existing = status.get("conditions", [])
+    previous = cond.find(existing, cond.READY)
+    rendered = cond.render_conditions(
+        desired, existing, generation=ref.generation, now=workload.rfc3339(now)
     )
-    ready = cond.find(new_status["conditions"], cond.READY)
-    if (previous.get("status"), previous.get("reason")) != (ready["status"], ready["reason"]):
-        events.append(
-            Event(
-                "Normal" if ready["status"] == "True" else "Warning",
-                ready["reason"],
-                ready["message"],
-            )
-        )
+    new_status["conditions"] = [*rendered, *kept]
+    ready = desired[0]
+    if (previous.get("status") == "True", previous.get("reason")) != (ready.status, ready.reason):
+        events.append(Event("Normal" if ready.status else "Warning", ready.reason, ready.message))
     return Outcome(
         status=new_status,
         next_attempt_at=next_attempt_at,
         events=tuple(events),
-        ready=ready["status"] == "True",
+        ready=ready.status,
     )

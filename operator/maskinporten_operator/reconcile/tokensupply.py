@@ -22,8 +22,10 @@ from maskinporten_operator.reconcile.context import (
     Dependencies,
     Failure,
     TokenSlot,
+    auth_call,
     kube_call,
 )
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPolicy, plan_refresh
 from maskinporten_operator.settings import Settings
 
@@ -43,7 +45,7 @@ async def supply_tokens(
     existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
     if existing is not None and not workload.is_owned_by(existing, ref.owner):
         raise Failure(
-            "SecretConflict",
+            Reason.SECRET_CONFLICT,
             f"Secret {ref.namespace}/{secret_name} exists and is not managed by this "
             "MaskinportenClient; choose another spec.secretName or remove that Secret",
         )
@@ -123,7 +125,7 @@ async def _request_token(
         except TokenRequestError as error:
             deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
             label = f"token '{name}': " if name else ""
-            raise Failure(error.reason, label + str(error)) from None
+            raise Failure.from_token_request(error, label) from None
         deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
     return workload.IssuedToken(
         access_token=response.access_token,
@@ -157,14 +159,11 @@ async def _exchange_for_altinn(
     url = deps.settings.altinn_exchange
     if url is None:
         raise Failure(
-            "InvalidSpec",
+            Reason.INVALID_SPEC,
             "spec.altinnExchange needs Altinn's exchange URL: an administrator sets "
             "MASKINPORTEN_OPERATOR_ALTINN_EXCHANGE_URL (the custom environment has no default)",
         )
-    try:
-        altinn_token = await deps.auth.exchange_for_altinn(url, token.access_token)
-    except TokenRequestError as error:
-        raise Failure(error.reason, str(error)) from None
+    altinn_token = await auth_call(deps.auth.exchange_for_altinn(url, token.access_token))
     return replace(token, altinn_token=altinn_token)
 
 
