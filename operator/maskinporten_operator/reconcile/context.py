@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from maskinporten_operator.oauth.authserver import TokenRequestError
+from maskinporten_operator.api import ClientSpec
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError
 from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,
@@ -65,6 +67,45 @@ class ClientRef:
     @property
     def owner(self) -> workload.Owner:
         return workload.Owner(name=self.name, uid=self.uid)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What one reconciliation starts from, before it has read the spec."""
+
+    ref: ClientRef
+    status: Mapping[str, Any]
+    """The resource's status as last written."""
+    memory: ClientMemory
+    deps: Dependencies
+    now: float
+    """When the reconciliation started (``deps.clock()``)."""
+    forced: bool
+    """A new forced-refresh request: tokens are requested even when the current ones are
+    fresh."""
+
+    def supplying(self, spec: ClientSpec, key: ClientKey, metadata: ServerMetadata) -> Supply:
+        """This reconciliation, once its spec, key and the issuer's metadata are known."""
+        return Supply(
+            ref=self.ref,
+            status=self.status,
+            memory=self.memory,
+            deps=self.deps,
+            now=self.now,
+            forced=self.forced,
+            spec=spec,
+            key=key,
+            metadata=metadata,
+        )
+
+
+@dataclass(frozen=True)
+class Supply(Reconciliation):
+    """A reconciliation ready to supply tokens: the spec, key and metadata it uses."""
+
+    spec: ClientSpec
+    key: ClientKey
+    metadata: ServerMetadata
 
 
 @dataclass(frozen=True)

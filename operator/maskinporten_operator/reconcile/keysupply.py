@@ -16,26 +16,16 @@ from maskinporten_operator.credentials.secret_data import (
     read_key,
 )
 from maskinporten_operator.reconcile import workload
-from maskinporten_operator.reconcile.context import (
-    ClientRef,
-    Dependencies,
-    Event,
-    Failure,
-    kube_call,
-)
+from maskinporten_operator.reconcile.context import Event, Failure, Reconciliation, kube_call
 from maskinporten_operator.reconcile.reasons import Reason
 
 
-async def ensure_key(
-    ref: ClientRef,
-    spec: ClientSpec,
-    status: Mapping[str, Any],
-    deps: Dependencies,
-    events: list[Event],
-) -> ClientKey:
+async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, Event | None]:
+    """The client key, and a ``KeyGenerated`` Event when it was generated just now."""
+    ref = run.ref
     name = spec.key_secret_name(ref.name)
     where = f"Secret {ref.namespace}/{name}"
-    secret = await kube_call(deps.kube.get_secret(ref.namespace, name))
+    secret = await kube_call(run.deps.kube.get_secret(ref.namespace, name))
     if secret is None:
         if spec.key.source is KeySource.EXISTING:
             raise Failure(
@@ -44,33 +34,35 @@ async def ensure_key(
                 "(or a PEM key under 'key.pem' and its kid under 'kid'), or set "
                 "spec.key.source to Generated",
             )
-        if status.get("keyId"):
+        if run.status.get("keyId"):
             raise Failure(
                 Reason.KEY_SECRET_MISSING,
-                f"key {where} that held key {status['keyId']} is gone; no new key is generated "
-                "behind your back: restore the Secret, or delete and recreate this "
+                f"key {where} that held key {run.status['keyId']} is gone; no new key is "
+                "generated behind your back: restore the Secret, or delete and recreate this "
                 "MaskinportenClient to generate a new key (which must then be registered)",
             )
-        return await _generate_key(ref, spec, name, deps, events)
-    password = await _password(ref, spec, deps)
+        return await _generate_key(run, spec, name)
+    password = await _password(run, spec)
     try:
-        return read_key(
+        key = read_key(
             raw_data(secret),
             spec.key,
             source=where,
             password=password,
-            now=datetime.fromtimestamp(deps.clock(), UTC),
+            now=datetime.fromtimestamp(run.now, UTC),
         )
     except InvalidKeyError as error:
         raise Failure(Reason.KEY_INVALID, str(error)) from None
+    return key, None
 
 
-async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> bytes | None:
+async def _password(run: Reconciliation, spec: ClientSpec) -> bytes | None:
     reference = spec.key.password_secret_ref
     if reference is None:
         return None
-    secret = await kube_call(deps.kube.get_secret(ref.namespace, reference.name))
-    where = f"password Secret {ref.namespace}/{reference.name}"
+    namespace = run.ref.namespace
+    secret = await kube_call(run.deps.kube.get_secret(namespace, reference.name))
+    where = f"password Secret {namespace}/{reference.name}"
     if secret is None:
         raise Failure(Reason.KEY_SECRET_MISSING, f"{where} (spec.key.passwordSecretRef) not found")
     try:
@@ -80,42 +72,41 @@ async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> byt
 
 
 async def _generate_key(
-    ref: ClientRef, spec: ClientSpec, name: str, deps: Dependencies, events: list[Event]
-) -> ClientKey:
+    run: Reconciliation, spec: ClientSpec, name: str
+) -> tuple[ClientKey, Event]:
     key = generate_client_key()
     body = workload.secret_body(
         name=name,
-        namespace=ref.namespace,
-        owner=ref.owner,
+        namespace=run.ref.namespace,
+        owner=run.ref.owner,
         role=workload.Role.KEY,
         data={"jwk": key.private_jwk_json()},
         annotations={KEY_ID_ANNOTATION: key.kid},
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
-    await kube_call(deps.kube.create_secret(ref.namespace, body))
-    events.append(
-        Event(
-            "Normal",
-            Reason.KEY_GENERATED,
-            f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
-            "(status.publicJwk) on the Maskinporten client",
-        )
+    await kube_call(run.deps.kube.create_secret(run.ref.namespace, body))
+    generated = Event(
+        "Normal",
+        Reason.KEY_GENERATED,
+        f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
+        "(status.publicJwk) on the Maskinporten client",
     )
-    return key
+    return key, generated
 
 
 def certificate_status(
-    key: ClientKey, status: Mapping[str, Any], now: float, events: list[Event]
-) -> dict[str, Any]:
-    """``certificateNotAfter`` and, within the warning window, ``certificateWarning`` (with one
-    Warning Event when the window is entered)."""
+    key: ClientKey, status: Mapping[str, Any], now: float
+) -> tuple[dict[str, Any], Event | None]:
+    """``certificateNotAfter`` and, within the warning window, ``certificateWarning``; and a
+    ``CertificateExpiring`` Warning Event when the window is entered (not while in it)."""
     leaf = certificates.leaf_certificate(key)
     if leaf is None:
-        return {"certificateNotAfter": None, "certificateWarning": None}
+        return {"certificateNotAfter": None, "certificateWarning": None}, None
     warning = certificates.expiry_warning(key, now=datetime.fromtimestamp(now, UTC))
-    if warning is not None and not status.get("certificateWarning"):
-        events.append(Event("Warning", Reason.CERTIFICATE_EXPIRING, warning))
-    return {
+    fields = {
         "certificateNotAfter": workload.rfc3339(leaf.not_valid_after_utc.timestamp()),
         "certificateWarning": warning,
     }
+    if warning is None or status.get("certificateWarning"):
+        return fields, None
+    return fields, Event("Warning", Reason.CERTIFICATE_EXPIRING, warning)

@@ -26,6 +26,7 @@ from maskinporten_operator.reconcile.context import (
     Dependencies,
     Event,
     Failure,
+    Reconciliation,
     TokenSlot,
     auth_call,
 )
@@ -54,21 +55,30 @@ async def reconcile(
     memory: ClientMemory,
     deps: Dependencies,
 ) -> Outcome:
-    now = deps.clock()
     force_request = annotations.get(FORCE_REFRESH_ANNOTATION)
-    forced = force_request is not None and force_request != status.get("handledForceRefresh")
+    run = Reconciliation(
+        ref=ref,
+        status=status,
+        memory=memory,
+        deps=deps,
+        now=deps.clock(),
+        forced=force_request is not None and force_request != status.get("handledForceRefresh"),
+    )
     base_status: dict[str, Any] = {"observedGeneration": ref.generation}
     events: list[Event] = []
     try:
         spec = _parse(raw_spec, deps.settings)
         base_status.update(clientId=spec.client_id, secretName=spec.workload_secret_name(ref.name))
-        key = await ensure_key(ref, spec, status, deps, events)
+        key, generated = await ensure_key(run, spec)
+        events += [generated] if generated else []
         base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
-        base_status.update(certificate_status(key, status, now, events))
+        certificate, expiring = certificate_status(key, status, run.now)
+        events += [expiring] if expiring else []
+        base_status.update(certificate)
         metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
-        slots = await supply_tokens(ref, spec, key, metadata, memory, deps, forced=forced)
+        slots = await supply_tokens(run.supplying(spec, key, metadata))
     except Failure as failure:
-        return _failed(ref, failure, status, base_status, memory, deps, now, events)
+        return _failed(run, failure, base_status, events)
     except Exception as error:  # the last resort: no exception may end a resource's loop
         logger.error(
             "unexpected %s reconciling %s/%s, at:\n%s",
@@ -82,7 +92,7 @@ async def reconcile(
             f"unexpected {type(error).__name__} in the operator (its log has where); "
             "retried with back-off",
         )
-        return _failed(ref, internal, status, base_status, memory, deps, now, events)
+        return _failed(run, internal, base_status, events)
     memory.consecutive_failures = 0
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
     if force_request is not None:
@@ -97,7 +107,7 @@ async def reconcile(
     )
     next_refresh = min(slot.plan.refresh_at for slot in slots)
     desired = (ready, _lifetime_condition(slots))
-    return _outcome(ref, status, new_status, desired, (), next_refresh, events, now)
+    return _outcome(run, new_status, desired, (), next_refresh, events)
 
 
 def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
@@ -154,21 +164,15 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
 
 
 def _failed(
-    ref: ClientRef,
-    failure: Failure,
-    status: Mapping[str, Any],
-    base_status: dict[str, Any],
-    memory: ClientMemory,
-    deps: Dependencies,
-    now: float,
-    events: list[Event],
+    run: Reconciliation, failure: Failure, base_status: Mapping[str, Any], events: Sequence[Event]
 ) -> Outcome:
+    memory, settings, now = run.memory, run.deps.settings, run.now
     memory.consecutive_failures += 1
     valid_until = memory.earliest_valid_expiry(now)
     delay = retry_delay(
         consecutive_failures=memory.consecutive_failures,
-        policy=RetryPolicy(deps.settings.retry_base_seconds, deps.settings.retry_max_seconds),
-        rng=deps.rng,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
         now=now,
         valid_token_expires_at=valid_until,
     )
@@ -179,38 +183,38 @@ def _failed(
     if valid_until is not None:
         message += f" (the current token stays in place until {workload.rfc3339(valid_until)})"
     new_status = {
-        **{k: v for k, v in status.items() if k != "conditions"},
+        **{k: v for k, v in run.status.items() if k != "conditions"},
         **base_status,
         **(_token_status(memory.tokens.values()) if memory.tokens else {}),
         "nextRefreshTime": workload.rfc3339(next_attempt),
         "consecutiveFailures": memory.consecutive_failures,
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
-    kept = [c for c in status.get("conditions", []) if c.get("type") == cond.LIFETIME_SUFFICIENT]
-    return _outcome(ref, status, new_status, [ready], kept, next_attempt, events, now)
+    existing = run.status.get("conditions", [])
+    kept = [c for c in existing if c.get("type") == cond.LIFETIME_SUFFICIENT]
+    return _outcome(run, new_status, [ready], kept, next_attempt, events)
 
 
 def _outcome(
-    ref: ClientRef,
-    status: Mapping[str, Any],
+    run: Reconciliation,
     new_status: dict[str, Any],
     desired: Sequence[cond.Condition],
     kept: Sequence[Mapping[str, Any]],
     next_attempt_at: float,
-    events: list[Event],
-    now: float,
+    events: Sequence[Event],
 ) -> Outcome:
     """``desired`` conditions (Ready first) are rendered; ``kept`` ones are carried over as
-    they are. One Event when Ready changes."""
-    existing = status.get("conditions", [])
+    they are. One more Event when Ready changes."""
+    existing = run.status.get("conditions", [])
     previous = cond.find(existing, cond.READY)
     rendered = cond.render_conditions(
-        desired, existing, generation=ref.generation, now=workload.rfc3339(now)
+        desired, existing, generation=run.ref.generation, now=workload.rfc3339(run.now)
     )
     new_status["conditions"] = [*rendered, *kept]
     ready = desired[0]
     if (previous.get("status") == "True", previous.get("reason")) != (ready.status, ready.reason):
-        events.append(Event("Normal" if ready.status else "Warning", ready.reason, ready.message))
+        kind = "Normal" if ready.status else "Warning"
+        events = [*events, Event(kind, ready.reason, ready.message)]
     return Outcome(
         status=new_status,
         next_attempt_at=next_attempt_at,
