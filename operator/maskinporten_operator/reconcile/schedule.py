@@ -58,14 +58,15 @@ def retry_delay(
     now: float,
     valid_token_expires_at: float | None,
 ) -> float:
-    """Exponential back-off with jitter, bounded by ``max_seconds``.
+    """Exponential back-off with jitter, bounded by ``max_seconds``, never below
+    ``base_seconds``: a failing resource is never retried faster than that.
 
     While a valid token is still in place, the wait is shortened so that one more attempt lands
-    before it expires, but never below ``base_seconds``.
+    before it expires, but never below ``base_seconds`` either.
     """
     exponent = max(consecutive_failures - 1, 0)
     delay = min(policy.base_seconds * 2.0**exponent, policy.max_seconds)
-    delay *= rng.uniform(1.0 - JITTER_FRACTION, 1.0)
+    delay = max(delay * rng.uniform(1.0 - JITTER_FRACTION, 1.0), policy.base_seconds)
     if valid_token_expires_at is not None:
         delay = min(delay, max(policy.base_seconds, (valid_token_expires_at - now) / 2))
     return delay
