@@ -128,7 +128,7 @@ class FakeKube:
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self._call("updating status of", namespace, name, kind="maskinportenclients")
-        _merge_patch(self._statuses.setdefault((namespace, name), {}), status)
+        merge_patch(self._statuses.setdefault((namespace, name), {}), status)
         self.writes.append(Write(Verb.PATCH_STATUS, namespace, name, copy.deepcopy(status)))
 
     # --- internals ----------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def _error(
     )
 
 
-def _merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
     """RFC 7386: null removes a member, objects merge, everything else (lists too) replaces."""
     for key, value in patch.items():
         if value is None:
@@ -176,6 +176,6 @@ def _merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
         elif isinstance(value, Mapping):
             if not isinstance(target.get(key), dict):
                 target[key] = {}
-            _merge_patch(target[key], value)
+            merge_patch(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
