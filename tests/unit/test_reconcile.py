@@ -600,6 +600,34 @@ async def test_a_failure_with_another_reason_posts_an_event(world: World) -> Non
     assert events_of(outcome) == [("Warning", Reason.SERVER_UNREACHABLE)]
 
 
+async def test_a_new_cause_of_failure_with_the_same_reason_posts_an_event(world: World) -> None:
+    world.put_registered_key()
+    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE})))
+    await world.reconcile()
+    world.clock.advance(BASE)
+    registered = (RegisteredKey(world.key.public_jwk()),)
+    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset(), keys=registered))
+
+    outcome = await world.reconcile()
+
+    assert events_of(outcome) == [REJECTED]
+    assert "MP-201" in outcome.events[0].message
+
+
+async def test_a_failure_keeping_its_cause_posts_no_event_when_another_token_is_refreshed(
+    world: World,
+) -> None:
+    await one_of_two_tokens_refused(world)
+    await world.reconcile()
+    refresh_at = world.memory.tokens["read"].plan.refresh_at
+    world.clock.advance(refresh_at - START)
+
+    outcome = await world.reconcile()
+
+    assert world.memory.tokens["read"].token.issued_at == refresh_at
+    assert outcome.events == ()
+
+
 async def test_a_failure_after_success_posts_a_warning(world: World) -> None:
     first = await ready_world(world)
     world.clock.advance(first.next_attempt_at - START)

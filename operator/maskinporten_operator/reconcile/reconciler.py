@@ -38,6 +38,9 @@ from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+STILL_VALID_NOTE = " (the current token stays in place until "
+"""Appended to a failure's message, with the time and ")", while a valid token is kept."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -181,7 +184,7 @@ def _failed(
     )
     message = str(failure)
     if valid_until is not None:
-        message += f" (the current token stays in place until {workload.rfc3339(valid_until)})"
+        message += f"{STILL_VALID_NOTE}{workload.rfc3339(valid_until)})"
     new_status = {
         **{k: v for k, v in run.status.items() if k != "conditions"},
         **base_status,
@@ -204,7 +207,7 @@ def _outcome(
     events: Sequence[Event],
 ) -> Outcome:
     """``desired`` conditions (Ready first) are rendered; ``kept`` ones are carried over as
-    they are. One more Event when Ready changes."""
+    they are. One more Event when the state changes (see :func:`_state`)."""
     existing = run.status.get("conditions", [])
     previous = cond.find(existing, cond.READY)
     rendered = cond.render_conditions(
@@ -212,7 +215,10 @@ def _outcome(
     )
     new_status["conditions"] = [*rendered, *kept]
     ready = desired[0]
-    if (previous.get("status") == "True", previous.get("reason")) != (ready.status, ready.reason):
+    before = _state(
+        previous.get("status") == "True", previous.get("reason"), previous.get("message", "")
+    )
+    if before != _state(ready.status, ready.reason, ready.message):
         kind = "Normal" if ready.status else "Warning"
         events = [*events, Event(kind, ready.reason, ready.message)]
     return Outcome(
@@ -221,3 +227,11 @@ def _outcome(
         events=tuple(events),
         ready=ready.status,
     )
+
+
+def _state(ready: bool, reason: str | None, message: str) -> tuple[bool, str | None, str | None]:
+    """What an Event marks a change of: readiness, the reason, and a failure's cause (its
+    message without the note on the token kept meanwhile, which moves as tokens refresh). A
+    success's message (new expiry times) is routine."""
+    cause = None if ready else message.partition(STILL_VALID_NOTE)[0]
+    return ready, reason, cause
