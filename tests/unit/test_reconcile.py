@@ -18,6 +18,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,8 +27,9 @@ import pytest_asyncio
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.api import FORCE_REFRESH_ANNOTATION, KEY_ID_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
-from maskinporten_operator.reconcile import reconciler, workload
+from maskinporten_operator.reconcile import keysupply, reconciler, workload
 from maskinporten_operator.reconcile.conditions import READY, find
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
 from maskinporten_operator.reconcile.reasons import Reason
@@ -35,6 +37,7 @@ from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.settings import Environment, Settings
 from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
 from maskinporten_testbed.standin import Client, Clock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.testca import CertificateAuthority
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -50,6 +53,7 @@ UNGRANTED = "test:write"
 LIFETIME = 600
 START = 1_800_000_000.0
 BASE = 15.0
+DAY = 86_400.0
 SPEC: Mapping[str, Any] = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": SCOPE}]}}
 TWO_TOKENS: Mapping[str, Any] = {
     "clientId": CLIENT_ID,
@@ -452,6 +456,57 @@ async def test_one_token_refused_keeps_the_other_in_the_secret(world: World) -> 
 
     assert "MASKINPORTEN_ACCESS_TOKEN_READ" in world.workload_data
     assert "MASKINPORTEN_ACCESS_TOKEN_WRITE" not in world.workload_data
+
+
+# --- the key ------------------------------------------------------------------------------------
+
+
+async def test_an_unchanged_key_secret_is_parsed_only_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = []
+
+    def counting_read_key(*args: Any, **kwargs: Any) -> ClientKey:
+        parsed.append(args)
+        return read_key(*args, **kwargs)
+
+    monkeypatch.setattr(keysupply, "read_key", counting_read_key)
+    world.put_registered_key()
+
+    for _ in range(3):
+        await world.reconcile()
+        world.clock.advance(60)
+
+    assert len(parsed) == 1
+
+
+async def test_a_changed_key_secret_is_read_again(world: World) -> None:
+    await world.reconcile()
+    world.put_registered_key()
+
+    outcome = await world.reconcile()
+
+    assert world.status["keyId"] == world.key.kid
+    assert outcome.ready
+
+
+async def test_a_remembered_certificate_is_refused_once_it_expires(
+    world: World, ca: CertificateAuthority
+) -> None:
+    certificate = ca.issue(
+        ORG,
+        not_before=datetime.fromtimestamp(START - 30 * DAY, UTC),
+        not_after=datetime.fromtimestamp(START + DAY, UTC),
+    )
+    pem = {"tls.key": certificate.private_key_pem(), "tls.crt": certificate.chain_pem()}
+    world.kube.put_secret(NAMESPACE, KEY_SECRET, {k: v.decode() for k, v in pem.items()})
+    await world.reconcile()
+    world.clock.advance(2 * DAY)
+
+    outcome = await world.reconcile()
+
+    assert ready_of(outcome)["reason"] == Reason.KEY_INVALID
+    assert "expired on" in ready_of(outcome)["message"]
 
 
 # --- the next reconciliation --------------------------------------------------------------------
