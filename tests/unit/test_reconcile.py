@@ -458,6 +458,20 @@ async def test_one_token_refused_keeps_the_other_in_the_secret(world: World) -> 
     assert "MASKINPORTEN_ACCESS_TOKEN_WRITE" not in world.workload_data
 
 
+async def test_a_per_token_status_list_goes_when_the_spec_no_longer_names_tokens(
+    world: World,
+) -> None:
+    world.put_registered_key()
+    world.spec = {**SPEC, "tokens": [{"name": "read", "scopes": [SCOPE]}]}
+    await world.reconcile()
+    assert [token["name"] for token in world.status["tokens"]] == ["read"]
+    world.spec = SPEC
+
+    await world.reconcile()
+
+    assert "tokens" not in world.status
+
+
 # --- the key ------------------------------------------------------------------------------------
 
 

@@ -133,17 +133,16 @@ def _token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
         "lastRefreshTime": workload.rfc3339(max(s.token.issued_at for s in ordered)),
         "nextRefreshTime": workload.rfc3339(min(s.plan.refresh_at for s in ordered)),
     }
-    named = [slot for slot in ordered if slot.token.name]
-    if named:
-        status["tokens"] = [
-            {
-                "name": slot.token.name,
-                "secretKey": workload.token_key(slot.token.name),
-                "expiresAt": workload.rfc3339(slot.token.expires_at),
-                "nextRefreshTime": workload.rfc3339(slot.plan.refresh_at),
-            }
-            for slot in sorted(named, key=lambda slot: slot.token.name)
-        ]
+    named = sorted((slot for slot in ordered if slot.token.name), key=lambda s: s.token.name)
+    status["tokens"] = [
+        {
+            "name": slot.token.name,
+            "secretKey": workload.token_key(slot.token.name),
+            "expiresAt": workload.rfc3339(slot.token.expires_at),
+            "nextRefreshTime": workload.rfc3339(slot.plan.refresh_at),
+        }
+        for slot in named
+    ] or None  # None removes an earlier list: a merge patch keeps what it does not mention
     return status
 
 
