@@ -11,12 +11,13 @@ from maskinporten_operator.reconcile.conditions import (
     find,
     render_conditions,
 )
+from maskinporten_operator.reconcile.reasons import Reason
 
 EARLIER = "2027-01-15T08:00:00Z"
 NOW = "2027-01-15T09:00:00Z"
 
-READY_TRUE = Condition(READY, True, "TokenIssued", "token valid until 10:00")
-READY_FALSE = Condition(READY, False, "TokenRequestRejected", "invalid_grant: MP-124")
+READY_TRUE = Condition(READY, True, Reason.TOKEN_ISSUED, "token valid until 10:00")
+READY_FALSE = Condition(READY, False, Reason.TOKEN_REQUEST_REJECTED, "invalid_grant: MP-124")
 
 
 def existing(status: str, *, type_: str = READY, reason: str = "Old") -> dict[str, Any]:
@@ -68,7 +69,7 @@ def test_observed_generation_is_set_to_the_given_generation() -> None:
 
 def test_status_is_rendered_as_the_strings_true_and_false() -> None:
     rendered = render_conditions(
-        [READY_FALSE, Condition(LIFETIME_SUFFICIENT, True, "Sufficient", "ok")],
+        [READY_FALSE, Condition(LIFETIME_SUFFICIENT, True, Reason.LONG_ENOUGH, "ok")],
         [],
         generation=1,
         now=NOW,
@@ -92,7 +93,8 @@ def test_rendered_condition_holds_exactly_the_conventional_fields() -> None:
 
 def test_each_condition_keeps_its_own_transition_time() -> None:
     previous = [existing("True"), existing("True", type_=LIFETIME_SUFFICIENT)]
-    desired = [READY_TRUE, Condition(LIFETIME_SUFFICIENT, False, "TooShort", "120 s")]
+    too_short = Condition(LIFETIME_SUFFICIENT, False, Reason.SHORTER_THAN_MOUNT_DELAY, "120 s")
+    desired = [READY_TRUE, too_short]
 
     ready, lifetime = render_conditions(desired, previous, generation=3, now=NOW)
 

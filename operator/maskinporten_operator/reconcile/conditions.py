@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from maskinporten_operator.reconcile.reasons import Reason
+
 READY = "Ready"
 LIFETIME_SUFFICIENT = "LifetimeSufficient"
 
@@ -15,7 +17,7 @@ LIFETIME_SUFFICIENT = "LifetimeSufficient"
 class Condition:
     type: str
     status: bool
-    reason: str
+    reason: Reason
     message: str
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from maskinporten_operator.oauth.authserver import TokenRequestError
+from maskinporten_operator.api import ClientSpec
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError
 from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,
@@ -17,6 +19,7 @@ from maskinporten_operator.ports import (
     TokenRequestMetrics,
 )
 from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.settings import Settings
 
@@ -40,6 +43,14 @@ class TokenSlot:
     plan: RefreshPlan
 
 
+@dataclass(frozen=True)
+class KnownKey:
+    """A key read from its Secret, and a digest of what it was read from."""
+
+    digest: str
+    key: ClientKey
+
+
 @dataclass
 class ClientMemory:
     """What the operator remembers about one resource between reconciliations."""
@@ -48,6 +59,9 @@ class ClientMemory:
     consecutive_failures: int = 0
     failing_since: float | None = None
     """When the current run of failures began (Unix time); None while healthy."""
+    key: KnownKey | None = None
+    """The key last read: parsing a private key costs the event loop tens of milliseconds of
+    CPU, so an unchanged key Secret is not parsed again."""
 
     def earliest_valid_expiry(self, now: float) -> float | None:
         valid = [
@@ -69,18 +83,62 @@ class ClientRef:
 
 
 @dataclass(frozen=True)
+class Reconciliation:
+    """What one reconciliation starts from, before it has read the spec."""
+
+    ref: ClientRef
+    status: Mapping[str, Any]
+    """The resource's status as last written."""
+    memory: ClientMemory
+    deps: Dependencies
+    now: float
+    """When the reconciliation started (``deps.clock()``)."""
+    forced: bool
+    """A new forced-refresh request: tokens are requested even when the current ones are
+    fresh."""
+
+    def supplying(self, spec: ClientSpec, key: ClientKey, metadata: ServerMetadata) -> Supply:
+        """This reconciliation, once its spec, key and the issuer's metadata are known."""
+        return Supply(
+            ref=self.ref,
+            status=self.status,
+            memory=self.memory,
+            deps=self.deps,
+            now=self.now,
+            forced=self.forced,
+            spec=spec,
+            key=key,
+            metadata=metadata,
+        )
+
+
+@dataclass(frozen=True)
+class Supply(Reconciliation):
+    """A reconciliation ready to supply tokens: the spec, key and metadata it uses."""
+
+    spec: ClientSpec
+    key: ClientKey
+    metadata: ServerMetadata
+
+
+@dataclass(frozen=True)
 class Event:
     type: str
-    reason: str
+    reason: Reason
     message: str
 
 
 class Failure(Exception):
-    """A reason (CamelCase, for the condition) and a message a person can act on."""
+    """A reason (for the condition) and a message a person can act on."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    @classmethod
+    def from_token_request(cls, error: TokenRequestError, label: str = "") -> Failure:
+        """The authorization server client's error, its reason in the operator's vocabulary."""
+        return cls(Reason(error.reason), label + str(error))
 
 
 async def kube_call(call: Awaitable[T]) -> T:
@@ -88,7 +146,7 @@ async def kube_call(call: Awaitable[T]) -> T:
     try:
         return await call
     except KubeError as error:
-        raise Failure("KubernetesApiError", str(error)) from None
+        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
 
 
 async def auth_call(call: Awaitable[T]) -> T:
@@ -97,4 +155,4 @@ async def auth_call(call: Awaitable[T]) -> T:
     try:
         return await call
     except TokenRequestError as error:
-        raise Failure(error.reason, str(error)) from None
+        raise Failure.from_token_request(error) from None

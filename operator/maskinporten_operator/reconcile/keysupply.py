@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from maskinporten_operator.api import KEY_ID_ANNOTATION, ClientSpec, DeletionPolicy, KeySource
+from maskinporten_operator.api import (
+    KEY_ID_ANNOTATION,
+    ClientSpec,
+    DeletionPolicy,
+    KeySource,
+    KeySpec,
+)
 from maskinporten_operator.credentials import certificates
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.secret_data import (
@@ -17,105 +25,120 @@ from maskinporten_operator.credentials.secret_data import (
 )
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
-    ClientRef,
-    Dependencies,
     Event,
     Failure,
+    KnownKey,
+    Reconciliation,
     kube_call,
 )
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.rfc3339 import format_time
 
 
-async def ensure_key(
-    ref: ClientRef,
-    spec: ClientSpec,
-    status: Mapping[str, Any],
-    deps: Dependencies,
-    events: list[Event],
-) -> ClientKey:
+async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, Event | None]:
+    """The client key, and a ``KeyGenerated`` Event when it was generated just now."""
+    ref = run.ref
     name = spec.key_secret_name(ref.name)
     where = f"Secret {ref.namespace}/{name}"
-    secret = await kube_call(deps.kube.get_secret(ref.namespace, name))
+    secret = await kube_call(run.deps.kube.get_secret(ref.namespace, name))
     if secret is None:
         if spec.key.source is KeySource.EXISTING:
             raise Failure(
-                "KeySecretMissing",
+                Reason.KEY_SECRET_MISSING,
                 f"key {where} not found: create it with the client's private JWK under 'jwk' "
                 "(or a PEM key under 'key.pem' and its kid under 'kid'), or set "
                 "spec.key.source to Generated",
             )
-        if status.get("keyId"):
+        if run.status.get("keyId"):
             raise Failure(
-                "KeySecretMissing",
-                f"key {where} that held key {status['keyId']} is gone; no new key is generated "
-                "behind your back: restore the Secret, or delete and recreate this "
+                Reason.KEY_SECRET_MISSING,
+                f"key {where} that held key {run.status['keyId']} is gone; no new key is "
+                "generated behind your back: restore the Secret, or delete and recreate this "
                 "MaskinportenClient to generate a new key (which must then be registered)",
             )
-        return await _generate_key(ref, spec, name, deps, events)
-    password = await _password(ref, spec, deps)
+        return await _generate_key(run, spec, name)
+    password = await _password(run, spec)
+    data = raw_data(secret)
+    now = datetime.fromtimestamp(run.now, UTC)
+    digest = _digest(data, password, spec.key)
+    known = run.memory.key
+    if known is not None and known.digest == digest and _certificate_valid(known.key, now):
+        return known.key, None
     try:
-        return read_key(
-            raw_data(secret),
-            spec.key,
-            source=where,
-            password=password,
-            now=datetime.fromtimestamp(deps.clock(), UTC),
-        )
+        key = read_key(data, spec.key, source=where, password=password, now=now)
     except InvalidKeyError as error:
-        raise Failure("KeyInvalid", str(error)) from None
+        raise Failure(Reason.KEY_INVALID, str(error)) from None
+    run.memory.key = KnownKey(digest, key)
+    return key, None
 
 
-async def _password(ref: ClientRef, spec: ClientSpec, deps: Dependencies) -> bytes | None:
+def _digest(data: Mapping[str, bytes], password: bytes | None, key_spec: KeySpec) -> str:
+    """Of everything a key is read from (kept in memory only, never shown)."""
+    digest = hashlib.sha256(key_spec.model_dump_json().encode())
+    for name, value in sorted(data.items()):
+        digest.update(b"\x00" + name.encode() + b"\x00" + value)
+    digest.update(b"\x01" + password if password is not None else b"\x02")
+    return digest.hexdigest()
+
+
+def _certificate_valid(key: ClientKey, now: datetime) -> bool:
+    """A key read earlier is reused only while its certificate (if any) is valid: past that,
+    reading it again says why it cannot be used."""
+    leaf = certificates.leaf_certificate(key)
+    return leaf is None or leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc
+
+
+async def _password(run: Reconciliation, spec: ClientSpec) -> bytes | None:
     reference = spec.key.password_secret_ref
     if reference is None:
         return None
-    secret = await kube_call(deps.kube.get_secret(ref.namespace, reference.name))
-    where = f"password Secret {ref.namespace}/{reference.name}"
+    namespace = run.ref.namespace
+    secret = await kube_call(run.deps.kube.get_secret(namespace, reference.name))
+    where = f"password Secret {namespace}/{reference.name}"
     if secret is None:
-        raise Failure("KeySecretMissing", f"{where} (spec.key.passwordSecretRef) not found")
+        raise Failure(Reason.KEY_SECRET_MISSING, f"{where} (spec.key.passwordSecretRef) not found")
     try:
         return password_in(raw_data(secret), reference.key, where=where)
     except MissingDataError as error:
-        raise Failure("KeySecretMissing", str(error)) from None
+        raise Failure(Reason.KEY_SECRET_MISSING, str(error)) from None
 
 
 async def _generate_key(
-    ref: ClientRef, spec: ClientSpec, name: str, deps: Dependencies, events: list[Event]
-) -> ClientKey:
-    key = generate_client_key()
+    run: Reconciliation, spec: ClientSpec, name: str
+) -> tuple[ClientKey, Event]:
+    key = await asyncio.to_thread(generate_client_key)  # ~0.1-1 s of CPU: off the event loop
     body = workload.secret_body(
         name=name,
-        namespace=ref.namespace,
-        owner=ref.owner,
+        namespace=run.ref.namespace,
+        owner=run.ref.owner,
         role=workload.Role.KEY,
         data={"jwk": key.private_jwk_json()},
         annotations={KEY_ID_ANNOTATION: key.kid},
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
-    await kube_call(deps.kube.create_secret(ref.namespace, body))
-    events.append(
-        Event(
-            "Normal",
-            "KeyGenerated",
-            f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
-            "(status.publicJwk) on the Maskinporten client",
-        )
+    await kube_call(run.deps.kube.create_secret(run.ref.namespace, body))
+    generated = Event(
+        "Normal",
+        Reason.KEY_GENERATED,
+        f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
+        "(status.publicJwk) on the Maskinporten client",
     )
-    return key
+    return key, generated
 
 
 def certificate_status(
-    key: ClientKey, status: Mapping[str, Any], now: float, events: list[Event]
-) -> dict[str, Any]:
-    """``certificateNotAfter`` and, within the warning window, ``certificateWarning`` (with one
-    Warning Event when the window is entered)."""
+    key: ClientKey, status: Mapping[str, Any], now: float
+) -> tuple[dict[str, Any], Event | None]:
+    """``certificateNotAfter`` and, within the warning window, ``certificateWarning``; and a
+    ``CertificateExpiring`` Warning Event when the window is entered (not while in it)."""
     leaf = certificates.leaf_certificate(key)
     if leaf is None:
-        return {"certificateNotAfter": None, "certificateWarning": None}
+        return {"certificateNotAfter": None, "certificateWarning": None}, None
     warning = certificates.expiry_warning(key, now=datetime.fromtimestamp(now, UTC))
-    if warning is not None and not status.get("certificateWarning"):
-        events.append(Event("Warning", "CertificateExpiring", warning))
-    return {
+    fields = {
         "certificateNotAfter": format_time(leaf.not_valid_after_utc.timestamp()),
         "certificateWarning": warning,
     }
+    if warning is None or status.get("certificateWarning"):
+        return fields, None
+    return fields, Event("Warning", Reason.CERTIFICATE_EXPIRING, warning)

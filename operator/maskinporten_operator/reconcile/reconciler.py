@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,16 +26,21 @@ from maskinporten_operator.reconcile.context import (
     Dependencies,
     Event,
     Failure,
+    Reconciliation,
     TokenSlot,
     auth_call,
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
 from maskinporten_operator.reconcile.tokensupply import supply_tokens
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+STILL_VALID_NOTE = " (the current token stays in place until "
+"""Appended to a failure's message, with the time and ")", while a valid token is kept."""
 
 
 @dataclass(frozen=True)
@@ -54,21 +59,30 @@ async def reconcile(
     memory: ClientMemory,
     deps: Dependencies,
 ) -> Outcome:
-    now = deps.clock()
     force_request = annotations.get(FORCE_REFRESH_ANNOTATION)
-    forced = force_request is not None and force_request != status.get("handledForceRefresh")
+    run = Reconciliation(
+        ref=ref,
+        status=status,
+        memory=memory,
+        deps=deps,
+        now=deps.clock(),
+        forced=force_request is not None and force_request != status.get("handledForceRefresh"),
+    )
     base_status: dict[str, Any] = {"observedGeneration": ref.generation}
     events: list[Event] = []
     try:
         spec = _parse(raw_spec, deps.settings)
         base_status.update(clientId=spec.client_id, secretName=spec.workload_secret_name(ref.name))
-        key = await ensure_key(ref, spec, status, deps, events)
+        key, generated = await ensure_key(run, spec)
+        events += [generated] if generated else []
         base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
-        base_status.update(certificate_status(key, status, now, events))
+        certificate, expiring = certificate_status(key, status, run.now)
+        events += [expiring] if expiring else []
+        base_status.update(certificate)
         metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
-        slots = await supply_tokens(ref, spec, key, metadata, memory, deps, forced=forced)
+        slots = await supply_tokens(run.supplying(spec, key, metadata))
     except Failure as failure:
-        return _failed(ref, failure, status, base_status, memory, deps, now, events)
+        return _failed(run, failure, base_status, events)
     except Exception as error:  # the last resort: no exception may end a resource's loop
         logger.error(
             "unexpected %s reconciling %s/%s, at:\n%s",
@@ -78,11 +92,11 @@ async def reconcile(
             "".join(traceback.format_tb(error.__traceback__)),
         )
         internal = Failure(
-            "InternalError",
+            Reason.INTERNAL_ERROR,
             f"unexpected {type(error).__name__} in the operator (its log has where); "
             "retried with back-off",
         )
-        return _failed(ref, internal, status, base_status, memory, deps, now, events)
+        return _failed(run, internal, base_status, events)
     memory.consecutive_failures = 0
     memory.failing_since = None
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
@@ -91,14 +105,14 @@ async def reconcile(
     ready = cond.Condition(
         cond.READY,
         True,
-        "TokenIssued",
+        Reason.TOKEN_ISSUED,
         f"Secret {base_status['secretName']} holds "
         + ("a token" if len(slots) == 1 else f"{len(slots)} tokens")
         + f" valid until {new_status['tokenExpiresAt']} or later",
     )
     next_refresh = min(slot.plan.refresh_at for slot in slots)
     desired = (ready, _lifetime_condition(slots))
-    return _outcome(ref, status, new_status, desired, next_refresh, events, now)
+    return _outcome(run, new_status, desired, (), next_refresh, events)
 
 
 def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
@@ -106,7 +120,7 @@ def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
         spec = parse_spec(raw_spec)
         settings.issuer_for(spec.issuer)
     except (InvalidSpecError, ValueError) as error:
-        raise Failure("InvalidSpec", str(error)) from None
+        raise Failure(Reason.INVALID_SPEC, str(error)) from None
     return spec
 
 
@@ -121,17 +135,16 @@ def _token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
         "lastRefreshTime": format_time(max(s.token.issued_at for s in ordered)),
         "nextRefreshTime": format_time(min(s.plan.refresh_at for s in ordered)),
     }
-    named = [slot for slot in ordered if slot.token.name]
-    if named:
-        status["tokens"] = [
-            {
-                "name": slot.token.name,
-                "secretKey": workload.token_key(slot.token.name),
-                "expiresAt": format_time(slot.token.expires_at),
-                "nextRefreshTime": format_time(slot.plan.refresh_at),
-            }
-            for slot in sorted(named, key=lambda slot: slot.token.name)
-        ]
+    named = sorted((slot for slot in ordered if slot.token.name), key=lambda s: s.token.name)
+    status["tokens"] = [
+        {
+            "name": slot.token.name,
+            "secretKey": workload.token_key(slot.token.name),
+            "expiresAt": format_time(slot.token.expires_at),
+            "nextRefreshTime": format_time(slot.plan.refresh_at),
+        }
+        for slot in named
+    ] or None  # None removes an earlier list: a merge patch keeps what it does not mention
     return status
 
 
@@ -139,12 +152,15 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
     shortest = min(round(s.token.expires_at - s.token.issued_at) for s in slots)
     if all(slot.plan.lifetime_is_safe for slot in slots):
         return cond.Condition(
-            cond.LIFETIME_SUFFICIENT, True, "LongEnough", f"tokens live {shortest} s or longer"
+            cond.LIFETIME_SUFFICIENT,
+            True,
+            Reason.LONG_ENOUGH,
+            f"tokens live {shortest} s or longer",
         )
     return cond.Condition(
         cond.LIFETIME_SUFFICIENT,
         False,
-        "ShorterThanMountDelay",
+        Reason.SHORTER_THAN_MOUNT_DELAY,
         f"tokens live only {shortest} s: a pod reading the mounted Secret file (updated up to "
         "~2 minutes late) may read an expired token; request tokens in the app instead, or "
         "ask the API owner for a longer token lifetime",
@@ -152,23 +168,17 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
 
 
 def _failed(
-    ref: ClientRef,
-    failure: Failure,
-    status: Mapping[str, Any],
-    base_status: dict[str, Any],
-    memory: ClientMemory,
-    deps: Dependencies,
-    now: float,
-    events: list[Event],
+    run: Reconciliation, failure: Failure, base_status: Mapping[str, Any], events: Sequence[Event]
 ) -> Outcome:
+    memory, settings, now = run.memory, run.deps.settings, run.now
     memory.consecutive_failures += 1
     if memory.failing_since is None:
         memory.failing_since = now
     valid_until = memory.earliest_valid_expiry(now)
     delay = retry_delay(
         consecutive_failures=memory.consecutive_failures,
-        policy=RetryPolicy(deps.settings.retry_base_seconds, deps.settings.retry_max_seconds),
-        rng=deps.rng,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
         now=now,
         valid_token_expires_at=valid_until,
         failing_for=now - memory.failing_since,
@@ -178,47 +188,54 @@ def _failed(
     )
     message = str(failure)
     if valid_until is not None:
-        message += f" (the current token stays in place until {format_time(valid_until)})"
+        message += f"{STILL_VALID_NOTE}{format_time(valid_until)})"
     new_status = {
-        **{k: v for k, v in status.items() if k != "conditions"},
+        **{k: v for k, v in run.status.items() if k != "conditions"},
         **base_status,
         **(_token_status(memory.tokens.values()) if memory.tokens else {}),
         "nextRefreshTime": format_time(next_attempt),
         "consecutiveFailures": memory.consecutive_failures,
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
-    kept = [c for c in status.get("conditions", []) if c.get("type") == cond.LIFETIME_SUFFICIENT]
-    desired = [ready] + [
-        cond.Condition(c["type"], c["status"] == "True", c["reason"], c["message"]) for c in kept
-    ]
-    return _outcome(ref, status, new_status, desired, next_attempt, events, now)
+    existing = run.status.get("conditions", [])
+    kept = [c for c in existing if c.get("type") == cond.LIFETIME_SUFFICIENT]
+    return _outcome(run, new_status, [ready], kept, next_attempt, events)
 
 
 def _outcome(
-    ref: ClientRef,
-    status: Mapping[str, Any],
+    run: Reconciliation,
     new_status: dict[str, Any],
-    desired: Iterable[cond.Condition],
+    desired: Sequence[cond.Condition],
+    kept: Sequence[Mapping[str, Any]],
     next_attempt_at: float,
-    events: list[Event],
-    now: float,
+    events: Sequence[Event],
 ) -> Outcome:
-    previous = cond.find(status.get("conditions", []), cond.READY)
-    new_status["conditions"] = cond.render_conditions(
-        desired, status.get("conditions", []), generation=ref.generation, now=format_time(now)
+    """``desired`` conditions (Ready first) are rendered; ``kept`` ones are carried over as
+    they are. One more Event when the state changes (see :func:`_state`)."""
+    existing = run.status.get("conditions", [])
+    previous = cond.find(existing, cond.READY)
+    rendered = cond.render_conditions(
+        desired, existing, generation=run.ref.generation, now=format_time(run.now)
     )
-    ready = cond.find(new_status["conditions"], cond.READY)
-    if (previous.get("status"), previous.get("reason")) != (ready["status"], ready["reason"]):
-        events.append(
-            Event(
-                "Normal" if ready["status"] == "True" else "Warning",
-                ready["reason"],
-                ready["message"],
-            )
-        )
+    new_status["conditions"] = [*rendered, *kept]
+    ready = desired[0]
+    before = _state(
+        previous.get("status") == "True", previous.get("reason"), previous.get("message", "")
+    )
+    if before != _state(ready.status, ready.reason, ready.message):
+        kind = "Normal" if ready.status else "Warning"
+        events = [*events, Event(kind, ready.reason, ready.message)]
     return Outcome(
         status=new_status,
         next_attempt_at=next_attempt_at,
         events=tuple(events),
-        ready=ready["status"] == "True",
+        ready=ready.status,
     )
+
+
+def _state(ready: bool, reason: str | None, message: str) -> tuple[bool, str | None, str | None]:
+    """What an Event marks a change of: readiness, the reason, and a failure's cause (its
+    message without the note on the token kept meanwhile, which moves as tokens refresh). A
+    success's message (new expiry times) is routine."""
+    cause = None if ready else message.partition(STILL_VALID_NOTE)[0]
+    return ready, reason, cause

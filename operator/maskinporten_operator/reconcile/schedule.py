@@ -73,15 +73,15 @@ def retry_delay(
     Exponential back-off with jitter (``base_seconds`` doubling, at most ``max_seconds``), and
     never more than ``OUTAGE_FRACTION`` of ``failing_for``. While a valid token is still in
     place, the wait is shortened so that one more attempt lands before it expires; without
-    one, it is at most ``NO_VALID_TOKEN_MAX_SECONDS``. Never below ``base_seconds`` (times the
-    jitter) in any case.
+    one, it is at most ``NO_VALID_TOKEN_MAX_SECONDS``. Never below ``base_seconds``: a failing
+    resource is never retried faster than that.
     """
     exponent = max(consecutive_failures - 1, 0)
     delay = min(policy.base_seconds * 2.0**exponent, policy.max_seconds)
     delay = min(delay, max(policy.base_seconds, failing_for * OUTAGE_FRACTION))
     if valid_token_expires_at is None:
         delay = min(delay, max(policy.base_seconds, NO_VALID_TOKEN_MAX_SECONDS))
-    delay *= rng.uniform(1.0 - JITTER_FRACTION, 1.0)
+    delay = max(delay * rng.uniform(1.0 - JITTER_FRACTION, 1.0), policy.base_seconds)
     if valid_token_expires_at is not None:
         delay = min(delay, max(policy.base_seconds, (valid_token_expires_at - now) / 2))
     return delay

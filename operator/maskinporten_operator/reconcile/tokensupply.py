@@ -12,38 +12,30 @@ from dataclasses import replace
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
-from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
-    ClientMemory,
-    ClientRef,
     Dependencies,
     Failure,
+    Supply,
     TokenSlot,
+    auth_call,
     kube_call,
 )
+from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPolicy, plan_refresh
 from maskinporten_operator.settings import Settings
 
 
-async def supply_tokens(
-    ref: ClientRef,
-    spec: ClientSpec,
-    key: ClientKey,
-    metadata: ServerMetadata,
-    memory: ClientMemory,
-    deps: Dependencies,
-    *,
-    forced: bool,
-) -> tuple[TokenSlot, ...]:
+async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
     """Make the workload Secret hold a fresh token for each request; raise the first failure."""
+    ref, spec, deps = ctx.ref, ctx.spec, ctx.deps
     secret_name = spec.workload_secret_name(ref.name)
     existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
     if existing is not None and not workload.is_owned_by(existing, ref.owner):
         raise Failure(
-            "SecretConflict",
+            Reason.SECRET_CONFLICT,
             f"Secret {ref.namespace}/{secret_name} exists and is not managed by this "
             "MaskinportenClient; choose another spec.secretName or remove that Secret",
         )
@@ -54,9 +46,9 @@ async def supply_tokens(
     variant = [spec.grant_type.value] if spec.grant_type is not GrantType.JWT_BEARER else []
     variant += ["altinn"] if spec.altinn_exchange else []
     for request in spec.token_requests():
-        claims = _claims(spec, request, metadata)
-        fingerprint = workload.fingerprint(*claims.fingerprint_fields(), key.kid, *variant)
-        remembered = memory.tokens.get(request.name)
+        claims = _claims(spec, request, ctx.metadata)
+        fingerprint = workload.fingerprint(*claims.fingerprint_fields(), ctx.key.kid, *variant)
+        remembered = ctx.memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
         current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
         now = deps.clock()
@@ -64,14 +56,12 @@ async def supply_tokens(
             current is not None
             and current.token.fingerprint == fingerprint
             and now < current.plan.refresh_at
-            and not forced
+            and not ctx.forced
         ):
             slots[request.name] = current
             continue
         try:
-            token = await _request_token(
-                request.name, spec.grant_type, claims, key, metadata, fingerprint, deps
-            )
+            token = await _request_token(ctx, request.name, claims, fingerprint)
             if spec.altinn_exchange:
                 token = await _exchange_for_altinn(token, deps)
         except Failure as failure:
@@ -80,9 +70,9 @@ async def supply_tokens(
                 slots[request.name] = current
             continue
         slots[request.name] = _planned(token, policy, deps)
-    memory.tokens = slots
+    ctx.memory.tokens = slots
     if slots:
-        await _write_workload_secret(ref, spec, key, metadata, slots, existing, deps)
+        await _write_workload_secret(ctx, slots, existing)
     if failures:
         raise failures[0]
     return tuple(slots.values())
@@ -107,23 +97,18 @@ def _planned(token: workload.IssuedToken, policy: RefreshPolicy, deps: Dependenc
 
 
 async def _request_token(
-    name: str,
-    grant_type: GrantType,
-    claims: GrantClaims,
-    key: ClientKey,
-    metadata: ServerMetadata,
-    fingerprint: str,
-    deps: Dependencies,
+    ctx: Supply, name: str, claims: GrantClaims, fingerprint: str
 ) -> workload.IssuedToken:
+    deps = ctx.deps
     async with deps.token_requests:
         issued_at = deps.clock()
         started = time.monotonic()
         try:
-            response = await _send_grant(grant_type, claims, key, metadata, int(issued_at), deps)
+            response = await _send_grant(ctx, claims, int(issued_at))
         except TokenRequestError as error:
             deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
             label = f"token '{name}': " if name else ""
-            raise Failure(error.reason, label + str(error)) from None
+            raise Failure.from_token_request(error, label) from None
         deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
     return workload.IssuedToken(
         access_token=response.access_token,
@@ -134,21 +119,15 @@ async def _request_token(
     )
 
 
-async def _send_grant(
-    grant_type: GrantType,
-    claims: GrantClaims,
-    key: ClientKey,
-    metadata: ServerMetadata,
-    now: int,
-    deps: Dependencies,
-) -> TokenResponse:
+async def _send_grant(ctx: Supply, claims: GrantClaims, now: int) -> TokenResponse:
     """Maskinporten's JWT grant, or RFC 7523 section 2.2 client credentials for other servers."""
-    if grant_type is GrantType.CLIENT_CREDENTIALS:
+    key, metadata, auth = ctx.key, ctx.metadata, ctx.deps.auth
+    if ctx.spec.grant_type is GrantType.CLIENT_CREDENTIALS:
         assertion = sign_client_assertion(claims.client_id, metadata.issuer, key, now=now)
-        return await deps.auth.request_client_credentials_token(
+        return await auth.request_client_credentials_token(
             metadata.token_endpoint, assertion, claims.scopes
         )
-    return await deps.auth.request_token(metadata.token_endpoint, sign_grant(claims, key, now=now))
+    return await auth.request_token(metadata.token_endpoint, sign_grant(claims, key, now=now))
 
 
 async def _exchange_for_altinn(
@@ -157,26 +136,18 @@ async def _exchange_for_altinn(
     url = deps.settings.altinn_exchange
     if url is None:
         raise Failure(
-            "InvalidSpec",
+            Reason.INVALID_SPEC,
             "spec.altinnExchange needs Altinn's exchange URL: an administrator sets "
             "MASKINPORTEN_OPERATOR_ALTINN_EXCHANGE_URL (the custom environment has no default)",
         )
-    try:
-        altinn_token = await deps.auth.exchange_for_altinn(url, token.access_token)
-    except TokenRequestError as error:
-        raise Failure(error.reason, str(error)) from None
+    altinn_token = await auth_call(deps.auth.exchange_for_altinn(url, token.access_token))
     return replace(token, altinn_token=altinn_token)
 
 
 async def _write_workload_secret(
-    ref: ClientRef,
-    spec: ClientSpec,
-    key: ClientKey,
-    metadata: ServerMetadata,
-    slots: Mapping[str, TokenSlot],
-    existing: Mapping[str, Any] | None,
-    deps: Dependencies,
+    ctx: Supply, slots: Mapping[str, TokenSlot], existing: Mapping[str, Any] | None
 ) -> None:
+    ref, spec, metadata = ctx.ref, ctx.spec, ctx.metadata
     tokens = [slot.token for slot in slots.values()]
     data = workload.workload_data(
         tokens=tokens,
@@ -188,7 +159,7 @@ async def _write_workload_secret(
             well_known_url=metadata.well_known_url,
             jwks_uri=metadata.jwks_uri,
         ),
-        client_jwk=key.private_jwk_json() if spec.include_client_jwk else None,
+        client_jwk=ctx.key.private_jwk_json() if spec.include_client_jwk else None,
     )
     body = workload.secret_body(
         name=spec.workload_secret_name(ref.name),
@@ -199,11 +170,12 @@ async def _write_workload_secret(
         annotations=workload.token_annotations(tokens),
         owned=True,
     )
+    kube = ctx.deps.kube
     if existing is None:
-        await kube_call(deps.kube.create_secret(ref.namespace, body))
+        await kube_call(kube.create_secret(ref.namespace, body))
     elif workload.differs(existing, body):
         version = existing["metadata"]["resourceVersion"]
-        await kube_call(deps.kube.replace_secret(ref.namespace, body, version))
+        await kube_call(kube.replace_secret(ref.namespace, body, version))
 
 
 def refresh_policy(spec: ClientSpec, settings: Settings) -> RefreshPolicy:

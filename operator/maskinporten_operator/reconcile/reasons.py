@@ -1,0 +1,110 @@
+"""Every reason the operator gives: on a status condition, and on the Events it posts.
+
+One vocabulary, so that a reason seen in ``kubectl describe`` is the same word in the condition,
+the Event, the log line and the README.
+"""
+
+# ruff: noqa: S105 - "Token" and "Secret" in a reason's name are not passwords
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """CamelCase reasons in the Kubernetes convention; each says what happened and what to do."""
+
+    TOKEN_ISSUED = "TokenIssued"
+    """Ready: the workload Secret holds a valid token for every token the spec asks for.
+    Nothing to do."""
+
+    INVALID_SPEC = "InvalidSpec"
+    """Not ready: the spec cannot be used (the message names the field), its ``spec.issuer`` is
+    not allowed by the operator, or ``spec.altinnExchange`` has no exchange URL. Fix the spec, or
+    ask an administrator to allow the issuer or set the URL."""
+
+    KEY_SECRET_MISSING = "KeySecretMissing"
+    """Not ready: the key Secret (or its password Secret) is not there, or a generated key's
+    Secret was deleted. Create or restore the Secret the message names; a lost generated key is
+    never replaced behind your back."""
+
+    KEY_INVALID = "KeyInvalid"
+    """Not ready: the key Secret holds no usable private key or certificate (wrong format,
+    wrong password, too small, public only, or an expired certificate). Replace its contents as
+    the message says."""
+
+    SECRET_CONFLICT = "SecretConflict"
+    """Not ready: the workload Secret's name is taken by a Secret this resource does not own.
+    Choose another ``spec.secretName``, or remove that Secret."""
+
+    TOKEN_REQUEST_REJECTED = "TokenRequestRejected"
+    """Not ready: the authorization server refused the request (HTTP 4xx); the message carries
+    its error and description verbatim (Maskinporten's ``MP-xxx`` code). Usually the
+    registration: register the key (``status.publicJwk``), or get the scopes granted."""
+
+    SERVER_ERROR = "ServerError"
+    """Not ready: the authorization server failed (HTTP 5xx or 429). Retried with back-off;
+    the current token stays in place while it is valid. Nothing to do unless it persists."""
+
+    SERVER_UNREACHABLE = "ServerUnreachable"
+    """Not ready: no answer from the authorization server (refused, DNS, timeout). Check the
+    network path: egress network policies, and ``HTTPS_PROXY`` where a proxy is needed."""
+
+    BAD_RESPONSE = "BadResponse"
+    """Not ready: the token endpoint answered 200 without a usable token. Retried with
+    back-off; report it to the server's owner if it persists."""
+
+    BAD_METADATA = "BadMetadata"
+    """Not ready: the issuer's metadata document declares another issuer, or lacks the token
+    endpoint. Check ``spec.issuer`` (or the operator's issuer setting) against the server."""
+
+    ALTINN_EXCHANGE_FAILED = "AltinnExchangeFailed"
+    """Not ready: Altinn refused or failed to exchange the Maskinporten token. Check that the
+    scopes are Altinn's and the exchange URL setting; retried with back-off."""
+
+    KUBERNETES_API_ERROR = "KubernetesApiError"
+    """Not ready: a Kubernetes API call failed or the API server could not be reached. The
+    message names the object and the API server's answer; check the operator's RBAC if it is
+    a 403. Retried with back-off."""
+
+    INTERNAL_ERROR = "InternalError"
+    """Not ready: an unexpected exception in the operator during a reconciliation. The
+    operator's log has where; retried with back-off. Please report it."""
+
+    LONG_ENOUGH = "LongEnough"
+    """LifetimeSufficient: tokens live long enough for a pod reading the mounted Secret file to
+    always see a valid one."""
+
+    SHORTER_THAN_MOUNT_DELAY = "ShorterThanMountDelay"
+    """LifetimeSufficient is False: tokens are so short-lived that a pod reading the mounted
+    file (updated up to ~2 minutes late) may read an expired one. Request tokens in the app,
+    or ask the API owner for a longer token lifetime."""
+
+    KEY_GENERATED = "KeyGenerated"
+    """Event: a new RSA key was generated into the key Secret. Register its public JWK
+    (``status.publicJwk``) on the Maskinporten client."""
+
+    CERTIFICATE_EXPIRING = "CertificateExpiring"
+    """Event: the business certificate expires soon (``status.certificateWarning``). Order a
+    new one and put it in the key Secret."""
+
+
+READY_REASONS = frozenset(
+    {
+        Reason.TOKEN_ISSUED,
+        Reason.INVALID_SPEC,
+        Reason.KEY_SECRET_MISSING,
+        Reason.KEY_INVALID,
+        Reason.SECRET_CONFLICT,
+        Reason.TOKEN_REQUEST_REJECTED,
+        Reason.SERVER_ERROR,
+        Reason.SERVER_UNREACHABLE,
+        Reason.BAD_RESPONSE,
+        Reason.BAD_METADATA,
+        Reason.ALTINN_EXCHANGE_FAILED,
+        Reason.KUBERNETES_API_ERROR,
+        Reason.INTERNAL_ERROR,
+    }
+)
+"""The reasons the ``Ready`` condition can carry (the README lists them): ``TokenIssued`` when
+it is True, and the reason of a failed reconciliation when it is False."""

@@ -1,0 +1,753 @@
+"""One reconciliation at a time, fast: the reconcile core against the in-memory Kubernetes API
+and the real authorization server client talking to the Maskinporten stand-in on this loop.
+
+In the style of cert-manager's TestProcessItem: a case is a starting state (spec, Secrets,
+status, memory, server behaviour) and what one reconciliation makes of it (Ready, the next
+attempt, Events, Secret writes, token requests). Time is a frozen clock shared by the operator
+and the stand-in, so grants are checked against the same "now"; jitter is a seeded Random.
+Nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from maskinporten_operator.adapters.metrics import Metrics
+from maskinporten_operator.api import FORCE_REFRESH_ANNOTATION, KEY_ID_ANNOTATION
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.secret_data import read_key
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.reconcile import keysupply, reconciler
+from maskinporten_operator.reconcile.conditions import READY, find
+from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.reconcile.schedule import OUTAGE_FRACTION
+from maskinporten_operator.rfc3339 import format_time
+from maskinporten_operator.settings import Environment, Settings
+from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
+from maskinporten_testbed.standin import Client, Clock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.testca import CertificateAuthority
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+NAMESPACE = "team"
+NAME = "weather"
+REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
+KEY_SECRET = "weather-maskinporten-key"
+WORKLOAD_SECRET = "weather-maskinporten"
+CLIENT_ID = "weather-client"
+ORG = "123456789"
+SCOPE = "test:read"
+UNGRANTED = "test:write"
+LIFETIME = 600
+START = 1_800_000_000.0
+BASE = 15.0
+DAY = 86_400.0
+SPEC: Mapping[str, Any] = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": SCOPE}]}}
+TWO_TOKENS: Mapping[str, Any] = {
+    "clientId": CLIENT_ID,
+    "scopes": {"consumes": [{"name": SCOPE}, {"name": UNGRANTED}]},
+    "tokens": [{"name": "read", "scopes": [SCOPE]}, {"name": "write", "scopes": [UNGRANTED]}],
+}
+
+
+class FrozenClock:
+    """Time stands still until a test moves it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class StandinClock(Clock):
+    """The stand-in reads the test's frozen clock too."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+
+@dataclass
+class World:
+    """The operator's surroundings, and the resource as the cluster holds it between runs."""
+
+    standin: MaskinportenStandin
+    kube: FakeKube
+    clock: FrozenClock
+    deps: Dependencies
+    key: ClientKey
+    """Registered on the stand-in's client."""
+    spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
+    annotations: dict[str, str] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    memory: ClientMemory = field(default_factory=ClientMemory)
+
+    def put_registered_key(self) -> None:
+        self.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": self.key.private_jwk_json()})
+
+    async def reconcile(self, memory: ClientMemory | None = None) -> Outcome:
+        """One reconciliation; its status is then merged in as the operator's patch would be."""
+        outcome = await reconciler.reconcile(
+            REF, self.spec, self.status, self.annotations, memory or self.memory, self.deps
+        )
+        merge_patch(self.status, outcome.status)
+        return outcome
+
+    def observe_from_here(self) -> None:
+        """Count Secret writes and token requests from now on."""
+        self.kube.writes.clear()
+        self.standin.clear_requests()
+
+    @property
+    def secret_writes(self) -> list[tuple[Verb, str]]:
+        return [(write.verb, write.name) for write in self.kube.writes]
+
+    @property
+    def token_requests(self) -> int:
+        return self.standin.token_request_count()
+
+    @property
+    def workload_data(self) -> dict[str, str]:
+        return self.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_standin() -> AsyncIterator[MaskinportenStandin]:
+    """One stand-in for the module (its signing key is slow to make); ``world`` resets it."""
+    async with MaskinportenStandin(lifetimes={SCOPE: LIFETIME}) as standin:
+        yield standin
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def world(shared_standin: MaskinportenStandin, client_key: ClientKey) -> AsyncIterator[World]:
+    clock = FrozenClock(START)
+    standin = shared_standin
+    await standin.accept_connections()
+    standin.clear_faults()
+    standin.clear_requests()
+    standin.clock = StandinClock(clock)
+    standin.register_client(
+        Client(
+            client_id=CLIENT_ID,
+            org=ORG,
+            scopes=frozenset({SCOPE}),
+            keys=(RegisteredKey(client_key.public_jwk()),),
+        )
+    )
+    auth = AuthorizationServerClient(timeout_seconds=5.0)
+    kube = FakeKube()
+    deps = Dependencies(
+        settings=Settings(
+            environment=Environment.CUSTOM, issuer=standin.issuer, retry_base_seconds=BASE
+        ),
+        kube=kube,
+        auth=auth,
+        token_requests=asyncio.Semaphore(4),
+        metrics=Metrics(),
+        rng=random.Random(7),  # noqa: S311 - jitter, not cryptography
+        clock=clock,
+    )
+    try:
+        yield World(standin, kube, clock, deps, client_key)
+    finally:
+        await auth.aclose()
+
+
+def ready_of(outcome: Outcome) -> Mapping[str, Any]:
+    return find(outcome.status["conditions"], READY)
+
+
+def events_of(outcome: Outcome) -> list[tuple[str, str]]:
+    return [(event.type, event.reason) for event in outcome.events]
+
+
+# --- one reconciliation from a given state ------------------------------------------------------
+
+
+async def nothing(world: World) -> None:
+    """No key Secret, nothing else: a MaskinportenClient just applied."""
+
+
+async def registered_key(world: World) -> None:
+    world.put_registered_key()
+
+
+async def ungranted_scope(world: World) -> None:
+    world.put_registered_key()
+    world.spec = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": UNGRANTED}]}}
+
+
+async def server_error(world: World) -> None:
+    world.put_registered_key()
+    world.standin.fail_next(1, 503)
+
+
+async def unreachable_issuer(world: World) -> None:
+    world.put_registered_key()
+    await world.standin.refuse_connections()
+
+
+async def unreachable_kubernetes(world: World) -> None:
+    world.put_registered_key()
+    world.kube.fail_next(1, 0)
+
+
+async def invalid_spec(world: World) -> None:
+    world.spec = {"clientId": CLIENT_ID}
+
+
+async def missing_existing_key(world: World) -> None:
+    world.spec = {**SPEC, "key": {"source": "Existing"}}
+
+
+async def generated_key_lost(world: World) -> None:
+    world.status = {"keyId": "weather-2027-01"}
+
+
+async def secret_name_taken(world: World) -> None:
+    world.put_registered_key()
+    world.kube.put_secret(NAMESPACE, WORKLOAD_SECRET, {"config": "someone else's"})
+
+
+async def one_of_two_tokens_refused(world: World) -> None:
+    world.put_registered_key()
+    world.spec = TWO_TOKENS
+
+
+@dataclass(frozen=True)
+class Case:
+    arrange: Callable[[World], Awaitable[None]]
+    ready: bool
+    reason: Reason
+    message: str
+    """Part of the Ready message."""
+    events: tuple[tuple[str, Reason], ...]
+    secret_writes: tuple[tuple[Verb, str], ...]
+    token_requests: int
+    next_attempt_in: tuple[float, float]
+    """Bounds of ``next_attempt_at`` from now, in seconds."""
+
+
+REFRESH_IN = (LIFETIME / 2 * 0.9, LIFETIME / 2)
+REJECTED = ("Warning", Reason.TOKEN_REQUEST_REJECTED)
+
+CASES = [
+    pytest.param(
+        Case(
+            nothing,
+            ready=False,
+            reason=Reason.TOKEN_REQUEST_REJECTED,
+            message="MP-100",
+            events=(("Normal", Reason.KEY_GENERATED), REJECTED),
+            secret_writes=((Verb.CREATE, KEY_SECRET),),
+            token_requests=1,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="first-reconcile-generates-a-key-refused-with-maskinportens-code-until-registered",
+    ),
+    pytest.param(
+        Case(
+            registered_key,
+            ready=True,
+            reason=Reason.TOKEN_ISSUED,
+            message=f"Secret {WORKLOAD_SECRET} holds a token",
+            events=(("Normal", Reason.TOKEN_ISSUED),),
+            secret_writes=((Verb.CREATE, WORKLOAD_SECRET),),
+            token_requests=1,
+            next_attempt_in=REFRESH_IN,
+        ),
+        id="registered-key-gets-a-token-into-the-workload-secret",
+    ),
+    pytest.param(
+        Case(
+            ungranted_scope,
+            ready=False,
+            reason=Reason.TOKEN_REQUEST_REJECTED,
+            message=f"MP-201: Invalid scopes for client: {UNGRANTED}",
+            events=(REJECTED,),
+            secret_writes=(),
+            token_requests=1,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="scope-not-granted-is-rejected-with-maskinportens-code",
+    ),
+    pytest.param(
+        Case(
+            server_error,
+            ready=False,
+            reason=Reason.SERVER_ERROR,
+            message="HTTP 503",
+            events=(("Warning", Reason.SERVER_ERROR),),
+            secret_writes=(),
+            token_requests=1,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="server-error-is-a-reason-not-an-exception",
+    ),
+    pytest.param(
+        Case(
+            unreachable_issuer,
+            ready=False,
+            reason=Reason.SERVER_UNREACHABLE,
+            message=".well-known/oauth-authorization-server",
+            events=(("Warning", Reason.SERVER_UNREACHABLE),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="unreachable-issuer-metadata-is-a-reason-not-an-exception",
+    ),
+    pytest.param(
+        Case(
+            unreachable_kubernetes,
+            ready=False,
+            reason=Reason.KUBERNETES_API_ERROR,
+            message="cannot reach the Kubernetes API",
+            events=(("Warning", Reason.KUBERNETES_API_ERROR),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="unreachable-kubernetes-api",
+    ),
+    pytest.param(
+        Case(
+            invalid_spec,
+            ready=False,
+            reason=Reason.INVALID_SPEC,
+            message="spec.scopes",
+            events=(("Warning", Reason.INVALID_SPEC),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="invalid-spec-names-the-field",
+    ),
+    pytest.param(
+        Case(
+            missing_existing_key,
+            ready=False,
+            reason=Reason.KEY_SECRET_MISSING,
+            message=f"key Secret {NAMESPACE}/{KEY_SECRET} not found",
+            events=(("Warning", Reason.KEY_SECRET_MISSING),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="existing-key-not-there-is-not-generated",
+    ),
+    pytest.param(
+        Case(
+            generated_key_lost,
+            ready=False,
+            reason=Reason.KEY_SECRET_MISSING,
+            message="that held key weather-2027-01 is gone; no new key is generated",
+            events=(("Warning", Reason.KEY_SECRET_MISSING),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="generated-key-lost-is-not-replaced-behind-your-back",
+    ),
+    pytest.param(
+        Case(
+            secret_name_taken,
+            ready=False,
+            reason=Reason.SECRET_CONFLICT,
+            message="choose another spec.secretName",
+            events=(("Warning", Reason.SECRET_CONFLICT),),
+            secret_writes=(),
+            token_requests=0,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="workload-secret-name-taken-by-another-secret",
+    ),
+    pytest.param(
+        Case(
+            one_of_two_tokens_refused,
+            ready=False,
+            reason=Reason.TOKEN_REQUEST_REJECTED,
+            message="token 'write': ",
+            events=(REJECTED,),
+            secret_writes=((Verb.CREATE, WORKLOAD_SECRET),),
+            token_requests=2,
+            next_attempt_in=(BASE, BASE),
+        ),
+        id="one-of-two-tokens-refused-the-other-is-written",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_one_reconciliation(world: World, case: Case) -> None:
+    await case.arrange(world)
+
+    outcome = await world.reconcile()
+
+    ready = ready_of(outcome)
+    assert (outcome.ready, ready["status"], ready["reason"]) == (
+        case.ready,
+        str(case.ready),
+        case.reason,
+    )
+    assert case.message in ready["message"]
+    assert events_of(outcome) == list(case.events)
+    assert world.secret_writes == list(case.secret_writes)
+    assert world.token_requests == case.token_requests
+    low, high = case.next_attempt_in
+    assert START + low <= outcome.next_attempt_at <= START + high
+
+
+# --- what a reconciliation leaves behind --------------------------------------------------------
+
+
+async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(world: World) -> None:
+    await world.reconcile()
+
+    key_secret = world.kube.secret(NAMESPACE, KEY_SECRET)
+    assert key_secret is not None
+    kid = key_secret["metadata"]["annotations"][KEY_ID_ANNOTATION]
+    assert world.status["keyId"] == kid
+    assert json.loads(world.status["publicJwk"]).items() >= {"kid": kid, "kty": "RSA"}.items()
+    assert "d" not in json.loads(world.status["publicJwk"])
+
+
+async def test_the_workload_secret_holds_the_token_and_the_maskinporten_settings(
+    world: World,
+) -> None:
+    world.put_registered_key()
+
+    await world.reconcile()
+
+    data = world.workload_data
+    assert data["MASKINPORTEN_ACCESS_TOKEN"].count(".") == 2
+    assert data["MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT"] == format_time(START + LIFETIME)
+    assert data["MASKINPORTEN_CLIENT_ID"] == CLIENT_ID
+    assert data["MASKINPORTEN_SCOPES"] == SCOPE
+    assert data["MASKINPORTEN_ISSUER"] == world.standin.issuer
+    assert data["MASKINPORTEN_TOKEN_ENDPOINT"] == world.standin.token_endpoint
+    assert data["MASKINPORTEN_WELL_KNOWN_URL"] == world.standin.metadata_url
+    assert data["MASKINPORTEN_JWKS_URI"] == world.standin.jwks_uri
+
+
+async def test_one_token_refused_keeps_the_other_in_the_secret(world: World) -> None:
+    await one_of_two_tokens_refused(world)
+
+    await world.reconcile()
+
+    assert "MASKINPORTEN_ACCESS_TOKEN_READ" in world.workload_data
+    assert "MASKINPORTEN_ACCESS_TOKEN_WRITE" not in world.workload_data
+
+
+async def test_a_per_token_status_list_goes_when_the_spec_no_longer_names_tokens(
+    world: World,
+) -> None:
+    world.put_registered_key()
+    world.spec = {**SPEC, "tokens": [{"name": "read", "scopes": [SCOPE]}]}
+    await world.reconcile()
+    assert [token["name"] for token in world.status["tokens"]] == ["read"]
+    world.spec = SPEC
+
+    await world.reconcile()
+
+    assert "tokens" not in world.status
+
+
+# --- the key ------------------------------------------------------------------------------------
+
+
+async def test_an_unchanged_key_secret_is_parsed_only_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = []
+
+    def counting_read_key(*args: Any, **kwargs: Any) -> ClientKey:
+        parsed.append(args)
+        return read_key(*args, **kwargs)
+
+    monkeypatch.setattr(keysupply, "read_key", counting_read_key)
+    world.put_registered_key()
+
+    for _ in range(3):
+        await world.reconcile()
+        world.clock.advance(60)
+
+    assert len(parsed) == 1
+
+
+async def test_a_changed_key_secret_is_read_again(world: World) -> None:
+    await world.reconcile()
+    world.put_registered_key()
+
+    outcome = await world.reconcile()
+
+    assert world.status["keyId"] == world.key.kid
+    assert outcome.ready
+
+
+async def test_a_remembered_certificate_is_refused_once_it_expires(
+    world: World, ca: CertificateAuthority
+) -> None:
+    certificate = ca.issue(
+        ORG,
+        not_before=datetime.fromtimestamp(START - 30 * DAY, UTC),
+        not_after=datetime.fromtimestamp(START + DAY, UTC),
+    )
+    pem = {"tls.key": certificate.private_key_pem(), "tls.crt": certificate.chain_pem()}
+    world.kube.put_secret(NAMESPACE, KEY_SECRET, {k: v.decode() for k, v in pem.items()})
+    await world.reconcile()
+    world.clock.advance(2 * DAY)
+
+    outcome = await world.reconcile()
+
+    assert ready_of(outcome)["reason"] == Reason.KEY_INVALID
+    assert "expired on" in ready_of(outcome)["message"]
+
+
+# --- the next reconciliation --------------------------------------------------------------------
+
+
+async def ready_world(world: World) -> Outcome:
+    """A resource that got its token at START; counting starts afterwards."""
+    world.put_registered_key()
+    outcome = await world.reconcile()
+    assert outcome.ready
+    world.observe_from_here()
+    return outcome
+
+
+async def test_before_the_refresh_is_due_a_reconciliation_requests_and_writes_nothing(
+    world: World,
+) -> None:
+    first = await ready_world(world)
+    world.clock.advance(first.next_attempt_at - START - 1)
+
+    outcome = await world.reconcile()
+
+    assert (world.token_requests, world.secret_writes, outcome.events) == (0, [], ())
+    assert outcome.next_attempt_at == first.next_attempt_at
+
+
+async def test_once_the_refresh_is_due_a_new_token_replaces_the_old_without_an_event(
+    world: World,
+) -> None:
+    first = await ready_world(world)
+    old_token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
+    world.clock.advance(first.next_attempt_at - START)
+
+    outcome = await world.reconcile()
+
+    assert world.token_requests == 1
+    assert world.secret_writes == [(Verb.REPLACE, WORKLOAD_SECRET)]
+    assert world.workload_data["MASKINPORTEN_ACCESS_TOKEN"] != old_token
+    assert outcome.events == ()
+
+
+async def test_a_forced_refresh_requests_a_new_token_before_the_refresh_is_due(
+    world: World,
+) -> None:
+    await ready_world(world)
+    world.clock.advance(10)
+    world.annotations[FORCE_REFRESH_ANNOTATION] = "2027-01-15T10:00:00Z"
+
+    outcome = await world.reconcile()
+
+    assert world.token_requests == 1
+    assert world.secret_writes == [(Verb.REPLACE, WORKLOAD_SECRET)]
+    assert outcome.status["handledForceRefresh"] == "2027-01-15T10:00:00Z"
+
+
+async def test_a_handled_forced_refresh_is_not_repeated(world: World) -> None:
+    await ready_world(world)
+    world.annotations[FORCE_REFRESH_ANNOTATION] = "once"
+    await world.reconcile()
+    world.observe_from_here()
+    world.clock.advance(10)
+
+    await world.reconcile()
+
+    assert world.token_requests == 0
+
+
+async def test_after_a_restart_the_token_in_the_secret_is_reused(world: World) -> None:
+    await ready_world(world)
+    world.clock.advance(60)
+
+    outcome = await world.reconcile(memory=ClientMemory())
+
+    assert (world.token_requests, world.secret_writes) == (0, [])
+    assert outcome.ready
+
+
+async def test_a_failed_refresh_keeps_the_valid_token_in_the_secret_and_says_until_when(
+    world: World,
+) -> None:
+    first = await ready_world(world)
+    token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
+    world.clock.advance(first.next_attempt_at - START)
+    world.standin.fail_next(1, 503)
+
+    outcome = await world.reconcile()
+
+    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
+    assert f"stays in place until {format_time(START + LIFETIME)}" in (ready_of(outcome)["message"])
+    assert world.workload_data["MASKINPORTEN_ACCESS_TOKEN"] == token
+    assert world.secret_writes == []
+
+
+async def test_back_off_starts_at_base_seconds_and_grows_with_the_time_spent_failing(
+    world: World,
+) -> None:
+    delays = []
+    for _ in range(6):
+        outcome = await world.reconcile()
+        delays.append(outcome.next_attempt_at - world.clock.now)
+        world.clock.advance(delays[-1])
+
+    assert delays[0] >= BASE
+    assert all(later >= earlier for earlier, later in itertools.pairwise(delays))
+    assert delays[-1] > delays[0]
+    assert all(
+        delay <= max(BASE, OUTAGE_FRACTION * sum(delays[:index]))
+        for index, delay in enumerate(delays)
+    )
+    assert world.status["consecutiveFailures"] == 6
+
+
+async def test_a_success_after_failures_resets_the_back_off(world: World) -> None:
+    await world.reconcile()
+    world.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": world.key.private_jwk_json()})
+
+    outcome = await world.reconcile()
+
+    assert outcome.ready
+    assert world.status["consecutiveFailures"] == 0
+    assert world.memory.consecutive_failures == 0
+
+
+# --- Events: one per state change ---------------------------------------------------------------
+
+
+async def test_the_same_failure_again_posts_no_event(world: World) -> None:
+    world.put_registered_key()
+    world.standin.fail_next(2, 503)
+    await world.reconcile()
+    world.clock.advance(BASE)
+
+    outcome = await world.reconcile()
+
+    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
+    assert outcome.events == ()
+
+
+async def test_a_failure_with_another_reason_posts_an_event(world: World) -> None:
+    world.put_registered_key()
+    world.standin.fail_next(1, 503)
+    await world.reconcile()
+    world.clock.advance(BASE)
+    await world.standin.refuse_connections()
+
+    outcome = await world.reconcile()
+
+    assert events_of(outcome) == [("Warning", Reason.SERVER_UNREACHABLE)]
+
+
+async def test_a_new_cause_of_failure_with_the_same_reason_posts_an_event(world: World) -> None:
+    world.put_registered_key()
+    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE})))
+    await world.reconcile()
+    world.clock.advance(BASE)
+    registered = (RegisteredKey(world.key.public_jwk()),)
+    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset(), keys=registered))
+
+    outcome = await world.reconcile()
+
+    assert events_of(outcome) == [REJECTED]
+    assert "MP-201" in outcome.events[0].message
+
+
+async def test_a_failure_keeping_its_cause_posts_no_event_when_another_token_is_refreshed(
+    world: World,
+) -> None:
+    await one_of_two_tokens_refused(world)
+    await world.reconcile()
+    refresh_at = world.memory.tokens["read"].plan.refresh_at
+    world.clock.advance(refresh_at - START)
+
+    outcome = await world.reconcile()
+
+    assert world.memory.tokens["read"].token.issued_at == refresh_at
+    assert outcome.events == ()
+
+
+async def test_a_failure_after_success_posts_a_warning(world: World) -> None:
+    first = await ready_world(world)
+    world.clock.advance(first.next_attempt_at - START)
+    world.standin.fail_next(1, 503)
+
+    outcome = await world.reconcile()
+
+    assert events_of(outcome) == [("Warning", Reason.SERVER_ERROR)]
+
+
+async def test_recovery_after_a_failure_posts_token_issued(world: World) -> None:
+    world.put_registered_key()
+    world.standin.fail_next(1, 503)
+    await world.reconcile()
+    world.clock.advance(BASE)
+
+    outcome = await world.reconcile()
+
+    assert events_of(outcome) == [("Normal", Reason.TOKEN_ISSUED)]
+
+
+# --- the last resort ----------------------------------------------------------------------------
+
+
+class LeakyKube(FakeKube):
+    """A Kubernetes API that breaks with an exception whose text holds the Secret it was given."""
+
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> None:
+        if body["metadata"]["name"] == WORKLOAD_SECRET:
+            raise RuntimeError(f"cannot store {body}")
+        await super().create_secret(namespace, body)
+
+
+async def test_an_unexpected_exception_is_internal_error_and_no_secret_is_told(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.kube = LeakyKube()
+    world.deps = replace(world.deps, kube=world.kube)
+    world.put_registered_key()
+
+    with caplog.at_level(logging.DEBUG):
+        outcome = await world.reconcile()
+
+    [slot] = world.memory.tokens.values()
+    secrets = [slot.token.access_token, world.key.private_jwk_json()]
+    secrets += [base64.b64encode(s.encode()).decode() for s in secrets]
+    ready = ready_of(outcome)
+    assert (ready["status"], ready["reason"]) == ("False", Reason.INTERNAL_ERROR)
+    told = [ready["message"], *(e.message for e in outcome.events), caplog.text]
+    assert not [secret for secret in secrets for text in told if secret in text]
