@@ -74,7 +74,6 @@ class Applied:
             kube=self.kube,
             post_event=self.events.append,
             client_states=self.metrics.clients,
-            now=NOW,
         )
 
     def gauge(self, name: str) -> float | None:
@@ -155,7 +154,17 @@ async def test_gauges_hold_readiness_token_expiry_and_next_refresh() -> None:
     assert applied.gauge("next_refresh_timestamp_seconds") == NEXT_REFRESH
 
 
-async def test_a_resource_without_a_valid_token_has_no_expiry_gauge() -> None:
+async def test_an_expired_token_still_held_keeps_its_past_expiry_in_the_gauge() -> None:
+    applied = Applied()
+    failed = Outcome(status(False, Reason.SERVER_ERROR), EXPIRES_AT + 60, (), ready=False)
+
+    await applied.apply(failed, current_status={}, memory=memory_with_token())
+
+    assert applied.gauge("ready") == 0.0
+    assert applied.gauge("token_expiration_timestamp_seconds") == EXPIRES_AT
+
+
+async def test_a_resource_that_never_had_a_token_has_no_expiry_gauge() -> None:
     applied = Applied()
     failed = Outcome(status(False, Reason.SERVER_ERROR), NOW + 15, (), ready=False)
 

@@ -616,6 +616,37 @@ async def test_a_failed_refresh_keeps_the_valid_token_in_the_secret_and_says_unt
     assert world.secret_writes == []
 
 
+async def test_an_expired_token_stays_in_the_secret_and_ready_says_when_it_expired(
+    world: World,
+) -> None:
+    await ready_world(world)
+    token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
+    world.clock.advance(LIFETIME + 1)
+    world.standin.fail_next(1, 503)
+
+    outcome = await world.reconcile()
+
+    message = ready_of(outcome)["message"]
+    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
+    assert f"the token in the Secret expired at {format_time(START + LIFETIME)}" in message
+    assert world.workload_data["MASKINPORTEN_ACCESS_TOKEN"] == token
+    assert outcome.status["tokenExpiresAt"] == format_time(START + LIFETIME)
+
+
+async def test_the_same_failure_after_the_token_expired_posts_no_new_event(
+    world: World,
+) -> None:
+    first = await ready_world(world)
+    world.clock.advance(first.next_attempt_at - START)
+    world.standin.fail_next(2, 503)
+    await world.reconcile()
+    world.clock.advance(LIFETIME)
+
+    outcome = await world.reconcile()
+
+    assert outcome.events == ()
+
+
 async def test_back_off_starts_at_base_seconds_and_grows_with_the_time_spent_failing(
     world: World,
 ) -> None:

@@ -63,6 +63,10 @@ class ClientMemory:
     """The key last read: parsing a private key costs the event loop tens of milliseconds of
     CPU, so an unchanged key Secret is not parsed again."""
 
+    def earliest_expiry(self) -> float | None:
+        """When the first of the tokens held expires (Unix time), past or not; None without."""
+        return min((slot.token.expires_at for slot in self.tokens.values()), default=None)
+
     def earliest_valid_expiry(self, now: float) -> float | None:
         valid = [
             slot.token.expires_at for slot in self.tokens.values() if slot.token.expires_at > now

@@ -39,8 +39,8 @@ from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-STILL_VALID_NOTE = " (the current token stays in place until "
-"""Appended to a failure's message, with the time and ")", while a valid token is kept."""
+NOTE_SEPARATOR = " — "
+"""Separates a failure's cause from the note on the token the Secret holds meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -186,9 +186,7 @@ def _failed(
     next_attempt = attempt_after_failure(
         now=now, delay=delay, refreshes=[slot.plan.refresh_at for slot in memory.tokens.values()]
     )
-    message = str(failure)
-    if valid_until is not None:
-        message += f"{STILL_VALID_NOTE}{format_time(valid_until)})"
+    message = str(failure) + _token_note(memory, valid_until)
     new_status = {
         **{k: v for k, v in run.status.items() if k != "conditions"},
         **base_status,
@@ -200,6 +198,20 @@ def _failed(
     existing = run.status.get("conditions", [])
     kept = [c for c in existing if c.get("type") == cond.LIFETIME_SUFFICIENT]
     return _outcome(run, new_status, [ready], kept, next_attempt, events)
+
+
+def _token_note(memory: ClientMemory, valid_until: float | None) -> str:
+    """What the workload Secret holds while requests fail: a token still valid, or one that
+    has expired (kept, so that ``_EXPIRES_AT`` and the metrics show when), or nothing."""
+    if valid_until is not None:
+        return f"{NOTE_SEPARATOR}the current token stays in place until {format_time(valid_until)}"
+    expired = memory.earliest_expiry()
+    if expired is None:
+        return ""
+    return (
+        f"{NOTE_SEPARATOR}no valid token is in place: the token in the Secret expired at "
+        f"{format_time(expired)}"
+    )
 
 
 def _outcome(
@@ -237,5 +249,5 @@ def _state(ready: bool, reason: str | None, message: str) -> tuple[bool, str | N
     """What an Event marks a change of: readiness, the reason, and a failure's cause (its
     message without the note on the token kept meanwhile, which moves as tokens refresh). A
     success's message (new expiry times) is routine."""
-    cause = None if ready else message.partition(STILL_VALID_NOTE)[0]
+    cause = None if ready else message.partition(NOTE_SEPARATOR)[0]
     return ready, reason, cause

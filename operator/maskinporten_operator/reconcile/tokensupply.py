@@ -66,7 +66,7 @@ async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
                 token = await _exchange_for_altinn(token, deps)
         except Failure as failure:
             failures.append(failure)
-            if current is not None and current.token.expires_at > now:
+            if current is not None:  # kept until a new one replaces it, even once expired
                 slots[request.name] = current
             continue
         slots[request.name] = _planned(token, policy, deps)

@@ -34,7 +34,6 @@ async def apply_outcome(
     kube: KubernetesApi,
     post_event: Callable[[Event], None],
     client_states: ClientStates,
-    now: float,
 ) -> None:
     """Write what changed; a failed status write is logged and retried at the next wake-up."""
     log = resource_logger(ref)
@@ -54,7 +53,7 @@ async def apply_outcome(
         ref.name,
         ClientState(
             ready=outcome.ready,
-            token_expires_at=memory.earliest_valid_expiry(now),
+            token_expires_at=memory.earliest_expiry(),
             next_refresh_at=outcome.next_attempt_at,
         ),
     )

@@ -116,7 +116,6 @@ async def keep_client_supplied(
                 kube=memo.kube,
                 post_event=post_event,
                 client_states=memo.metrics.clients,
-                now=memo.deps.clock(),
             )
             delay = max(outcome.next_attempt_at - memo.deps.clock(), 0.0)
             await wakeup.wait(delay, stopped)
