@@ -34,14 +34,16 @@ class KubernetesApi(Protocol):
         """The Secret, or None when it does not exist. Raises :class:`KubeError`."""
         ...
 
-    async def create_secret(self, namespace: str, body: dict[str, Any]) -> None:
-        """Create; a Secret of that name already there is HTTP 409. Raises :class:`KubeError`."""
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create and return the Secret as stored; a Secret of that name already there is
+        HTTP 409. Raises :class:`KubeError`."""
         ...
 
     async def replace_secret(
         self, namespace: str, body: dict[str, Any], resource_version: str
-    ) -> None:
-        """Replace, only if still at ``resource_version`` (else 409). Raises :class:`KubeError`."""
+    ) -> dict[str, Any]:
+        """Replace, only if still at ``resource_version`` (else 409), and return the Secret as
+        stored. Raises :class:`KubeError`."""
         ...
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:

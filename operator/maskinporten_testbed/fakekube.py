@@ -98,17 +98,17 @@ class FakeKube:
         self._call("reading", namespace, name)
         return self.secret(namespace, name)
 
-    async def create_secret(self, namespace: str, body: dict[str, Any]) -> None:
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
         self._call("creating", namespace, name)
         if (namespace, name) in self._secrets:
             raise _error("creating", namespace, name, 409, f'secrets "{name}" already exists')
-        self._store(namespace, body)
         self.writes.append(Write(Verb.CREATE, namespace, name, copy.deepcopy(body)))
+        return self._store(namespace, body)
 
     async def replace_secret(
         self, namespace: str, body: dict[str, Any], resource_version: str
-    ) -> None:
+    ) -> dict[str, Any]:
         name = body["metadata"]["name"]
         self._call("updating", namespace, name)
         stored = self._secrets.get((namespace, name))
@@ -123,8 +123,8 @@ class FakeKube:
                 f'Operation cannot be fulfilled on secrets "{name}": the object has been '
                 "modified; please apply your changes to the latest version and try again",
             )
-        self._store(namespace, body)
         self.writes.append(Write(Verb.REPLACE, namespace, name, copy.deepcopy(body)))
+        return self._store(namespace, body)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self._call("updating status of", namespace, name, kind="maskinportenclients")
@@ -139,7 +139,7 @@ class FakeKube:
             fault = self._faults.pop(0)
             raise _error(action, namespace, name, fault.status, fault.detail, kind=kind)
 
-    def _store(self, namespace: str, body: Mapping[str, Any]) -> None:
+    def _store(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         stored = copy.deepcopy(dict(body))
         stored["metadata"] = {
             **stored["metadata"],
@@ -147,6 +147,7 @@ class FakeKube:
             "resourceVersion": str(next(self._versions)),
         }
         self._secrets[(namespace, stored["metadata"]["name"])] = stored
+        return copy.deepcopy(stored)
 
 
 if TYPE_CHECKING:

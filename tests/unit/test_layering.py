@@ -13,9 +13,9 @@ OPERATOR_MACHINERY = (
 )
 
 
-def test_token_command_loads_no_operator_machinery() -> None:
+def test_the_command_loads_no_operator_machinery_until_it_runs_the_operator() -> None:
     probe = (
-        "import sys, maskinporten_operator.cli.token, maskinporten_operator.cli.keygen\n"
+        "import sys, maskinporten_operator.cli.main\n"
         f"print(' '.join(m for m in {OPERATOR_MACHINERY!r} if m in sys.modules))"
     )
     loaded = subprocess.run(

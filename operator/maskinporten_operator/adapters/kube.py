@@ -97,28 +97,30 @@ class Kube:
             ),
         )
 
-    async def create_secret(self, namespace: str, body: dict[str, Any]) -> None:
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
-        await self._call(
+        created: dict[str, Any] = await self._call(
             "creating",
             f"Secret {namespace}/{name}",
             lambda: self._core.create_namespaced_secret(
                 namespace, cast(Any, body), _preload_content=False
             ),
         )
+        return created
 
     async def replace_secret(
         self, namespace: str, body: dict[str, Any], resource_version: str
-    ) -> None:
+    ) -> dict[str, Any]:
         name = body["metadata"]["name"]
         versioned = {**body, "metadata": {**body["metadata"], "resourceVersion": resource_version}}
-        await self._call(
+        replaced: dict[str, Any] = await self._call(
             "updating",
             f"Secret {namespace}/{name}",
             lambda: self._core.replace_namespaced_secret(
                 name, namespace, cast(Any, versioned), _preload_content=False
             ),
         )
+        return replaced
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self._call(

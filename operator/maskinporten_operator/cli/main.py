@@ -8,7 +8,6 @@ import random
 import sys
 
 from maskinporten_operator.cli import keygen, token
-from maskinporten_operator.runtime.run import run
 from maskinporten_operator.settings import InvalidSettingsError, settings_from_env
 
 EXIT_BAD_SETTINGS = 2
@@ -69,6 +68,8 @@ def _run(args: argparse.Namespace) -> None:
     except InvalidSettingsError as error:
         print(f"maskinporten-operator: invalid settings: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_SETTINGS)
+    from maskinporten_operator.runtime.run import run  # the operator's machinery, for run only
+
     run(
         settings,
         standalone=args.standalone,

@@ -10,8 +10,8 @@ from typing import Any
 import kopf
 
 from maskinporten_operator.adapters.kube import Kube, load_api_client
+from maskinporten_operator.adapters.managed_secrets import CachingKube, ManagedSecrets
 from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.adapters.secret_watch import SecretWatcher
 from maskinporten_operator.api import FORCE_REFRESH_ANNOTATION, GROUP, PLURAL, VERSION
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reconcile import reconciler
@@ -31,7 +31,7 @@ class OperatorMemo:
     kube: Kube
     auth: AuthorizationServerClient
     metrics: Metrics
-    secret_watcher: SecretWatcher
+    managed_secrets: ManagedSecrets
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
 
 
@@ -43,10 +43,13 @@ def operator_memo(settings: Settings) -> OperatorMemo:
     auth = AuthorizationServerClient(timeout_seconds=settings.token_request_timeout_seconds)
     metrics = Metrics()
     wakeups = WakeRegistry()
+    managed_secrets = ManagedSecrets(
+        load_api_client(), wakeups.wake, namespaces=settings.namespaces
+    )
     return OperatorMemo(
         deps=Dependencies(
             settings=settings,
-            kube=kube,
+            kube=CachingKube(kube, managed_secrets),
             auth=auth,
             token_requests=asyncio.Semaphore(settings.max_concurrent_token_requests),
             metrics=metrics,
@@ -55,9 +58,7 @@ def operator_memo(settings: Settings) -> OperatorMemo:
         kube=kube,
         auth=auth,
         metrics=metrics,
-        secret_watcher=SecretWatcher(
-            load_api_client(), wakeups.wake, namespaces=settings.namespaces
-        ),
+        managed_secrets=managed_secrets,
         wakeups=wakeups,
     )
 
@@ -70,12 +71,12 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     if memo.deps.settings.metrics_port:
         memo.metrics.serve(memo.deps.settings.metrics_port)
-    memo.secret_watcher.start(asyncio.get_running_loop())
+    memo.managed_secrets.start(asyncio.get_running_loop())
 
 
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
-    memo.secret_watcher.stop()
+    memo.managed_secrets.stop()
     await memo.auth.aclose()
     memo.kube.close()
 

@@ -1,0 +1,232 @@
+"""The Secrets this operator manages, and only those, kept in memory from a list and a watch.
+
+One list-then-watch per watched scope, with a server-side label selector (never every Secret
+in the cluster, as a kopf handler on Secrets would be). It serves two purposes:
+
+- a routine refresh reads the workload and generated key Secrets from memory instead of a GET
+  per Secret (:class:`CachingKube`);
+- when a managed Secret is deleted or its data no longer matches what the operator wrote,
+  ``on_change(namespace, client_name)`` is called on the event loop, so its owner acts at once.
+
+The watch runs on background threads (the ``kubernetes`` client is synchronous); every change
+to the cache is applied on the event loop, so the loop never sees a half-updated cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kubernetes
+
+from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, MANAGED_SELECTOR, ROLE_LABEL
+from maskinporten_operator.ports import KubernetesApi
+from maskinporten_operator.reconcile import workload
+
+logger = logging.getLogger(__name__)
+WATCH_TIMEOUT_SECONDS = 300
+RECONNECT_DELAY_SECONDS = 2.0
+ALL_NAMESPACES = None
+
+
+def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
+    """Whether a watch event on a managed Secret means its owner must act."""
+    if event_type == "DELETED":
+        return True
+    role = (secret.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
+    if role == workload.Role.WORKLOAD:
+        return not workload.is_intact(secret)
+    return event_type == "MODIFIED"
+
+
+def _owner(secret: dict[str, Any]) -> str | None:
+    metadata = secret.get("metadata", {})
+    owner: str | None = (metadata.get("annotations") or {}).get(CLIENT_ANNOTATION) or (
+        metadata.get("labels") or {}
+    ).get(CLIENT_LABEL)
+    return owner
+
+
+def _version(secret: dict[str, Any]) -> int:
+    """The resourceVersion as a number (etcd's revision), or -1 when it is not one."""
+    with contextlib.suppress(ValueError, TypeError):
+        return int(secret.get("metadata", {}).get("resourceVersion"))
+    return -1
+
+
+class ManagedSecrets:
+    """The managed Secrets by (namespace, name), once a scope's first list has arrived."""
+
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        on_change: Callable[[str, str], None],
+        *,
+        namespaces: tuple[str, ...],
+    ) -> None:
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._on_change = on_change
+        self._patterns = namespaces
+        plain = not any(any(c in ns for c in "*?[") for ns in namespaces)
+        self._scopes: tuple[str | None, ...] = (
+            namespaces if namespaces and plain else (ALL_NAMESPACES,)
+        )
+        self._secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        self._synced: set[str | None] = set()
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for scope in self._scopes:
+            threading.Thread(
+                target=self._watch_forever,
+                args=(scope,),
+                name=f"secret-watch-{scope or 'all'}",
+                daemon=True,
+            ).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def knows(self, namespace: str) -> bool:
+        """Whether the cache is complete for ``namespace`` (its scope's list has arrived)."""
+        return ALL_NAMESPACES in self._synced or namespace in self._synced
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The managed Secret as last seen; None when there is none (or the cache is not
+        complete for the namespace: ask :meth:`knows` first)."""
+        return self._secrets.get((namespace, name))
+
+    def remember(self, secret: dict[str, Any]) -> None:
+        """A Secret the operator just wrote, as the API server returned it."""
+        self.apply_event("MODIFIED", secret, wake=False)
+
+    # --- on the event loop: what the watch threads send --------------------------------------
+
+    def apply_event(self, event_type: str, secret: dict[str, Any], *, wake: bool = True) -> None:
+        """A watch event (ADDED, MODIFIED, DELETED); wakes the owner when it must act."""
+        metadata = secret.get("metadata", {})
+        key = (metadata.get("namespace", ""), metadata.get("name", ""))
+        if not self._watched(key[0]):
+            return
+        known = self._secrets.get(key)
+        if known is not None and _version(secret) < _version(known):
+            return  # an event older than what the operator itself wrote since
+        if event_type == "DELETED":  # also sent when a Secret loses the managed-by label
+            self._secrets.pop(key, None)
+        else:
+            self._secrets[key] = secret
+        owner = _owner(secret)
+        if wake and owner and needs_attention(event_type, secret):
+            self._on_change(key[0], owner)
+
+    def apply_list(self, scope: str | None, secrets: list[dict[str, Any]]) -> None:
+        """A full list of a scope (a namespace, or None for all): the cache is complete."""
+        for key in [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]:
+            del self._secrets[key]
+        for secret in secrets:
+            self.apply_event("ADDED", secret, wake=False)
+        self._synced.add(scope)
+
+    def forget_scope(self, scope: str | None) -> None:
+        """The scope's watch fell too far behind: incomplete until listed again."""
+        self._synced.discard(scope)
+
+    # --- on the watch threads -----------------------------------------------------------------
+
+    def _send(self, callback: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(callback, *args)
+
+    def _watch_forever(self, scope: str | None) -> None:
+        resource_version: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if resource_version is None:
+                    resource_version = self._list(scope)
+                resource_version = self._watch_once(scope, resource_version)
+            except kubernetes.client.ApiException as error:
+                if error.status == 410:  # too old: list again
+                    resource_version = None
+                    self._send(self.forget_scope, scope)
+                else:
+                    logger.warning("watching managed Secrets failed: HTTP %s", error.status)
+                time.sleep(RECONNECT_DELAY_SECONDS)
+            except Exception as error:  # a watch must survive any API hiccup
+                logger.warning("watching managed Secrets failed: %s", type(error).__name__)
+                time.sleep(RECONNECT_DELAY_SECONDS)
+
+    def _list(self, scope: str | None) -> str:
+        kwargs: dict[str, Any] = {"label_selector": MANAGED_SELECTOR, "_preload_content": False}
+        if scope is ALL_NAMESPACES:
+            response: Any = self._core.list_secret_for_all_namespaces(**kwargs)
+        else:
+            response = self._core.list_namespaced_secret(scope, **kwargs)
+        listed: dict[str, Any] = json.loads(response.data)
+        self._send(self.apply_list, scope, listed.get("items") or [])
+        version: str = listed["metadata"]["resourceVersion"]
+        return version
+
+    def _watch_once(self, scope: str | None, resource_version: str) -> str | None:
+        """Stream events until the server ends the watch; return where to resume from."""
+        watch = kubernetes.watch.Watch()
+        kwargs: dict[str, Any] = {
+            "label_selector": MANAGED_SELECTOR,
+            "timeout_seconds": WATCH_TIMEOUT_SECONDS,
+            "resource_version": resource_version,
+            "deserialize": False,
+        }
+        if scope is ALL_NAMESPACES:
+            stream = watch.stream(self._core.list_secret_for_all_namespaces, **kwargs)
+        else:
+            stream = watch.stream(self._core.list_namespaced_secret, scope, **kwargs)
+        for event in stream:
+            if self._stopping.is_set():
+                watch.stop()
+                break
+            self._send(self.apply_event, event["type"], event["object"])
+        version: str | None = watch.resource_version
+        return version or resource_version
+
+    def _watched(self, namespace: str) -> bool:
+        return not self._patterns or any(fnmatch.fnmatchcase(namespace, p) for p in self._patterns)
+
+
+class CachingKube:
+    """:class:`~maskinporten_operator.ports.KubernetesApi` that reads managed Secrets from
+    :class:`ManagedSecrets` and everything else (a user's key or password Secret, a Secret not
+    in the cache) from the API server."""
+
+    def __init__(self, kube: KubernetesApi, cache: ManagedSecrets) -> None:
+        self._kube = kube
+        self._cache = cache
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self._cache.knows(namespace):
+            cached = self._cache.get(namespace, name)
+            if cached is not None:
+                return cached
+        return await self._kube.get_secret(namespace, name)
+
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = await self._kube.create_secret(namespace, body)
+        self._cache.remember(created)
+        return created
+
+    async def replace_secret(
+        self, namespace: str, body: dict[str, Any], resource_version: str
+    ) -> dict[str, Any]:
+        replaced = await self._kube.replace_secret(namespace, body, resource_version)
+        self._cache.remember(replaced)
+        return replaced
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self._kube.patch_status(namespace, name, status)

@@ -1,0 +1,126 @@
+"""Managed Secrets served from the list-and-watch cache: no GET for what the watch knows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes
+
+from maskinporten_operator.adapters.managed_secrets import CachingKube, ManagedSecrets
+from maskinporten_operator.api import CLIENT_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL
+from maskinporten_operator.credentials.secret_data import encode_data
+from maskinporten_testbed.fakekube import FakeKube
+
+NAMESPACE = "team"
+
+
+def managed(name: str, version: int, role: str = "key", owner: str = "weather") -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "resourceVersion": str(version),
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, ROLE_LABEL: role},
+            "annotations": {CLIENT_ANNOTATION: owner},
+        },
+        "data": encode_data({"jwk": "{}"}),
+    }
+
+
+class Cached:
+    def __init__(self, namespaces: tuple[str, ...] = ()) -> None:
+        self.woken: list[tuple[str, str]] = []
+        self.secrets = ManagedSecrets(
+            kubernetes.client.ApiClient(),
+            lambda namespace, name: self.woken.append((namespace, name)),
+            namespaces=namespaces,
+        )
+        self.fake = FakeKube()
+        self.kube = CachingKube(self.fake, self.secrets)
+
+
+async def test_a_listed_secret_is_read_without_a_call() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+
+    secret = await cached.kube.get_secret(NAMESPACE, "weather-key")
+
+    assert secret is not None
+    assert secret["metadata"]["resourceVersion"] == "5"
+    assert cached.fake.calls == 0
+
+
+async def test_before_the_first_list_secrets_are_read_from_the_api_server() -> None:
+    cached = Cached()
+    cached.fake.put_secret(NAMESPACE, "weather-key", {"jwk": "{}"})
+
+    assert await cached.kube.get_secret(NAMESPACE, "weather-key") is not None
+    assert cached.fake.calls == 1
+
+
+async def test_a_secret_the_cache_does_not_hold_is_read_from_the_api_server() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+    cached.fake.put_secret(NAMESPACE, "users-own-key", {"jwk": "{}"})
+
+    assert await cached.kube.get_secret(NAMESPACE, "users-own-key") is not None
+    assert cached.fake.calls == 1
+
+
+async def test_a_namespace_outside_the_listed_ones_is_read_from_the_api_server() -> None:
+    cached = Cached(namespaces=("team", "other"))
+    cached.secrets.apply_list("other", [])
+
+    assert await cached.kube.get_secret(NAMESPACE, "weather-key") is None
+    assert cached.fake.calls == 1
+
+
+async def test_what_the_operator_writes_is_read_back_from_memory() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+    created = await cached.kube.create_secret(NAMESPACE, managed("weather-key", 0))
+
+    secret = await cached.kube.get_secret(NAMESPACE, "weather-key")
+
+    assert secret == created
+    assert cached.fake.calls == 1
+
+
+def test_an_event_older_than_the_operators_own_write_is_ignored() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+    cached.secrets.remember(managed("weather-key", 7))
+
+    cached.secrets.apply_event("MODIFIED", managed("weather-key", 6))
+
+    secret = cached.secrets.get(NAMESPACE, "weather-key")
+    assert secret is not None
+    assert secret["metadata"]["resourceVersion"] == "7"
+
+
+def test_a_deleted_secret_leaves_the_cache_and_wakes_its_owner() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+
+    cached.secrets.apply_event("DELETED", managed("weather-key", 6))
+
+    assert cached.secrets.get(NAMESPACE, "weather-key") is None
+    assert cached.woken == [(NAMESPACE, "weather")]
+
+
+def test_the_operators_own_writes_wake_nobody() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+
+    cached.secrets.remember(managed("weather-key", 7))
+
+    assert cached.woken == []
+
+
+def test_a_scope_whose_watch_fell_behind_is_incomplete_until_listed_again() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+
+    cached.secrets.forget_scope(None)
+
+    assert not cached.secrets.knows(NAMESPACE)
