@@ -17,6 +17,7 @@ from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reconcile import reconciler
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies, Event
 from maskinporten_operator.runtime.apply import apply_outcome
+from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.wakeups import WakeRegistry
 from maskinporten_operator.settings import Settings
 
@@ -103,23 +104,35 @@ async def keep_client_supplied(
     def post_event(event: Event) -> None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
+    def current() -> ClientRef:
+        return ClientRef(namespace, name, uid, body.meta.get("generation"))
+
+    async def reconcile(ref: ClientRef) -> reconciler.Outcome:
+        return await reconciler.reconcile(
+            ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
+        )
+
+    async def apply(ref: ClientRef, outcome: reconciler.Outcome) -> None:
+        await apply_outcome(
+            outcome,
+            ref=ref,
+            current_status=body.status,
+            memory=memory,
+            kube=memo.kube,
+            post_event=post_event,
+            client_states=memo.metrics.clients,
+        )
+
     try:
-        while not stopped:
-            ref = ClientRef(namespace, name, uid, body.meta.get("generation"))
-            outcome = await reconciler.reconcile(
-                ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
-            )
-            await apply_outcome(
-                outcome,
-                ref=ref,
-                current_status=body.status,
-                memory=memory,
-                kube=memo.kube,
-                post_event=post_event,
-                client_states=memo.metrics.clients,
-            )
-            delay = max(outcome.next_attempt_at - memo.deps.clock(), 0.0)
-            await wakeup.wait(delay, stopped)
+        await keep_supplied(
+            current,
+            reconcile=reconcile,
+            apply=apply,
+            wakeup=wakeup,
+            stopped=stopped,
+            clock=memo.deps.clock,
+            retry_base_seconds=memo.deps.settings.retry_base_seconds,
+        )
     finally:
         memo.wakeups.unregister(namespace, name, wakeup)
         memo.metrics.clients.forget(namespace, name)

@@ -7,8 +7,16 @@ managed-Secret watch (:mod:`maskinporten_operator.adapters.managed_secrets`) wak
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Protocol
 
-import kopf
+
+class Stopped(Protocol):
+    """Whether the resource's loop must end (kopf's ``DaemonStopped`` is one)."""
+
+    def __bool__(self) -> bool: ...
+
+    def wait(self) -> Awaitable[object]: ...
 
 
 class Wakeup:
@@ -23,7 +31,7 @@ class Wakeup:
         """Woken, and the daemon has not waited since."""
         return self._event.is_set()
 
-    async def wait(self, seconds: float, stopped: kopf.DaemonStopped) -> None:
+    async def wait(self, seconds: float, stopped: Stopped) -> None:
         """Sleep ``seconds``, returning early when woken or when the daemon is stopped."""
         woken = asyncio.ensure_future(self._event.wait())
         halted = asyncio.ensure_future(stopped.wait())

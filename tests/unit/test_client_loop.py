@@ -1,0 +1,127 @@
+"""A resource's loop on a virtual clock (looptime): when it reconciles, and that nothing ends it
+but being stopped. Hours of loop time pass in milliseconds; no verdict depends on the machine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+import pytest
+
+from maskinporten_operator.reconcile.context import ClientRef
+from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.runtime.loop import keep_supplied
+from maskinporten_operator.runtime.wakeups import Wakeup
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+
+REF = ClientRef("team", "weather", "uid", 1)
+REFRESH_EVERY = 300.0
+BASE = 15.0
+
+
+class Stop:
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self) -> Awaitable[bool]:
+        return self._event.wait()
+
+    def set(self) -> None:
+        self._event.set()
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+class Resource:
+    """Records when the loop reconciled; ``apply`` can be told to raise."""
+
+    def __init__(self, refresh_every: float = REFRESH_EVERY) -> None:
+        self.reconciled_at: list[float] = []
+        self.refresh_every = refresh_every
+        self.failing_applies = 0
+        self.wakeup = Wakeup()
+        self.stopped = Stop()
+
+    async def reconcile(self, ref: ClientRef) -> Outcome:
+        self.reconciled_at.append(now())
+        return Outcome({}, now() + self.refresh_every, (), ready=True)
+
+    async def apply(self, ref: ClientRef, outcome: Outcome) -> None:
+        if self.failing_applies:
+            self.failing_applies -= 1
+            raise RuntimeError("boom")
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(
+            keep_supplied(
+                lambda: REF,
+                reconcile=self.reconcile,
+                apply=self.apply,
+                wakeup=self.wakeup,
+                stopped=self.stopped,
+                clock=now,
+                retry_base_seconds=BASE,
+            )
+        )
+
+
+async def run_for(resource: Resource, seconds: float) -> None:
+    task = resource.start()
+    await asyncio.sleep(seconds)
+    resource.stopped.set()
+    await asyncio.wait_for(task, timeout=1)
+
+
+async def test_reconciles_at_once_and_then_at_each_planned_time() -> None:
+    resource = Resource()
+    start = now()
+
+    await run_for(resource, 3600 - 1)
+
+    assert [at - start for at in resource.reconciled_at] == [
+        pytest.approx(REFRESH_EVERY * i) for i in range(12)
+    ]
+
+
+async def test_a_wake_up_reconciles_before_the_planned_time() -> None:
+    resource = Resource()
+    start = now()
+    task = resource.start()
+    await asyncio.sleep(10)
+
+    resource.wakeup.set()
+    await asyncio.sleep(1)
+
+    assert [at - start for at in resource.reconciled_at] == [0, pytest.approx(10)]
+    resource.stopped.set()
+    await asyncio.wait_for(task, timeout=1)
+
+
+async def test_an_exception_applying_the_outcome_does_not_end_the_loop() -> None:
+    resource = Resource()
+    resource.failing_applies = 3
+    start = now()
+
+    await run_for(resource, 3 * BASE + 1)
+
+    assert [at - start for at in resource.reconciled_at] == [
+        pytest.approx(BASE * i) for i in range(4)
+    ]
+
+
+async def test_stopping_ends_the_loop_without_waiting_for_the_next_attempt() -> None:
+    resource = Resource(refresh_every=86_400)
+    task = resource.start()
+    await asyncio.sleep(1)
+    start = now()
+
+    resource.stopped.set()
+    await asyncio.wait_for(task, timeout=1)
+
+    assert now() - start < 1
