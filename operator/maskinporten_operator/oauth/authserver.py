@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -66,10 +66,21 @@ class TokenRequestError(Exception):
 
 
 class AuthorizationServerClient:
-    def __init__(self, *, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``timeout_seconds`` bounds each request; ``clock`` (seconds, monotonic) ages the
+        metadata cache; ``transport`` replaces the network (tests), and then the environment's
+        proxy settings are not used."""
+        self._clock = clock
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
-            trust_env=True,
+            trust_env=transport is None,
+            transport=transport,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
         )
         self._metadata: dict[str, tuple[float, ServerMetadata]] = {}
@@ -82,7 +93,7 @@ class AuthorizationServerClient:
         """RFC 8414 metadata of ``issuer`` (ending in a slash or not), cached for an hour."""
         async with self._metadata_lock:
             cached = self._metadata.get(issuer)
-            if cached and time.monotonic() - cached[0] < METADATA_MAX_AGE_SECONDS:
+            if cached and self._clock() - cached[0] < METADATA_MAX_AGE_SECONDS:
                 return cached[1]
             url = issuer.rstrip("/") + "/" + METADATA_PATH
             response = await self._send("GET", url, what=f"metadata {url}")
@@ -90,7 +101,7 @@ class AuthorizationServerClient:
             if response.status_code != 200:
                 raise _error_from_response(response, document, f"metadata {url}")
             metadata = _parse_metadata(document, issuer, url)
-            self._metadata[issuer] = (time.monotonic(), metadata)
+            self._metadata[issuer] = (self._clock(), metadata)
             return metadata
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
