@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import httpx
 
@@ -46,9 +47,18 @@ class TokenResponse:
 
 
 class TokenRequestError(Exception):
-    """A request to the authorization server failed; ``reason`` is a CamelCase summary.
+    """A request to the authorization server failed; ``reason`` is a CamelCase summary:
+
+    - ``ServerUnreachable``: no answer (timeout, connection, proxy, TLS, a URL the HTTP client
+      cannot use);
+    - ``ServerError``: an answer with HTTP 5xx or 429;
+    - ``TokenRequestRejected``: the token endpoint answered 4xx (a person must fix something);
+    - ``BadResponse``: a token endpoint's 200 answer that is not a usable token response;
+    - ``BadMetadata``: the metadata URL answered 4xx, or a document that is not usable metadata;
+    - ``AltinnExchangeFailed``: Altinn's token exchange answered without a token.
 
     ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``.
+    The message never holds a grant or a token.
     """
 
     def __init__(
@@ -96,10 +106,11 @@ class AuthorizationServerClient:
             if cached and self._clock() - cached[0] < METADATA_MAX_AGE_SECONDS:
                 return cached[1]
             url = issuer.rstrip("/") + "/" + METADATA_PATH
-            response = await self._send("GET", url, what=f"metadata {url}")
-            document = _json_object(response, f"metadata {url}")
+            what = f"metadata {url}"
+            response = await self._send("GET", url, what=what)
             if response.status_code != 200:
-                raise _error_from_response(response, document, f"metadata {url}")
+                raise _error_from_response(response, what, rejected="BadMetadata")
+            document = _json_object(response, what, reason="BadMetadata")
             metadata = _parse_metadata(document, issuer, url)
             self._metadata[issuer] = (self._clock(), metadata)
             return metadata
@@ -127,9 +138,9 @@ class AuthorizationServerClient:
             "POST", token_endpoint, what=f"token request to {token_endpoint}", data=form
         )
         what = f"token endpoint {token_endpoint}"
-        document = _json_object(response, what)
         if response.status_code != 200:
-            raise _error_from_response(response, document, what)
+            raise _error_from_response(response, what)
+        document = _json_object(response, what, reason="BadResponse")
         access_token = document.get("access_token")
         expires_in = document.get("expires_in")
         if not isinstance(access_token, str) or not access_token:
@@ -169,44 +180,86 @@ class AuthorizationServerClient:
         data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """The one place requests leave: whatever the HTTP client raises becomes a
+        ``TokenRequestError`` (see ``_not_sent``). Cancellation is not an error and passes."""
         try:
             return await self._http.request(method, url, data=data, headers=headers)
-        except httpx.TimeoutException:
-            raise TokenRequestError(f"{what} timed out", reason="ServerUnreachable") from None
-        except httpx.HTTPError as error:
-            raise TokenRequestError(
-                f"{what} failed: {type(error).__name__}: {error}", reason="ServerUnreachable"
-            ) from None
+        except Exception as error:  # every failure of the client is translated
+            raise _not_sent(error, what) from None
 
 
-def _json_object(response: httpx.Response, what: str) -> dict[str, object]:
+_DESCRIBED_ERRORS = (
+    httpx.NetworkError,
+    httpx.ProxyError,
+    httpx.RemoteProtocolError,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+    OSError,
+    OverflowError,
+)
+"""Errors whose message describes the connection or the URL, never what was being sent. Others
+(e.g. ``httpx.LocalProtocolError``, which quotes the offending header, bearer token included)
+are named by type only."""
+
+
+def _not_sent(error: Exception, what: str) -> TokenRequestError:
+    """Translate anything raised while sending a request and reading its answer.
+
+    Reasons: ``ServerUnreachable`` (no answer: timeouts, refused or broken connections, proxy,
+    TLS and protocol failures, URLs the client cannot use, anything unexpected) and
+    ``BadResponse`` (an answer whose body cannot be decoded).
+    """
+    while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]  # anyio's connect wraps a lone failure in a group
+    if isinstance(error, httpx.TimeoutException):
+        return TokenRequestError(f"{what} timed out", reason="ServerUnreachable")
+    if isinstance(error, httpx.DecodingError):
+        return TokenRequestError(
+            f"{what} failed: the answer's content could not be decoded", reason="BadResponse"
+        )
+    detail = type(error).__name__
+    message = str(error) if isinstance(error, _DESCRIBED_ERRORS) else ""
+    if message:
+        detail += f": {message}"
+    return TokenRequestError(f"{what} failed: {detail}", reason="ServerUnreachable")
+
+
+def _decoded(response: httpx.Response) -> dict[str, object] | None:
+    """The body as a JSON object, or None when it is not one (or too deeply nested to decode)."""
     try:
         document = response.json()
-    except ValueError:
-        document = None
-    if isinstance(document, dict):
-        return document
-    if response.status_code == 200:
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _json_object(response: httpx.Response, what: str, *, reason: str) -> dict[str, object]:
+    document = _decoded(response)
+    if document is None:
         raise TokenRequestError(
-            f"{what} answered 200 with a body that is not a JSON object", reason="BadResponse"
+            f"{what} answered {response.status_code} with a body that is not a JSON object",
+            reason=reason,
         )
-    return {}
+    return document
 
 
 def _error_from_response(
-    response: httpx.Response, document: dict[str, object], what: str
+    response: httpx.Response, what: str, *, rejected: str = "TokenRequestRejected"
 ) -> TokenRequestError:
-    """Client errors (4xx) are rejections a person must fix; the rest are server trouble."""
+    """A non-200 answer. Client errors (4xx but 429) are rejections a person must fix, with reason
+    ``rejected``; the rest are server trouble (``ServerError``). The server's OAuth ``error`` and
+    ``error_description`` are kept verbatim; any other body is left out."""
+    document = _decoded(response) or {}
     error = document.get("error")
     description = document.get("error_description")
-    rejected = 400 <= response.status_code < 500 and response.status_code != 429
-    verb = "rejected the request" if rejected else "failed"
+    is_rejection = 400 <= response.status_code < 500 and response.status_code != 429
+    verb = "rejected the request" if is_rejection else "failed"
     summary = f"{what} {verb} (HTTP {response.status_code})"
     if isinstance(error, str):
         summary += f" {error}: {description}" if isinstance(description, str) else f" {error}"
     return TokenRequestError(
         summary,
-        reason="TokenRequestRejected" if rejected else "ServerError",
+        reason=rejected if is_rejection else "ServerError",
         error=error if isinstance(error, str) else None,
         description=description if isinstance(description, str) else None,
     )
@@ -214,19 +267,40 @@ def _error_from_response(
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
     """The server's own spelling of its issuer wins when it differs only by a trailing slash
-    (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud."""
+    (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud.
+
+    Raises ``TokenRequestError`` (``BadMetadata``) for another issuer, or a ``token_endpoint`` or
+    ``jwks_uri`` that is not an absolute http(s) URL.
+    """
     declared = document.get("issuer")
-    token_endpoint = document.get("token_endpoint")
-    jwks_uri = document.get("jwks_uri", issuer + "jwk")
     if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
         raise TokenRequestError(
-            f"metadata {url} declares issuer {declared!r}, expected {issuer!r}",
+            f"metadata {url} declares issuer {declared!r:.200}, expected {issuer!r}",
             reason="BadMetadata",
         )
-    if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
-        raise TokenRequestError(
-            f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata"
-        )
     return ServerMetadata(
-        issuer=declared, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url
+        issuer=declared,
+        token_endpoint=_endpoint(document, "token_endpoint", url),
+        jwks_uri=_endpoint(document, "jwks_uri", url, default=issuer + "jwk"),
+        well_known_url=url,
     )
+
+
+def _endpoint(document: dict[str, object], name: str, url: str, default: str | None = None) -> str:
+    value = document.get(name, default)
+    if not _is_absolute_http_url(value):
+        raise TokenRequestError(
+            f"metadata {url} has no usable {name} (an absolute http(s) URL): {value!r:.200}",
+            reason="BadMetadata",
+        )
+    return value
+
+
+def _is_absolute_http_url(value: object) -> TypeGuard[str]:
+    if not isinstance(value, str):
+        return False
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
