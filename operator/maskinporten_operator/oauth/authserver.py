@@ -11,6 +11,8 @@ never carry the grant or a token.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +26,16 @@ from maskinporten_operator.oauth.grant import (
     GRANT_TYPE,
 )
 
+log = logging.getLogger(__name__)
+
 METADATA_PATH = ".well-known/oauth-authorization-server"
 METADATA_MAX_AGE_SECONDS = 3600.0
+"""Metadata younger than this (seconds, by the client's clock) is served without a request."""
+METADATA_STALE_LIMIT_SECONDS = 86_400.0
+"""When a refresh fails, the last good metadata is served for up to this long (seconds) past
+``METADATA_MAX_AGE_SECONDS``, a day, so that a broken metadata URL does not stop token requests
+to an endpoint that still works; past it the refresh's error is raised."""
+_METADATA_SERVED_UNTIL_AGE = METADATA_MAX_AGE_SECONDS + METADATA_STALE_LIMIT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,12 @@ class ServerMetadata:
     token_endpoint: str
     jwks_uri: str
     well_known_url: str
+
+
+@dataclass(frozen=True)
+class _CachedMetadata:
+    fetched_at: float
+    metadata: ServerMetadata
 
 
 @dataclass(frozen=True)
@@ -93,27 +109,82 @@ class AuthorizationServerClient:
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
         )
-        self._metadata: dict[str, tuple[float, ServerMetadata]] = {}
-        self._metadata_lock = asyncio.Lock()
+        self._metadata: dict[str, _CachedMetadata] = {}
+        self._fetching: dict[str, asyncio.Task[ServerMetadata]] = {}
 
     async def aclose(self) -> None:
+        """Cancel metadata requests in flight and close the connections."""
+        fetching = list(self._fetching.values())
+        for task in fetching:
+            task.cancel()
+        await asyncio.gather(*fetching, return_exceptions=True)
         await self._http.aclose()
 
     async def metadata(self, issuer: str) -> ServerMetadata:
-        """RFC 8414 metadata of ``issuer`` (ending in a slash or not), cached for an hour."""
-        async with self._metadata_lock:
+        """RFC 8414 metadata of ``issuer`` (ending in a slash or not), from
+        ``{issuer}/.well-known/oauth-authorization-server``.
+
+        Cached per issuer for ``METADATA_MAX_AGE_SECONDS``. Callers wanting the same issuer's
+        metadata at once share one request (a caller that is cancelled does not cancel it for the
+        others); issuers never wait for each other. When a refresh fails, the last good metadata
+        is served (and the failure logged) until ``METADATA_STALE_LIMIT_SECONDS`` past its max age.
+
+        Raises ``TokenRequestError`` (reasons ``ServerUnreachable``, ``ServerError``,
+        ``BadMetadata``) when there is no metadata to serve.
+        """
+        cached = self._metadata.get(issuer)
+        if cached is not None and self._clock() - cached.fetched_at < METADATA_MAX_AGE_SECONDS:
+            return cached.metadata
+        try:
+            return await asyncio.shield(self._fetch_once(issuer))
+        except TokenRequestError as error:
+            raise _again(error) from None
+
+    def _fetch_once(self, issuer: str) -> asyncio.Task[ServerMetadata]:
+        """The refresh of ``issuer``'s metadata in flight, started if there is none."""
+        task = self._fetching.get(issuer)
+        if task is None or task.done():
+            task = asyncio.create_task(self._refresh(issuer), name=f"metadata {issuer}")
+            self._fetching[issuer] = task
+            task.add_done_callback(functools.partial(self._refreshed, issuer))
+        return task
+
+    def _refreshed(self, issuer: str, task: asyncio.Task[ServerMetadata]) -> None:
+        if self._fetching.get(issuer) is task:
+            del self._fetching[issuer]
+        if not task.cancelled():
+            task.exception()  # retrieved here: each caller still waiting raises a copy
+
+    async def _refresh(self, issuer: str) -> ServerMetadata:
+        """Fetched metadata, now cached; else the last good metadata within the stale limit."""
+        try:
+            metadata = await self._fetch(issuer)
+        except TokenRequestError as error:
             cached = self._metadata.get(issuer)
-            if cached and self._clock() - cached[0] < METADATA_MAX_AGE_SECONDS:
-                return cached[1]
-            url = issuer.rstrip("/") + "/" + METADATA_PATH
-            what = f"metadata {url}"
-            response = await self._send("GET", url, what=what)
-            if response.status_code != 200:
-                raise _error_from_response(response, what, rejected="BadMetadata")
-            document = _json_object(response, what, reason="BadMetadata")
-            metadata = _parse_metadata(document, issuer, url)
-            self._metadata[issuer] = (self._clock(), metadata)
-            return metadata
+            if cached is None:
+                raise
+            age = self._clock() - cached.fetched_at
+            if age >= _METADATA_SERVED_UNTIL_AGE:
+                raise
+            log.warning(
+                "metadata of %s could not be refreshed (%s: %s); using the copy fetched %.0f s ago",
+                issuer,
+                error.reason,
+                error,
+                age,
+            )
+            return cached.metadata
+        self._metadata[issuer] = _CachedMetadata(fetched_at=self._clock(), metadata=metadata)
+        return metadata
+
+    async def _fetch(self, issuer: str) -> ServerMetadata:
+        url = issuer.rstrip("/") + "/" + METADATA_PATH
+        what = f"metadata {url}"
+        response = await self._send("GET", url, what=what)
+        if response.status_code != 200:
+            raise _error_from_response(response, what, rejected="BadMetadata")
+        document = _json_object(response, what, reason="BadMetadata")
+        return _parse_metadata(document, issuer, url)
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
         """Maskinporten's JWT-bearer grant: the signed grant is the whole request."""
@@ -222,6 +293,13 @@ def _not_sent(error: Exception, what: str) -> TokenRequestError:
     if message:
         detail += f": {message}"
     return TokenRequestError(f"{what} failed: {detail}", reason="ServerUnreachable")
+
+
+def _again(error: TokenRequestError) -> TokenRequestError:
+    """A copy for one of the callers sharing a request, so that they do not share a traceback."""
+    return TokenRequestError(
+        str(error), reason=error.reason, error=error.error, description=error.description
+    )
 
 
 def _decoded(response: httpx.Response) -> dict[str, object] | None:
