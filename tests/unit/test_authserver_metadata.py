@@ -10,6 +10,7 @@ The server is an ``httpx.MockTransport`` whose answers the test holds back and r
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -290,3 +291,34 @@ async def test_successful_refresh_restarts_the_stale_limit(
     clock.now += METADATA_MAX_AGE_SECONDS + METADATA_STALE_LIMIT_SECONDS - 1
 
     assert await auth.metadata(ISSUER_A) == refreshed
+
+
+# --- the JWKS URI when the document names none ---------------------------------------------------
+
+
+def document_without_jwks_uri(issuer: str) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(_: httpx.Request) -> httpx.Response:
+        body = {"issuer": issuer, "token_endpoint": issuer.rstrip("/") + "/token"}
+        return httpx.Response(200, text=json.dumps(body))
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("issuer", "jwks_uri"),
+    [
+        ("https://test.maskinporten.no/", "https://test.maskinporten.no/jwk"),
+        ("https://idp.example.net/realms/team", "https://idp.example.net/realms/team/jwk"),
+    ],
+)
+async def test_jwks_uri_defaults_to_jwk_under_the_issuer_with_or_without_a_trailing_slash(
+    issuer: str, jwks_uri: str
+) -> None:
+    transport = httpx.MockTransport(document_without_jwks_uri(issuer))
+    client = AuthorizationServerClient(timeout_seconds=1.0, transport=transport)
+    try:
+        metadata = await client.metadata(issuer)
+    finally:
+        await client.aclose()
+
+    assert metadata.jwks_uri == jwks_uri

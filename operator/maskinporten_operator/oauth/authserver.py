@@ -346,6 +346,7 @@ def _error_from_response(
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
     """The server's own spelling of its issuer wins when it differs only by a trailing slash
     (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud.
+    Without a ``jwks_uri`` the keys are taken to be at ``jwk`` under the issuer, as Maskinporten's.
 
     Raises ``TokenRequestError`` (``BadMetadata``) for another issuer, or a ``token_endpoint`` or
     ``jwks_uri`` that is not an absolute http(s) URL.
@@ -359,7 +360,7 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
     return ServerMetadata(
         issuer=declared,
         token_endpoint=_endpoint(document, "token_endpoint", url),
-        jwks_uri=_endpoint(document, "jwks_uri", url, default=issuer + "jwk"),
+        jwks_uri=_endpoint(document, "jwks_uri", url, default=declared.rstrip("/") + "/jwk"),
         well_known_url=url,
     )
 
