@@ -3,9 +3,10 @@
 Maskinporten's JWT-bearer grant (RFC 7523 section 2.1), and generic OAuth 2.0 client credentials
 with ``private_key_jwt`` client authentication (RFC 7523 section 2.2).
 
-httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
-``NO_PROXY``). Errors carry the server's ``error`` and ``error_description`` verbatim; they
-never carry the grant or a token.
+httpx, async, with bounded timeouts, the proxy taken from the environment (``HTTPS_PROXY``,
+``NO_PROXY``), and optionally a private CA's certificates trusted (``ca_bundle``). Every failure
+is a ``TokenRequestError``; errors carry the server's ``error`` and ``error_description``
+verbatim; they never carry the grant or a token.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,20 +93,43 @@ class TokenRequestError(Exception):
         self.description = description
 
 
+def ca_bundle_ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    """TLS settings for an HTTP client that trusts the CA certificates in the PEM file
+    ``ca_bundle`` as well as httpx's defaults (certifi's public CAs, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set). For any server the operator calls over https.
+
+    Raises ``OSError`` when the file cannot be read, ``ssl.SSLError`` when it holds no
+    certificate.
+    """
+    context = httpx.create_ssl_context(trust_env=True)
+    context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
 class AuthorizationServerClient:
     def __init__(
         self,
         *,
         timeout_seconds: float,
+        ca_bundle: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``timeout_seconds`` bounds each request; ``clock`` (seconds, monotonic) ages the
-        metadata cache; ``transport`` replaces the network (tests), and then the environment's
-        proxy settings are not used."""
+        """``timeout_seconds`` bounds each request. ``ca_bundle``: path of a PEM file of CA
+        certificates to trust in addition to the public ones (see ``ca_bundle_ssl_context``).
+        ``clock`` (seconds, monotonic) ages the metadata cache. ``transport`` replaces the
+        network (tests); the environment's proxy settings are then not used.
+
+        Raises ``OSError`` or ``ssl.SSLError`` when ``ca_bundle`` cannot be read or holds no
+        certificate (``settings.readable_ca_bundle`` checks that at start-up).
+        """
         self._clock = clock
+        verify: ssl.SSLContext | bool = (
+            True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle)
+        )
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
+            verify=verify,
             trust_env=transport is None,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
