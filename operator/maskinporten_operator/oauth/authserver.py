@@ -107,6 +107,10 @@ def ca_bundle_ssl_context(ca_bundle: str) -> ssl.SSLContext:
 
 
 class AuthorizationServerClient:
+    """One per process: an HTTP connection pool and the metadata cache. Every method raises
+    ``TokenRequestError`` and nothing else for whatever goes wrong with the server or the way
+    to it."""
+
     def __init__(
         self,
         *,
@@ -212,14 +216,16 @@ class AuthorizationServerClient:
         return _parse_metadata(document, issuer, url)
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
-        """Maskinporten's JWT-bearer grant: the signed grant is the whole request."""
+        """Maskinporten's JWT-bearer grant: the signed grant is the whole request (a form POST to
+        ``token_endpoint``). Raises ``TokenRequestError``."""
         form = {"grant_type": GRANT_TYPE, "assertion": assertion}
         return await self._token(token_endpoint, form)
 
     async def request_client_credentials_token(
         self, token_endpoint: str, client_assertion: str, scopes: Sequence[str]
     ) -> TokenResponse:
-        """OAuth 2.0 client credentials, authenticated with a ``private_key_jwt`` assertion."""
+        """OAuth 2.0 client credentials, authenticated with a ``private_key_jwt`` assertion.
+        Raises ``TokenRequestError``."""
         form = {
             "grant_type": CLIENT_CREDENTIALS_GRANT_TYPE,
             "client_assertion_type": CLIENT_ASSERTION_TYPE,
@@ -256,7 +262,8 @@ class AuthorizationServerClient:
         )
 
     async def exchange_for_altinn(self, url: str, maskinporten_token: str) -> str:
-        """Altinn's exchange: GET with the Maskinporten token as bearer; the body is the token."""
+        """Altinn's exchange: GET with the Maskinporten token as bearer; the body is the token.
+        Raises ``TokenRequestError`` (``AltinnExchangeFailed`` for an answer without one)."""
         what = f"Altinn token exchange {url}"
         bearer = {"Authorization": f"Bearer {maskinporten_token}"}
         response = await self._send("GET", url, what=what, headers=bearer)
