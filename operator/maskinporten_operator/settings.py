@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from maskinporten_operator.api import describe_validation_error
 
@@ -49,6 +58,21 @@ def with_trailing_slash(value: object) -> object:
     return value
 
 
+def readable_ca_bundle(path: str) -> str:
+    """``path`` if it is a readable file holding at least one PEM certificate, checked by loading
+    it as the HTTP client will; raises ``ValueError`` saying what is wrong otherwise."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except ssl.SSLError:
+        raise ValueError(f"{path} holds no PEM certificate") from None
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read: {error.strerror}") from None
+    return path
+
+
+CaBundlePath = Annotated[str, AfterValidator(readable_ca_bundle)]
 IssuerUrl = Annotated[
     str, BeforeValidator(with_trailing_slash), Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 ]
@@ -76,6 +100,10 @@ class Settings(BaseModel):
     log_format: LogFormat = LogFormat.TEXT
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     altinn_exchange_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    ca_bundle: CaBundlePath | None = None
+    """Path of a PEM file of CA certificates trusted, in addition to the public CAs, for the
+    https servers the operator calls (an issuer whose certificate comes from a private CA); pass
+    it to ``AuthorizationServerClient(ca_bundle=...)``."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -100,6 +128,23 @@ class Settings(BaseModel):
     def altinn_exchange(self) -> str | None:
         """Altinn's token exchange endpoint: the setting, else Altinn's for the environment."""
         return self.altinn_exchange_url or ALTINN_EXCHANGE_URLS.get(self.environment)
+
+    def warnings(self) -> list[str]:
+        """What to log at start-up: one message per issuer (the default and each allowed one) and
+        Altinn exchange reached over plain http, where grants and tokens travel unencrypted.
+        Such URLs are accepted nonetheless, for local stand-ins and tests."""
+        tokens = "grants and tokens"
+        reached: list[tuple[str, str | None, str]] = [
+            (f"{ENV_PREFIX}ISSUER", self.issuer, tokens),
+            *((f"{ENV_PREFIX}ALLOWED_ISSUERS entry", url, tokens) for url in self.allowed_issuers),
+            (f"{ENV_PREFIX}ALTINN_EXCHANGE_URL", self.altinn_exchange_url, "Maskinporten tokens"),
+        ]
+        return [
+            f"{setting} {url} is plain http: {what} sent to it travel unencrypted; use https "
+            f"(for a server with a private CA, set {ENV_PREFIX}CA_BUNDLE)"
+            for setting, url, what in reached
+            if url is not None and url.startswith("http://")
+        ]
 
     def issuer_for(self, requested: str | None) -> str:
         """The issuer a resource may use: the default, or one on the allowlist."""

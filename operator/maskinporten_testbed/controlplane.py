@@ -174,9 +174,12 @@ class LocalControlPlane:
         return self._workdir
 
     def start(self, timeout: float = 120.0) -> None:
+        """Start etcd, kube-apiserver (and kube-controller-manager), each waited for until ready
+        (``TimeoutError`` after ``timeout`` seconds). Whatever interrupts the start, a signal
+        included, stops what was started and removes the directory before it propagates."""
         paths = {**_paths(binaries.ETCD), **_paths(binaries.KUBERNETES)}
-        pki = _Pki(self.workdir)
         try:
+            pki = _Pki(self.workdir)
             self._start_etcd(paths["etcd"])
             self._start_apiserver(paths["kube-apiserver"], pki, timeout)
             if self._controller_manager:
@@ -358,13 +361,32 @@ def control_plane_or_existing(*, controller_manager: bool = True) -> Iterator[Pa
         yield plane.kubeconfig
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignal(BaseException):
+    """Raised in the main thread by the first of ``STOP_SIGNALS``, wherever it is, so that the
+    clean-up of ``with`` blocks and ``except BaseException`` handlers runs (a BaseException, like
+    KeyboardInterrupt, so that ``except Exception`` does not swallow it)."""
+
+
+def _stop_on_signal(signum: int, _: object) -> None:
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)  # a second signal must not cut clean-up short
+    raise StopSignal(signum)
+
+
 def main() -> None:
+    """Run until SIGINT (Ctrl-C), SIGTERM (``kill PID``) or SIGHUP; then stop the processes,
+    remove the directory and exit 0. Prints ``export KUBECONFIG=<path>`` once ready."""
     parser = argparse.ArgumentParser(description="Run a local control plane until interrupted.")
     parser.parse_args()
-    with LocalControlPlane() as plane:
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _stop_on_signal)
+    with contextlib.suppress(StopSignal), LocalControlPlane() as plane:
         print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while True:
+            signal.pause()
 
 
 if __name__ == "__main__":

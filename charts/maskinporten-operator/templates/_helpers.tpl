@@ -66,6 +66,14 @@ watched namespace, which is how kopf peers when it watches a list of namespaces)
 {{- end }}
 {{- end }}
 
+{{/* Where the CA bundle (maskinporten.caBundle) is mounted, and the file in that directory. */}}
+{{- define "maskinporten-operator.caBundleDirectory" -}}
+/etc/maskinporten-operator/ca
+{{- end }}
+{{- define "maskinporten-operator.caBundleFile" -}}
+ca-bundle.pem
+{{- end }}
+
 {{/* True when an entry of watchNamespaces is a glob rather than a namespace name. */}}
 {{- define "maskinporten-operator.hasNamespacePatterns" -}}
 {{- range .Values.watchNamespaces }}{{ if regexMatch "[*?\\[]" . }}true{{ end }}{{ end }}
@@ -79,6 +87,9 @@ watched namespace, which is how kopf peers when it watches a list of namespaces)
 {{- end }}
 {{- if and (ne $v.maskinporten.environment "custom") $v.maskinporten.issuer }}
 {{- fail (printf "maskinporten.issuer applies only to maskinporten.environment custom (%s has its own issuer)" $v.maskinporten.environment) }}
+{{- end }}
+{{- if and $v.maskinporten.caBundle.configMap $v.maskinporten.caBundle.secret }}
+{{- fail "maskinporten.caBundle: set configMap or secret, not both" }}
 {{- end }}
 {{- if lt (float64 $v.retry.maxSeconds) (float64 $v.retry.baseSeconds) }}
 {{- fail "retry.maxSeconds must not be below retry.baseSeconds" }}

@@ -3,17 +3,22 @@
 Maskinporten's JWT-bearer grant (RFC 7523 section 2.1), and generic OAuth 2.0 client credentials
 with ``private_key_jwt`` client authentication (RFC 7523 section 2.2).
 
-httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
-``NO_PROXY``). Errors carry the server's ``error`` and ``error_description`` verbatim; they
-never carry the grant or a token.
+httpx, async, with bounded timeouts, the proxy taken from the environment (``HTTPS_PROXY``,
+``NO_PROXY``), and optionally a private CA's certificates trusted (``ca_bundle``). Every failure
+is a ``TokenRequestError``; errors carry the server's ``error`` and ``error_description``
+verbatim; they never carry the grant or a token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import httpx
 
@@ -23,8 +28,16 @@ from maskinporten_operator.oauth.grant import (
     GRANT_TYPE,
 )
 
+log = logging.getLogger(__name__)
+
 METADATA_PATH = ".well-known/oauth-authorization-server"
 METADATA_MAX_AGE_SECONDS = 3600.0
+"""Metadata younger than this (seconds, by the client's clock) is served without a request."""
+METADATA_STALE_LIMIT_SECONDS = 86_400.0
+"""When a refresh fails, the last good metadata is served for up to this long (seconds) past
+``METADATA_MAX_AGE_SECONDS``, a day, so that a broken metadata URL does not stop token requests
+to an endpoint that still works; past it the refresh's error is raised."""
+_METADATA_SERVED_UNTIL_AGE = METADATA_MAX_AGE_SECONDS + METADATA_STALE_LIMIT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,12 @@ class ServerMetadata:
     token_endpoint: str
     jwks_uri: str
     well_known_url: str
+
+
+@dataclass(frozen=True)
+class _CachedMetadata:
+    fetched_at: float
+    metadata: ServerMetadata
 
 
 @dataclass(frozen=True)
@@ -46,9 +65,18 @@ class TokenResponse:
 
 
 class TokenRequestError(Exception):
-    """A request to the authorization server failed; ``reason`` is a CamelCase summary.
+    """A request to the authorization server failed; ``reason`` is a CamelCase summary:
+
+    - ``ServerUnreachable``: no answer (timeout, connection, proxy, TLS, a URL the HTTP client
+      cannot use);
+    - ``ServerError``: an answer with HTTP 5xx or 429;
+    - ``TokenRequestRejected``: the token endpoint answered 4xx (a person must fix something);
+    - ``BadResponse``: a token endpoint's 200 answer that is not a usable token response;
+    - ``BadMetadata``: the metadata URL answered 4xx, or a document that is not usable metadata;
+    - ``AltinnExchangeFailed``: Altinn's token exchange answered without a token.
 
     ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``.
+    The message never holds a grant or a token.
     """
 
     def __init__(
@@ -65,43 +93,139 @@ class TokenRequestError(Exception):
         self.description = description
 
 
+def ca_bundle_ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    """TLS settings for an HTTP client that trusts the CA certificates in the PEM file
+    ``ca_bundle`` as well as httpx's defaults (certifi's public CAs, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set). For any server the operator calls over https.
+
+    Raises ``OSError`` when the file cannot be read, ``ssl.SSLError`` when it holds no
+    certificate.
+    """
+    context = httpx.create_ssl_context(trust_env=True)
+    context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
 class AuthorizationServerClient:
-    def __init__(self, *, timeout_seconds: float) -> None:
+    """One per process: an HTTP connection pool and the metadata cache. Every method raises
+    ``TokenRequestError`` and nothing else for whatever goes wrong with the server or the way
+    to it."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        ca_bundle: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``timeout_seconds`` bounds each request. ``ca_bundle``: path of a PEM file of CA
+        certificates to trust in addition to the public ones (see ``ca_bundle_ssl_context``).
+        ``clock`` (seconds, monotonic) ages the metadata cache. ``transport`` replaces the
+        network (tests); the environment's proxy settings are then not used.
+
+        Raises ``OSError`` or ``ssl.SSLError`` when ``ca_bundle`` cannot be read or holds no
+        certificate (``settings.readable_ca_bundle`` checks that at start-up).
+        """
+        self._clock = clock
+        verify: ssl.SSLContext | bool = (
+            True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle)
+        )
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
-            trust_env=True,
+            verify=verify,
+            trust_env=transport is None,
+            transport=transport,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
         )
-        self._metadata: dict[str, tuple[float, ServerMetadata]] = {}
-        self._metadata_lock = asyncio.Lock()
+        self._metadata: dict[str, _CachedMetadata] = {}
+        self._fetching: dict[str, asyncio.Task[ServerMetadata]] = {}
 
     async def aclose(self) -> None:
+        """Cancel metadata requests in flight and close the connections."""
+        fetching = list(self._fetching.values())
+        for task in fetching:
+            task.cancel()
+        await asyncio.gather(*fetching, return_exceptions=True)
         await self._http.aclose()
 
     async def metadata(self, issuer: str) -> ServerMetadata:
-        """RFC 8414 metadata of ``issuer`` (ending in a slash or not), cached for an hour."""
-        async with self._metadata_lock:
+        """RFC 8414 metadata of ``issuer`` (ending in a slash or not), from
+        ``{issuer}/.well-known/oauth-authorization-server``.
+
+        Cached per issuer for ``METADATA_MAX_AGE_SECONDS``. Callers wanting the same issuer's
+        metadata at once share one request (a caller that is cancelled does not cancel it for the
+        others); issuers never wait for each other. When a refresh fails, the last good metadata
+        is served (and the failure logged) until ``METADATA_STALE_LIMIT_SECONDS`` past its max age.
+
+        Raises ``TokenRequestError`` (reasons ``ServerUnreachable``, ``ServerError``,
+        ``BadMetadata``) when there is no metadata to serve.
+        """
+        cached = self._metadata.get(issuer)
+        if cached is not None and self._clock() - cached.fetched_at < METADATA_MAX_AGE_SECONDS:
+            return cached.metadata
+        try:
+            return await asyncio.shield(self._fetch_once(issuer))
+        except TokenRequestError as error:
+            raise _again(error) from None
+
+    def _fetch_once(self, issuer: str) -> asyncio.Task[ServerMetadata]:
+        """The refresh of ``issuer``'s metadata in flight, started if there is none."""
+        task = self._fetching.get(issuer)
+        if task is None or task.done():
+            task = asyncio.create_task(self._refresh(issuer), name=f"metadata {issuer}")
+            self._fetching[issuer] = task
+            task.add_done_callback(functools.partial(self._refreshed, issuer))
+        return task
+
+    def _refreshed(self, issuer: str, task: asyncio.Task[ServerMetadata]) -> None:
+        if self._fetching.get(issuer) is task:
+            del self._fetching[issuer]
+        if not task.cancelled():
+            task.exception()  # retrieved here: each caller still waiting raises a copy
+
+    async def _refresh(self, issuer: str) -> ServerMetadata:
+        """Fetched metadata, now cached; else the last good metadata within the stale limit."""
+        try:
+            metadata = await self._fetch(issuer)
+        except TokenRequestError as error:
             cached = self._metadata.get(issuer)
-            if cached and time.monotonic() - cached[0] < METADATA_MAX_AGE_SECONDS:
-                return cached[1]
-            url = issuer.rstrip("/") + "/" + METADATA_PATH
-            response = await self._send("GET", url, what=f"metadata {url}")
-            document = _json_object(response, f"metadata {url}")
-            if response.status_code != 200:
-                raise _error_from_response(response, document, f"metadata {url}")
-            metadata = _parse_metadata(document, issuer, url)
-            self._metadata[issuer] = (time.monotonic(), metadata)
-            return metadata
+            if cached is None:
+                raise
+            age = self._clock() - cached.fetched_at
+            if age >= _METADATA_SERVED_UNTIL_AGE:
+                raise
+            log.warning(
+                "metadata of %s could not be refreshed (%s: %s); using the copy fetched %.0f s ago",
+                issuer,
+                error.reason,
+                error,
+                age,
+            )
+            return cached.metadata
+        self._metadata[issuer] = _CachedMetadata(fetched_at=self._clock(), metadata=metadata)
+        return metadata
+
+    async def _fetch(self, issuer: str) -> ServerMetadata:
+        url = issuer.rstrip("/") + "/" + METADATA_PATH
+        what = f"metadata {url}"
+        response = await self._send("GET", url, what=what)
+        if response.status_code != 200:
+            raise _error_from_response(response, what, rejected="BadMetadata")
+        document = _json_object(response, what, reason="BadMetadata")
+        return _parse_metadata(document, issuer, url)
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
-        """Maskinporten's JWT-bearer grant: the signed grant is the whole request."""
+        """Maskinporten's JWT-bearer grant: the signed grant is the whole request (a form POST to
+        ``token_endpoint``). Raises ``TokenRequestError``."""
         form = {"grant_type": GRANT_TYPE, "assertion": assertion}
         return await self._token(token_endpoint, form)
 
     async def request_client_credentials_token(
         self, token_endpoint: str, client_assertion: str, scopes: Sequence[str]
     ) -> TokenResponse:
-        """OAuth 2.0 client credentials, authenticated with a ``private_key_jwt`` assertion."""
+        """OAuth 2.0 client credentials, authenticated with a ``private_key_jwt`` assertion.
+        Raises ``TokenRequestError``."""
         form = {
             "grant_type": CLIENT_CREDENTIALS_GRANT_TYPE,
             "client_assertion_type": CLIENT_ASSERTION_TYPE,
@@ -116,9 +240,9 @@ class AuthorizationServerClient:
             "POST", token_endpoint, what=f"token request to {token_endpoint}", data=form
         )
         what = f"token endpoint {token_endpoint}"
-        document = _json_object(response, what)
         if response.status_code != 200:
-            raise _error_from_response(response, document, what)
+            raise _error_from_response(response, what)
+        document = _json_object(response, what, reason="BadResponse")
         access_token = document.get("access_token")
         expires_in = document.get("expires_in")
         if not isinstance(access_token, str) or not access_token:
@@ -138,7 +262,8 @@ class AuthorizationServerClient:
         )
 
     async def exchange_for_altinn(self, url: str, maskinporten_token: str) -> str:
-        """Altinn's exchange: GET with the Maskinporten token as bearer; the body is the token."""
+        """Altinn's exchange: GET with the Maskinporten token as bearer; the body is the token.
+        Raises ``TokenRequestError`` (``AltinnExchangeFailed`` for an answer without one)."""
         what = f"Altinn token exchange {url}"
         bearer = {"Authorization": f"Bearer {maskinporten_token}"}
         response = await self._send("GET", url, what=what, headers=bearer)
@@ -158,44 +283,93 @@ class AuthorizationServerClient:
         data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """The one place requests leave: whatever the HTTP client raises becomes a
+        ``TokenRequestError`` (see ``_not_sent``). Cancellation is not an error and passes."""
         try:
             return await self._http.request(method, url, data=data, headers=headers)
-        except httpx.TimeoutException:
-            raise TokenRequestError(f"{what} timed out", reason="ServerUnreachable") from None
-        except httpx.HTTPError as error:
-            raise TokenRequestError(
-                f"{what} failed: {type(error).__name__}: {error}", reason="ServerUnreachable"
-            ) from None
+        except Exception as error:  # every failure of the client is translated
+            raise _not_sent(error, what) from None
 
 
-def _json_object(response: httpx.Response, what: str) -> dict[str, object]:
+_DESCRIBED_ERRORS = (
+    httpx.NetworkError,
+    httpx.ProxyError,
+    httpx.RemoteProtocolError,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+    OSError,
+    OverflowError,
+)
+"""Errors whose message describes the connection or the URL, never what was being sent. Others
+(e.g. ``httpx.LocalProtocolError``, which quotes the offending header, bearer token included)
+are named by type only."""
+
+
+def _not_sent(error: Exception, what: str) -> TokenRequestError:
+    """Translate anything raised while sending a request and reading its answer.
+
+    Reasons: ``ServerUnreachable`` (no answer: timeouts, refused or broken connections, proxy,
+    TLS and protocol failures, URLs the client cannot use, anything unexpected) and
+    ``BadResponse`` (an answer whose body cannot be decoded).
+    """
+    while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]  # anyio's connect wraps a lone failure in a group
+    if isinstance(error, httpx.TimeoutException):
+        return TokenRequestError(f"{what} timed out", reason="ServerUnreachable")
+    if isinstance(error, httpx.DecodingError):
+        return TokenRequestError(
+            f"{what} failed: the answer's content could not be decoded", reason="BadResponse"
+        )
+    detail = type(error).__name__
+    message = str(error) if isinstance(error, _DESCRIBED_ERRORS) else ""
+    if message:
+        detail += f": {message}"
+    return TokenRequestError(f"{what} failed: {detail}", reason="ServerUnreachable")
+
+
+def _again(error: TokenRequestError) -> TokenRequestError:
+    """A copy for one of the callers sharing a request, so that they do not share a traceback."""
+    return TokenRequestError(
+        str(error), reason=error.reason, error=error.error, description=error.description
+    )
+
+
+def _decoded(response: httpx.Response) -> dict[str, object] | None:
+    """The body as a JSON object, or None when it is not one (or too deeply nested to decode)."""
     try:
         document = response.json()
-    except ValueError:
-        document = None
-    if isinstance(document, dict):
-        return document
-    if response.status_code == 200:
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _json_object(response: httpx.Response, what: str, *, reason: str) -> dict[str, object]:
+    document = _decoded(response)
+    if document is None:
         raise TokenRequestError(
-            f"{what} answered 200 with a body that is not a JSON object", reason="BadResponse"
+            f"{what} answered {response.status_code} with a body that is not a JSON object",
+            reason=reason,
         )
-    return {}
+    return document
 
 
 def _error_from_response(
-    response: httpx.Response, document: dict[str, object], what: str
+    response: httpx.Response, what: str, *, rejected: str = "TokenRequestRejected"
 ) -> TokenRequestError:
-    """Client errors (4xx) are rejections a person must fix; the rest are server trouble."""
+    """A non-200 answer. Client errors (4xx but 429) are rejections a person must fix, with reason
+    ``rejected``; the rest are server trouble (``ServerError``). The server's OAuth ``error`` and
+    ``error_description`` are kept verbatim; any other body is left out."""
+    document = _decoded(response) or {}
     error = document.get("error")
     description = document.get("error_description")
-    rejected = 400 <= response.status_code < 500 and response.status_code != 429
-    verb = "rejected the request" if rejected else "failed"
+    is_rejection = 400 <= response.status_code < 500 and response.status_code != 429
+    verb = "rejected the request" if is_rejection else "failed"
     summary = f"{what} {verb} (HTTP {response.status_code})"
     if isinstance(error, str):
         summary += f" {error}: {description}" if isinstance(description, str) else f" {error}"
     return TokenRequestError(
         summary,
-        reason="TokenRequestRejected" if rejected else "ServerError",
+        reason=rejected if is_rejection else "ServerError",
         error=error if isinstance(error, str) else None,
         description=description if isinstance(description, str) else None,
     )
@@ -203,19 +377,41 @@ def _error_from_response(
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
     """The server's own spelling of its issuer wins when it differs only by a trailing slash
-    (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud."""
+    (Maskinporten's ends in one, Keycloak's and many others' do not): it is the grant's aud.
+    Without a ``jwks_uri`` the keys are taken to be at ``jwk`` under the issuer, as Maskinporten's.
+
+    Raises ``TokenRequestError`` (``BadMetadata``) for another issuer, or a ``token_endpoint`` or
+    ``jwks_uri`` that is not an absolute http(s) URL.
+    """
     declared = document.get("issuer")
-    token_endpoint = document.get("token_endpoint")
-    jwks_uri = document.get("jwks_uri", issuer + "jwk")
     if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
         raise TokenRequestError(
-            f"metadata {url} declares issuer {declared!r}, expected {issuer!r}",
+            f"metadata {url} declares issuer {declared!r:.200}, expected {issuer!r}",
             reason="BadMetadata",
         )
-    if not isinstance(token_endpoint, str) or not isinstance(jwks_uri, str):
-        raise TokenRequestError(
-            f"metadata {url} lacks token_endpoint or jwks_uri", reason="BadMetadata"
-        )
     return ServerMetadata(
-        issuer=declared, token_endpoint=token_endpoint, jwks_uri=jwks_uri, well_known_url=url
+        issuer=declared,
+        token_endpoint=_endpoint(document, "token_endpoint", url),
+        jwks_uri=_endpoint(document, "jwks_uri", url, default=declared.rstrip("/") + "/jwk"),
+        well_known_url=url,
     )
+
+
+def _endpoint(document: dict[str, object], name: str, url: str, default: str | None = None) -> str:
+    value = document.get(name, default)
+    if not _is_absolute_http_url(value):
+        raise TokenRequestError(
+            f"metadata {url} has no usable {name} (an absolute http(s) URL): {value!r:.200}",
+            reason="BadMetadata",
+        )
+    return value
+
+
+def _is_absolute_http_url(value: object) -> TypeGuard[str]:
+    if not isinstance(value, str):
+        return False
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)

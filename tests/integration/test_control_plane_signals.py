@@ -1,0 +1,107 @@
+"""``python -m maskinporten_testbed.controlplane`` stopped with ``kill`` or Ctrl-C leaves nothing
+behind: etcd, kube-apiserver and kube-controller-manager are stopped, the directory is removed.
+
+The control plane runs in its own session, so the signal reaches it alone (as ``kill PID`` does)
+and it has to stop its processes itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+READY = "export KUBECONFIG="
+EXIT_GUARD_SECONDS = 120
+"""Only against a hang: stopping takes seconds, and each child is killed after 15."""
+
+
+@dataclass(frozen=True)
+class Child:
+    pid: int
+    name: str
+    start_time: str
+    """Field 22 of /proc/PID/stat, so that a reused pid does not count as the same process."""
+
+    def is_running(self) -> bool:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return False
+        state, start_time = fields[0], fields[19]
+        return start_time == self.start_time and state != "Z"
+
+
+def children(pid: int) -> list[Child]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            argv0 = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
+            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            found.append(Child(int(child), Path(argv0.decode()).name, stat[19]))
+    return found
+
+
+@dataclass
+class RunningControlPlane:
+    process: subprocess.Popen[str]
+    workdir: Path
+    children: list[Child]
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[RunningControlPlane]:
+    """The control plane as a command, once it has said it is ready; whatever it leaves behind
+    is removed afterwards."""
+    stderr = tmp_path / "stderr.log"
+    with stderr.open("w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "maskinporten_testbed.controlplane"],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    running = None
+    try:
+        assert line.startswith(READY), stderr.read_text()
+        workdir = Path(line.removeprefix(READY).strip()).parent
+        running = RunningControlPlane(process, workdir, children(process.pid))
+        yield running
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        for child in running.children if running else []:
+            if child.is_running():
+                os.kill(child.pid, signal.SIGKILL)
+        if running:
+            shutil.rmtree(running.workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_control_plane_stopped_by_a_signal_stops_its_processes_and_removes_its_directory(
+    control_plane: RunningControlPlane, signum: signal.Signals
+) -> None:
+    assert sorted(child.name for child in control_plane.children) == [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+    ]
+    assert control_plane.workdir.is_dir()
+
+    control_plane.process.send_signal(signum)
+    control_plane.process.wait(timeout=EXIT_GUARD_SECONDS)
+
+    assert [child.name for child in control_plane.children if child.is_running()] == []
+    assert not control_plane.workdir.exists()
