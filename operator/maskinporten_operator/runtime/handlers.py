@@ -41,7 +41,9 @@ def operator_memo(settings: Settings) -> OperatorMemo:
         load_api_client(pool_size=settings.kubernetes_api_concurrency),
         concurrency=settings.kubernetes_api_concurrency,
     )
-    auth = AuthorizationServerClient(timeout_seconds=settings.token_request_timeout_seconds)
+    auth = AuthorizationServerClient(
+        timeout_seconds=settings.token_request_timeout_seconds, ca_bundle=settings.ca_bundle
+    )
     metrics = Metrics()
     wakeups = WakeRegistry()
     managed_secrets = ManagedSecrets(

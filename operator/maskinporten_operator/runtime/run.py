@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import kopf
 
 from maskinporten_operator.runtime import handlers
 from maskinporten_operator.runtime.logs import configure_logging
 from maskinporten_operator.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def run(
@@ -19,6 +23,8 @@ def run(
 ) -> None:
     """Run until stopped (SIGINT, SIGTERM); kopf registers the handlers of :mod:`.handlers`."""
     configure_logging(settings)
+    for warning in settings.warnings():
+        logger.warning(warning)
     kopf.run(
         standalone=standalone or None,
         peering_name=peering_name,
