@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from maskinporten_operator.api import ClientSpec
@@ -103,17 +103,8 @@ class Reconciliation:
 
     def supplying(self, spec: ClientSpec, key: ClientKey, metadata: ServerMetadata) -> Supply:
         """This reconciliation, once its spec, key and the issuer's metadata are known."""
-        return Supply(
-            ref=self.ref,
-            status=self.status,
-            memory=self.memory,
-            deps=self.deps,
-            now=self.now,
-            forced=self.forced,
-            spec=spec,
-            key=key,
-            metadata=metadata,
-        )
+        known = {field.name: getattr(self, field.name) for field in fields(Reconciliation)}
+        return Supply(**known, spec=spec, key=key, metadata=metadata)
 
 
 @dataclass(frozen=True)
