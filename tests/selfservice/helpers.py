@@ -48,9 +48,12 @@ def public_jwk(key: RSAKey, kid: str, **overrides: Any) -> dict[str, Any]:
     return jwk
 
 
-def x5c_grant(standin: MaskinportenStandin, admin: AdminClient, scopes: Iterable[str]) -> str:
+def x5c_grant(
+    standin: MaskinportenStandin, admin: AdminClient, scopes: Iterable[str], **extra: Any
+) -> str:
     now = int(standin.clock.now())
     claims = {
+        **extra,
         "aud": standin.issuer,
         "iss": admin.client_id,
         "scope": " ".join(scopes),
@@ -112,7 +115,9 @@ class Api:
         return self
 
     async def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
-        headers = {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
+        headers = dict(kwargs.pop("headers", {}))
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
         return await self.http.request(
             method, self.server.base_url + path, json=body, headers=headers, **kwargs
         )

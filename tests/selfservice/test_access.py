@@ -8,6 +8,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from maskinporten_testbed.selfservice import (
+    ADMIN_SCOPES,
     DCR_MODIFY,
     DCR_READ,
     DCR_WRITE,
@@ -18,6 +19,7 @@ from maskinporten_testbed.standin import Client, MaskinportenStandin, Registered
 
 from .helpers import (
     ORG,
+    OTHER_ORG,
     SCOPE,
     Api,
     admin_token,
@@ -26,6 +28,7 @@ from .helpers import (
     kid_grant,
     public_jwk,
     request_token,
+    x5c_grant,
 )
 
 
@@ -114,6 +117,23 @@ async def test_a_token_from_a_registered_key_grant_is_403(
     refused = await api.call("GET", "clients")
 
     assert_refused(refused, 403, "access_denied", "business certificate")
+
+
+async def test_a_token_acting_for_another_organisation_is_403(
+    api: Api, http: httpx.AsyncClient, standin: MaskinportenStandin, admin: AdminClient
+) -> None:
+    delegated = frozenset(ADMIN_SCOPES)
+    standin.register_client(
+        Client(admin.client_id, ORG, delegated, delegations={OTHER_ORG: delegated})
+    )
+    grant = x5c_grant(standin, admin, ADMIN_SCOPES, consumer_org=OTHER_ORG)
+    response = await request_token(http, standin, grant)
+    assert response.status_code == 200, response.text
+    api.token = response.json()["access_token"]
+
+    refused = await api.call("GET", "clients")
+
+    assert_refused(refused, 403, "access_denied", "another organisation")
 
 
 async def test_a_client_of_another_organisation_is_not_found(api: Api, other_api: Api) -> None:

@@ -113,6 +113,26 @@ async def test_a_client_id_chosen_by_the_caller_is_refused(api: Api) -> None:
     assert_refused(response, 400, "invalid_client_metadata", "client_id")
 
 
+@pytest.mark.parametrize("field", ["client_name", "description"])
+async def test_an_empty_name_or_description_is_refused(api: Api, field: str) -> None:
+    response = await api.call("POST", "clients", client_model(**{field: " "}))
+
+    assert_refused(response, 400, "invalid_client_metadata", field, "empty")
+
+
+@pytest.mark.parametrize("scopes", [SCOPE, [SCOPE, 7], [""], None])
+async def test_scopes_that_are_not_an_array_of_names_are_refused(api: Api, scopes: object) -> None:
+    response = await api.call("POST", "clients", client_model(scopes=scopes))
+
+    assert_refused(response, 400, "invalid_client_metadata", "scopes")
+
+
+async def test_a_client_of_another_organisation_number_is_refused(api: Api) -> None:
+    response = await api.call("POST", "clients", client_model(client_orgno="987654321"))
+
+    assert_refused(response, 400, "invalid_client_metadata", "client_orgno", ORG)
+
+
 async def test_unknown_fields_are_refused_by_name(api: Api) -> None:
     response = await api.call("POST", "clients", client_model(jwks={"keys": []}, colour="red"))
 
@@ -123,6 +143,14 @@ async def test_a_body_that_is_not_a_json_object_is_refused(api: Api) -> None:
     response = await api.call("POST", "clients", [client_model()])
 
     assert_refused(response, 400, "invalid_request", "JSON object")
+
+
+async def test_a_body_that_is_not_json_is_refused(api: Api) -> None:
+    response = await api.call(
+        "POST", "clients", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert_refused(response, 400, "invalid_request", "not valid JSON")
 
 
 async def test_a_body_sent_as_another_content_type_is_refused(api: Api) -> None:

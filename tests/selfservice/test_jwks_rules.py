@@ -122,6 +122,17 @@ async def test_a_key_without_a_required_member_is_refused(
     assert_refused(response, 400, "invalid_client_metadata", "lacks", member)
 
 
+@pytest.mark.parametrize(("member", "value"), [("n", 12345), ("kid", 1), ("e", None)])
+async def test_a_key_member_that_is_not_a_string_is_refused(
+    api: Api, client_id: str, keys: list[RSAKey], member: str, value: object
+) -> None:
+    jwk = {**public_jwk(keys[0], "k1"), member: value}
+
+    response = await api.post_keys(client_id, jwk)
+
+    assert_refused(response, 400, "invalid_client_metadata", "must be strings")
+
+
 async def test_a_key_of_another_size_than_rsa_2048_is_refused(api: Api, client_id: str) -> None:
     big = RSAKey.generate_key(3072)
 
