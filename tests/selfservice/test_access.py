@@ -170,6 +170,12 @@ async def test_an_unknown_path_answers_in_the_apis_error_shape(api: Api) -> None
     assert_refused(response, 404, "not_found")
 
 
+async def test_an_unsupported_method_answers_in_the_apis_error_shape(api: Api) -> None:
+    response = await api.call("PATCH", "clients")
+
+    assert_refused(response, 405, "invalid_request")
+
+
 async def test_requests_are_logged_with_organisation_and_outcome_but_no_token(
     api: Api, selfservice: SelfServiceStandin
 ) -> None:

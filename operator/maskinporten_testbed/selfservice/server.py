@@ -284,9 +284,10 @@ class SelfServiceStandin:
         except ApiError as error:
             self._record(request, now, error.status, error.error)
             return _error_response(error)
-        except web.HTTPException as error:  # no such route or method
+        except web.HTTPException as error:  # no such route (404) or method (405)
             self._record(request, now, error.status, "no_route")
-            return _error_response(ApiError(error.status, "not_found", error.reason))
+            code = "not_found" if error.status == 404 else "invalid_request"
+            return _error_response(ApiError(error.status, code, error.reason))
         self._record(request, now, response.status, "ok")
         return response
 
