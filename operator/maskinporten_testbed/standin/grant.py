@@ -85,7 +85,7 @@ def authenticate(grant: ParsedGrant, issuer: str, registry: Registry, now: float
     unknown = sorted(claims.keys() - ALLOWED_CLAIMS)
     if unknown:
         raise invalid_request(f"Invalid assertion. Unknown claims: {', '.join(unknown)}")
-    client = registry.clients.get(grant.client_id or "")
+    client = registry.client(grant.client_id or "", now)
     if client is None:
         raise invalid_grant("MP-100", "Invalid JWT claim iss: unknown client")
     public_key, method = _public_key(header, client, registry, now)

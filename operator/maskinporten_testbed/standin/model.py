@@ -43,6 +43,18 @@ class Clock:
         return time.time() + self.offset
 
 
+class FrozenClock(Clock):
+    """A clock standing still at ``start`` (default: when made) plus ``offset``: time passes only
+    when a test moves it, so boundaries such as a propagation delay can be hit exactly."""
+
+    def __init__(self, start: float | None = None, offset: float = 0.0) -> None:
+        super().__init__(offset)
+        self.start = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self.start + self.offset
+
+
 class GrantError(Exception):
     """A rejected token request: ``error_description`` starts with the Maskinporten code."""
 

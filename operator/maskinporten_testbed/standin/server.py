@@ -47,13 +47,15 @@ class MaskinportenStandin:
         default_lifetime: int = 120,
         lifetimes: Mapping[str, int] | None = None,
         trusted_cas: Sequence[x509.Certificate] = (),
+        clock: Clock | None = None,
     ) -> None:
+        """``clock``: the server's time (a :class:`FrozenClock` for exact boundaries)."""
         if issuer is not None and not issuer.endswith("/"):
             raise ValueError("the issuer must end with a slash")
         self.host = host
         self._port = port
         self._issuer = issuer
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.registry = Registry(default_lifetime, lifetimes or {}, trusted_cas)
         self.faults = Faults()
         self._signer = TokenSigner()
@@ -138,11 +140,11 @@ class MaskinportenStandin:
         self._port = site.port
 
     def register_client(self, client: Client) -> None:
-        """Register, or replace, a client."""
-        self.registry.clients[client.client_id] = client
+        """Register, or replace, a client; the token endpoint acts on it at once."""
+        self.registry.put(client)
 
     def remove_client(self, client_id: str) -> None:
-        self.registry.clients.pop(client_id, None)
+        self.registry.remove(client_id)
 
     def trust_ca(self, certificate: x509.Certificate) -> None:
         self.registry.trusted_cas.append(certificate)
@@ -200,6 +202,12 @@ class MaskinportenStandin:
 
     async def _jwk(self, _: web.Request) -> web.Response:
         return web.json_response(self._signer.jwks())
+
+    def access_token_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of an access token this server issued, while it is valid by its clock;
+        None for any other string."""
+        claims = self._signer.verify(token, self.clock.now())
+        return claims if claims is not None and claims.get("iss") == self.issuer else None
 
     async def _altinn_exchange(self, request: web.Request) -> web.Response:
         """Altinn's token exchange: a Maskinporten token in, an Altinn token out (plain text)."""

@@ -69,6 +69,10 @@ class StandinThread:
     def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(TIMEOUT)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's loop (for servers sharing it) and return its result."""
+        return self._await(coroutine)
+
     def call(self, function: Callable[[MaskinportenStandin], T]) -> T:
         """Run ``function`` with the server object on the server's loop and return its result."""
 

@@ -65,13 +65,20 @@ class TokenSigner:
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode({"alg": "RS256", "kid": self._key.kid}, claims, self._key)
 
-    def exchange_for_altinn(self, maskinporten_token: str, now: float) -> str | None:
-        """An Altinn-style token for a valid token this server issued, else None."""
+    def verify(self, token: str, now: float) -> dict[str, Any] | None:
+        """The claims of a token signed with this signer's key and unexpired at ``now``."""
         try:
-            claims = jwt.decode(maskinporten_token, self._key, algorithms=["RS256"]).claims
+            claims = jwt.decode(token, self._key, algorithms=["RS256"]).claims
         except (JoseError, ValueError):
             return None
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+            return None
+        return dict(claims)
+
+    def exchange_for_altinn(self, maskinporten_token: str, now: float) -> str | None:
+        """An Altinn-style token for a valid token this server issued, else None."""
+        claims = self.verify(maskinporten_token, now)
+        if claims is None:
             return None
         org = str(claims.get("consumer", {}).get("ID", "")).removeprefix("0192:")
         return self._sign(

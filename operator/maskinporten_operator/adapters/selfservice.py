@@ -1,0 +1,509 @@
+"""Digdir's self-service API: the organisation's Maskinporten clients, their keys, and the
+scopes it may put on them, managed with the organisation's admin client.
+
+Source: ``docs/maskinporten-facts.md`` section "Self-service API" (Digdir's documentation of
+the self-service API and of client registration; digdirator's source):
+
+- ``GET /clients`` (all of the organisation's), ``POST /clients`` (the answer is the whole
+  registered model, with the new ``client_id``), ``GET | PUT | DELETE /clients/{client_id}``;
+- ``GET | POST /clients/{client_id}/jwks``: POST replaces the whole set (at most 5 keys, RSA
+  2048 with RS256); each key answered carries its ``exp``, one year after it was posted;
+- ``GET /scopes/access/all?accessible_for_all=true``: the scopes the organisation may use.
+
+Every request carries ``Authorization: Bearer <admin token>``: a Maskinporten token for the
+admin client's business-certificate (``x5c``) grant with ``idporten:dcr.read``,
+``idporten:dcr.write`` and ``idporten:dcr.modify``, from :class:`AdminTokenProvider`, which
+shares one token among all callers and requests a new one on a 401.
+
+Every failure is a :class:`SelfServiceError`: :class:`SelfServiceRejected` when the API (or
+the token endpoint, for the admin token) refused the request (HTTP 4xx but 429), with the API's
+own ``error`` and ``error_description``; :class:`SelfServiceUnavailable` for 5xx, 429,
+unreachable servers, timeouts and answers that cannot be read. No error carries a token, a
+grant or key material.
+
+httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
+``NO_PROXY``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.oauth.authserver import TokenRequestError
+from maskinporten_operator.oauth.grant import GRANT_TYPE, GrantClaims, sign_grant
+from maskinporten_operator.ports import AuthorizationServer
+from maskinporten_operator.settings import Environment
+
+TEST_BASE_URL = "https://api.test.samarbeid.digdir.no/api/v1/"
+PROD_BASE_URL = "https://api.samarbeid.digdir.no/api/v1/"
+BASE_URLS: Mapping[Environment, str] = {
+    Environment.TEST: TEST_BASE_URL,
+    Environment.PROD: PROD_BASE_URL,
+}
+"""The self-service API of each Maskinporten environment (``custom`` has none)."""
+ADMIN_SCOPES = ("idporten:dcr.read", "idporten:dcr.write", "idporten:dcr.modify")
+INTEGRATION_TYPE = "maskinporten"
+APPLICATION_TYPE = "web"
+AUTH_METHOD = "private_key_jwt"
+APPROVED = "APPROVED"
+MAX_KEYS = 5
+REFRESH_MARGIN_SECONDS = 60.0
+"""An admin token is replaced this long before it expires (at most half its lifetime)."""
+FAILURE_HOLD_SECONDS = 10.0
+"""After a failed admin token request, callers get the same error this long without a new
+request: a broken admin credential costs one request per hold, not one per resource."""
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class SelfServiceError(Exception):
+    """A self-service API call failed; ``reason`` is a CamelCase summary.
+
+    ``status`` is the HTTP status (0 when no answer came); ``error`` and ``description`` are the
+    API's (or, for the admin token, Maskinporten's) ``error`` and ``error_description``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        status: int = 0,
+        error: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def again(self) -> SelfServiceError:
+        """The same error as a new exception, to raise once more."""
+        return type(self)(
+            str(self),
+            reason=self.reason,
+            status=self.status,
+            error=self.error,
+            description=self.description,
+        )
+
+
+class SelfServiceRejected(SelfServiceError):
+    """The request was refused (HTTP 4xx but 429): a person must change something.
+
+    ``reason``: ``SelfServiceRejected``, or ``AdminTokenRejected`` when Maskinporten refused
+    the admin token. ``status`` 404 means the client does not exist in the organisation.
+    """
+
+
+class SelfServiceUnavailable(SelfServiceError):
+    """No usable answer: HTTP 5xx or 429 (``SelfServiceUnavailable``), no connection or a timeout
+    (``SelfServiceUnreachable``), an answer that cannot be read (``BadResponse``), or the same
+    for the admin token (``AdminTokenUnavailable``). Retrying later may help."""
+
+
+@dataclass(frozen=True)
+class ClientRegistration:
+    """What the operator registers: a Maskinporten consumer client (``integration_type``,
+    ``application_type``, ``token_endpoint_auth_method`` and ``grant_types`` are fixed).
+
+    ``description`` identifies the resource uniquely, so that the client is found again.
+    """
+
+    client_name: str
+    description: str
+    scopes: tuple[str, ...]
+
+    def document(self) -> dict[str, Any]:
+        """The JSON body of ``POST /clients`` and ``PUT /clients/{client_id}``."""
+        return {
+            "integration_type": INTEGRATION_TYPE,
+            "application_type": APPLICATION_TYPE,
+            "client_name": self.client_name,
+            "description": self.description,
+            "scopes": list(self.scopes),
+            "token_endpoint_auth_method": AUTH_METHOD,
+            "grant_types": [GRANT_TYPE],
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A client as the API answers it; ``org`` is ``client_orgno`` when given."""
+
+    client_id: str
+    client_name: str
+    description: str
+    integration_type: str
+    scopes: tuple[str, ...]
+    org: str | None
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The whole JSON answer."""
+
+
+@dataclass(frozen=True)
+class JwksEntry:
+    """A registered key: ``expires_at`` is its ``exp`` (epoch seconds), None when not given;
+    ``jwk`` its public members without ``exp`` (what to post again to keep or renew it)."""
+
+    kid: str
+    expires_at: float | None
+    jwk: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RegisteredJwks:
+    """A client's key set; ``last_updated`` as the API gives it (ISO 8601), None when absent."""
+
+    keys: tuple[JwksEntry, ...]
+    last_updated: str | None = None
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(key.kid for key in self.keys)
+
+    def key(self, kid: str) -> JwksEntry | None:
+        return next((key for key in self.keys if key.kid == kid), None)
+
+
+@dataclass(frozen=True)
+class ScopeAccess:
+    """The organisation's access to a scope: ``state`` ``APPROVED`` (usable), ``REQUESTED`` or
+    ``DENIED``; ``accessible_for_all`` for a public scope."""
+
+    scope: str
+    state: str
+    owner_org: str | None = None
+    accessible_for_all: bool = False
+
+    @property
+    def accessible(self) -> bool:
+        return self.state == APPROVED
+
+
+def inaccessible_scopes(wanted: Iterable[str], access: Iterable[ScopeAccess]) -> list[str]:
+    """The ``wanted`` scopes the organisation may not put on a client, in the order given."""
+    usable = {entry.scope for entry in access if entry.accessible}
+    return [scope for scope in dict.fromkeys(wanted) if scope not in usable]
+
+
+def base_url(environment: Environment) -> str | None:
+    """The self-service API base URL for ``environment``; None for ``custom``."""
+    return BASE_URLS.get(environment)
+
+
+@dataclass(frozen=True)
+class _Cached:
+    token: str = field(repr=False)
+    refresh_at: float
+
+
+class AdminTokenProvider:
+    """The admin client's access token, shared by every caller.
+
+    Requests it with a JWT grant signed with ``key`` (a business certificate: the grant carries
+    ``x5c``) for ``client_id`` and :data:`ADMIN_SCOPES`, at the token endpoint of ``issuer``
+    (discovered through ``auth``); caches it until :data:`REFRESH_MARGIN_SECONDS` (at most half
+    its lifetime) before it expires. Concurrent callers share one request; after a failure the
+    same error is raised for :data:`FAILURE_HOLD_SECONDS`. ``clock`` gives epoch seconds (grant
+    ``iat`` and expiry). Raises :class:`SelfServiceRejected` / :class:`SelfServiceUnavailable`
+    with reason ``AdminTokenRejected`` / ``AdminTokenUnavailable``.
+    """
+
+    def __init__(
+        self,
+        auth: AuthorizationServer,
+        *,
+        client_id: str,
+        key: ClientKey,
+        issuer: str,
+        clock: Callable[[], float] = time.time,
+        refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS,
+        failure_hold_seconds: float = FAILURE_HOLD_SECONDS,
+    ) -> None:
+        """Raises InvalidKeyError when ``key`` has no certificate chain."""
+        if not key.certificate_chain:
+            raise InvalidKeyError(
+                "the self-service admin client must authenticate with a business certificate "
+                "(virksomhetssertifikat): give its PKCS#12 file, or its PEM key with the "
+                "certificate chain"
+            )
+        self._auth = auth
+        self._client_id = client_id
+        self._key = key
+        self._issuer = issuer
+        self._clock = clock
+        self._margin = refresh_margin_seconds
+        self._hold = failure_hold_seconds
+        self._cached: _Cached | None = None
+        self._failure: tuple[float, SelfServiceError] | None = None
+        self._inflight: asyncio.Future[str] | None = None
+        self.requests = 0
+        """Admin token requests made so far."""
+
+    async def token(self) -> str:
+        """A valid admin access token (raises SelfServiceError)."""
+        now = self._clock()
+        if self._cached is not None and now < self._cached.refresh_at:
+            return self._cached.token
+        if self._failure is not None and now < self._failure[0]:
+            raise self._failure[1].again()
+        if self._inflight is None:
+            inflight = asyncio.ensure_future(self._request())
+            inflight.add_done_callback(self._settled)
+            self._inflight = inflight
+        return await asyncio.shield(self._inflight)
+
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` (the API refused it); a newer one already cached is kept."""
+        if self._cached is not None and self._cached.token == token:
+            self._cached = None
+
+    async def _request(self) -> str:
+        self.requests += 1
+        try:
+            metadata = await self._auth.metadata(self._issuer)
+            claims = GrantClaims(
+                client_id=self._client_id, audience=metadata.issuer, scopes=ADMIN_SCOPES
+            )
+            issued_at = self._clock()
+            grant = sign_grant(claims, self._key, now=int(issued_at))
+            response = await self._auth.request_token(metadata.token_endpoint, grant)
+        except TokenRequestError as error:
+            failure = _admin_token_error(error)
+            self._failure = (self._clock() + self._hold, failure)
+            raise failure from None
+        lifetime = float(response.expires_in)
+        refresh_at = issued_at + lifetime - min(self._margin, lifetime / 2)
+        self._cached = _Cached(response.access_token, refresh_at)
+        self._failure = None
+        return response.access_token
+
+    def _settled(self, inflight: asyncio.Future[str]) -> None:
+        self._inflight = None
+        if not inflight.cancelled():
+            inflight.exception()  # retrieved here even when every caller was cancelled
+
+
+def _admin_token_error(error: TokenRequestError) -> SelfServiceError:
+    rejected = error.reason == "TokenRequestRejected"
+    kind = SelfServiceRejected if rejected else SelfServiceUnavailable
+    return kind(
+        f"self-service admin token: {error}",
+        reason="AdminTokenRejected" if rejected else "AdminTokenUnavailable",
+        error=error.error,
+        description=error.description,
+    )
+
+
+class SelfServiceApi:
+    """The self-service API at ``base_url`` (e.g. :data:`TEST_BASE_URL`), authorised by
+    ``tokens``. Every method raises :class:`SelfServiceError` and nothing else."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: AdminTokenProvider,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._tokens = tokens
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds),
+            trust_env=True,
+            headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def list_clients(self) -> list[RegisteredClient]:
+        """Every client of the organisation, of every integration type."""
+        document = await self._call("GET", "clients")
+        if not isinstance(document, list):
+            raise _bad_response("GET /clients", "not a JSON array")
+        return [_client(item, "GET /clients") for item in document]
+
+    async def get_client(self, client_id: str) -> RegisteredClient:
+        """One client; :class:`SelfServiceRejected` with status 404 when there is none."""
+        path = f"clients/{_segment(client_id)}"
+        return _client(await self._call("GET", path), f"GET /{path}")
+
+    async def create_client(self, registration: ClientRegistration) -> RegisteredClient:
+        """Register a new client; the answer holds its ``client_id``."""
+        return _client(
+            await self._call("POST", "clients", body=registration.document()), "POST /clients"
+        )
+
+    async def update_client(
+        self, client_id: str, registration: ClientRegistration
+    ) -> RegisteredClient:
+        """Replace the client's name, description and scopes (its keys stay)."""
+        path = f"clients/{_segment(client_id)}"
+        document = await self._call("PUT", path, body=registration.document())
+        return _client(document, f"PUT /{path}")
+
+    async def delete_client(self, client_id: str) -> None:
+        await self._call("DELETE", f"clients/{_segment(client_id)}")
+
+    async def get_jwks(self, client_id: str) -> RegisteredJwks:
+        path = f"clients/{_segment(client_id)}/jwks"
+        return _jwks(await self._call("GET", path), f"GET /{path}")
+
+    async def replace_jwks(
+        self, client_id: str, keys: Sequence[Mapping[str, Any]]
+    ) -> RegisteredJwks:
+        """Replace the client's whole key set with ``keys`` (public JWKs, at most 5); keys
+        posted again are renewed for a year."""
+        path = f"clients/{_segment(client_id)}/jwks"
+        body = {"keys": [dict(key) for key in keys]}
+        return _jwks(await self._call("POST", path, body=body), f"POST /{path}")
+
+    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]:
+        """The organisation's scope access; ``include_public`` adds scopes open to all."""
+        params = {"accessible_for_all": "true"} if include_public else None
+        document = await self._call("GET", "scopes/access/all", params=params)
+        if not isinstance(document, list):
+            raise _bad_response("GET /scopes/access/all", "not a JSON array")
+        return [_scope_access(item) for item in document]
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        params: Mapping[str, str] | None = None,
+    ) -> object:
+        """The parsed JSON answer (None for an empty one); one new admin token on a 401."""
+        what = f"self-service API {method} /{path}"
+        url = self._base_url + path
+        for attempt in (1, 2):
+            token = await self._tokens.token()
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except httpx.TimeoutException:
+                raise SelfServiceUnavailable(
+                    f"{what} timed out", reason="SelfServiceUnreachable"
+                ) from None
+            except httpx.HTTPError as error:
+                raise SelfServiceUnavailable(
+                    f"{what} failed: {type(error).__name__}: {_redact(str(error), token)}",
+                    reason="SelfServiceUnreachable",
+                ) from None
+            if response.status_code == 401 and attempt == 1:
+                self._tokens.invalidate(token)
+                continue
+            if response.status_code >= 400:
+                raise _error(response, what, token)
+            break
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise _bad_response(f"{method} /{path}", "not JSON") from None
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "[token]") if token else text
+
+
+def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
+    """4xx but 429 are rejections; the rest is the server's trouble."""
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    error = description = None
+    if isinstance(document, dict):
+        error = document.get("error") if isinstance(document.get("error"), str) else None
+        text = document.get("error_description", document.get("message"))
+        description = _redact(text, token) if isinstance(text, str) else None
+    status = response.status_code
+    rejected = 400 <= status < 500 and status != 429
+    summary = f"{what} {'rejected the request' if rejected else 'failed'} (HTTP {status})"
+    if error is not None:
+        summary += f" {error}"
+    if description is not None:
+        summary += f": {description}"
+    kind = SelfServiceRejected if rejected else SelfServiceUnavailable
+    reason = "SelfServiceRejected" if rejected else "SelfServiceUnavailable"
+    return kind(summary, reason=reason, status=status, error=error, description=description)
+
+
+def _bad_response(what: str, detail: str) -> SelfServiceUnavailable:
+    return SelfServiceUnavailable(
+        f"self-service API {what} answered with a body that cannot be read ({detail})",
+        reason="BadResponse",
+    )
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _client(document: object, what: str) -> RegisteredClient:
+    if not isinstance(document, dict) or not isinstance(document.get("client_id"), str):
+        raise _bad_response(what, "a client without client_id")
+    scopes = _strings(document.get("scopes", []))
+    if scopes is None:
+        raise _bad_response(what, "scopes is not an array of strings")
+    org = document.get("client_orgno")
+    return RegisteredClient(
+        client_id=document["client_id"],
+        client_name=str(document.get("client_name") or ""),
+        description=str(document.get("description") or ""),
+        integration_type=str(document.get("integration_type") or ""),
+        scopes=scopes,
+        org=org if isinstance(org, str) else None,
+        document=document,
+    )
+
+
+def _jwks(document: object, what: str) -> RegisteredJwks:
+    if not isinstance(document, dict) or not isinstance(document.get("keys", []), list):
+        raise _bad_response(what, "not a JWKS")
+    entries = []
+    for key in document.get("keys", []):
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str):
+            raise _bad_response(what, "a key without kid")
+        exp = key.get("exp")
+        expires = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+        public = {name: value for name, value in key.items() if name != "exp"}
+        entries.append(JwksEntry(key["kid"], expires, public))
+    updated = document.get("last_updated")
+    return RegisteredJwks(tuple(entries), updated if isinstance(updated, str) else None)
+
+
+def _scope_access(document: object) -> ScopeAccess:
+    if not isinstance(document, dict) or not isinstance(document.get("scope"), str):
+        raise _bad_response("GET /scopes/access/all", "an entry without scope")
+    owner = document.get("owner_orgno")
+    return ScopeAccess(
+        scope=document["scope"],
+        state=str(document.get("state", "")),
+        owner_org=owner if isinstance(owner, str) else None,
+        accessible_for_all=document.get("accessible_for_all") is True,
+    )

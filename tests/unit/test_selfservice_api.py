@@ -1,0 +1,425 @@
+"""The self-service API client against the self-service stand-in on a local port.
+
+No HTTP mocking: requests go over sockets to the stand-ins running on the test's loop, whose
+clock stands still unless a test moves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from maskinporten_operator.adapters.selfservice import (
+    ADMIN_SCOPES,
+    PROD_BASE_URL,
+    TEST_BASE_URL,
+    AdminTokenProvider,
+    ClientRegistration,
+    SelfServiceApi,
+    SelfServiceRejected,
+    SelfServiceUnavailable,
+    base_url,
+    inaccessible_scopes,
+)
+from maskinporten_operator.credentials.formats import load_pem
+from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.settings import Environment
+from maskinporten_testbed.selfservice import (
+    AdminClient,
+    SelfServiceStandin,
+    provision_admin_client,
+)
+from maskinporten_testbed.standin import FrozenClock, MaskinportenStandin
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+
+ORG = "123456789"
+SCOPE = "test:read"
+OTHER_SCOPE = "test:write"
+PUBLIC_SCOPE = "open:data"
+UNKNOWN_SCOPE = "nobody:has.this"
+DESCRIPTION = "cluster-a:team:weather"
+YEAR = 365 * 24 * 3600
+ADMIN_LIFETIME = 120
+
+
+@pytest.fixture(scope="module")
+def workload_keys() -> list[ClientKey]:
+    return [generate_client_key() for _ in range(2)]
+
+
+@pytest.fixture
+async def standin(ca: CertificateAuthority) -> AsyncIterator[MaskinportenStandin]:
+    server = MaskinportenStandin(
+        trusted_cas=[ca.root], default_lifetime=ADMIN_LIFETIME, clock=FrozenClock()
+    )
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def selfservice(standin: MaskinportenStandin) -> AsyncIterator[SelfServiceStandin]:
+    async with SelfServiceStandin(standin) as server:
+        server.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
+        server.add_public_scope(PUBLIC_SCOPE)
+        yield server
+
+
+@pytest.fixture
+def admin(
+    standin: MaskinportenStandin,
+    ca: CertificateAuthority,
+    business_certificate: BusinessCertificate,
+) -> AdminClient:
+    return provision_admin_client(standin, ca, ORG, certificate=business_certificate)
+
+
+@pytest.fixture
+def admin_key(business_certificate: BusinessCertificate) -> ClientKey:
+    credential = business_certificate.private_key_pem() + business_certificate.chain_pem()
+    return load_pem(credential, source="admin credential", now=datetime.now(UTC))
+
+
+@pytest.fixture
+async def auth() -> AsyncIterator[AuthorizationServerClient]:
+    client = AuthorizationServerClient(timeout_seconds=5.0)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def tokens(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    admin: AdminClient,
+    admin_key: ClientKey,
+) -> AdminTokenProvider:
+    return AdminTokenProvider(
+        auth,
+        client_id=admin.client_id,
+        key=admin_key,
+        issuer=standin.issuer,
+        clock=standin.clock.now,
+    )
+
+
+@pytest.fixture
+async def api(
+    selfservice: SelfServiceStandin, tokens: AdminTokenProvider
+) -> AsyncIterator[SelfServiceApi]:
+    client = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=5.0)
+    yield client
+    await client.aclose()
+
+
+def registration(*scopes: str) -> ClientRegistration:
+    return ClientRegistration("weather", DESCRIPTION, scopes or (SCOPE,))
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+
+async def test_a_created_client_is_read_back_with_its_id_and_scopes(api: SelfServiceApi) -> None:
+    created = await api.create_client(registration(SCOPE, PUBLIC_SCOPE))
+
+    read = await api.get_client(created.client_id)
+
+    assert read == created
+    assert (read.integration_type, read.description, read.org) == ("maskinporten", DESCRIPTION, ORG)
+    assert sorted(read.scopes) == sorted([SCOPE, PUBLIC_SCOPE])
+
+
+async def test_updating_a_client_replaces_its_scopes(api: SelfServiceApi) -> None:
+    created = await api.create_client(registration(SCOPE))
+
+    updated = await api.update_client(created.client_id, registration(OTHER_SCOPE))
+
+    assert updated.scopes == (OTHER_SCOPE,)
+    assert (await api.get_client(created.client_id)).scopes == (OTHER_SCOPE,)
+
+
+async def test_the_list_holds_the_created_client_under_its_description(
+    api: SelfServiceApi,
+) -> None:
+    created = await api.create_client(registration())
+
+    listed = await api.list_clients()
+
+    assert [c.client_id for c in listed if c.description == DESCRIPTION] == [created.client_id]
+
+
+async def test_a_deleted_client_is_not_found(api: SelfServiceApi) -> None:
+    created = await api.create_client(registration())
+
+    await api.delete_client(created.client_id)
+
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.get_client(created.client_id)
+    assert caught.value.status == 404
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+async def test_registered_keys_come_back_with_an_expiry_a_year_ahead(
+    api: SelfServiceApi, standin: MaskinportenStandin, workload_keys: list[ClientKey]
+) -> None:
+    client_id = (await api.create_client(registration())).client_id
+
+    posted = await api.replace_jwks(client_id, [workload_keys[0].public_jwk()])
+
+    assert posted == await api.get_jwks(client_id)
+    (entry,) = posted.keys
+    assert entry.kid == workload_keys[0].kid
+    assert entry.expires_at == int(standin.clock.now() + YEAR)
+    assert entry.jwk == workload_keys[0].public_jwk()
+
+
+async def test_a_registered_key_signs_grants_the_token_endpoint_accepts(
+    api: SelfServiceApi,
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    workload_keys: list[ClientKey],
+) -> None:
+    client_id = (await api.create_client(registration())).client_id
+    await api.replace_jwks(client_id, [workload_keys[0].public_jwk()])
+    claims = GrantClaims(client_id=client_id, audience=standin.issuer, scopes=(SCOPE,))
+
+    grant = sign_grant(claims, workload_keys[0], now=int(standin.clock.now()))
+    token = await auth.request_token(standin.token_endpoint, grant)
+
+    assert token.scope == SCOPE
+
+
+async def test_a_key_posted_again_beside_a_new_one_is_kept_and_renewed(
+    api: SelfServiceApi, standin: MaskinportenStandin, workload_keys: list[ClientKey]
+) -> None:
+    client_id = (await api.create_client(registration())).client_id
+    first = (await api.replace_jwks(client_id, [workload_keys[0].public_jwk()])).keys[0]
+    standin.set_clock_offset(30 * 24 * 3600)
+
+    both = await api.replace_jwks(client_id, [first.jwk, workload_keys[1].public_jwk()])
+
+    assert both.kids == (workload_keys[0].kid, workload_keys[1].kid)
+    renewed = both.key(workload_keys[0].kid)
+    assert renewed is not None
+    assert renewed.expires_at is not None
+    assert first.expires_at is not None
+    assert renewed.expires_at - first.expires_at == 30 * 24 * 3600
+
+
+# --- scopes -------------------------------------------------------------------------------------
+
+
+async def test_accessible_scopes_include_the_public_ones(api: SelfServiceApi) -> None:
+    access = await api.accessible_scopes()
+
+    assert {a.scope for a in access if a.accessible} == {SCOPE, OTHER_SCOPE, PUBLIC_SCOPE}
+    assert [a.scope for a in access if a.accessible_for_all] == [PUBLIC_SCOPE]
+
+
+async def test_inaccessible_scopes_are_named_before_anything_is_sent(api: SelfServiceApi) -> None:
+    access = await api.accessible_scopes()
+
+    assert inaccessible_scopes([SCOPE, UNKNOWN_SCOPE, PUBLIC_SCOPE], access) == [UNKNOWN_SCOPE]
+
+
+def test_base_urls_follow_the_environment() -> None:
+    assert (
+        base_url(Environment.TEST)
+        == TEST_BASE_URL
+        == "https://api.test.samarbeid.digdir.no/api/v1/"
+    )
+    assert base_url(Environment.PROD) == PROD_BASE_URL == "https://api.samarbeid.digdir.no/api/v1/"
+    assert base_url(Environment.CUSTOM) is None
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+async def test_a_refused_request_is_a_rejection_with_the_apis_own_text(
+    api: SelfServiceApi,
+) -> None:
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.create_client(registration(UNKNOWN_SCOPE))
+
+    error = caught.value
+    assert (error.reason, error.status, error.error) == (
+        "SelfServiceRejected",
+        400,
+        "invalid_client_metadata",
+    )
+    assert error.description is not None
+    assert UNKNOWN_SCOPE in error.description
+    assert UNKNOWN_SCOPE in str(error)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+async def test_a_server_error_or_throttling_is_unavailable(
+    api: SelfServiceApi, selfservice: SelfServiceStandin, status: int
+) -> None:
+    selfservice.fail_next(1, status=status)
+
+    with pytest.raises(SelfServiceUnavailable) as caught:
+        await api.list_clients()
+
+    assert (caught.value.reason, caught.value.status) == ("SelfServiceUnavailable", status)
+
+
+async def test_an_unreachable_api_is_unavailable(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    await selfservice.refuse_connections()
+
+    with pytest.raises(SelfServiceUnavailable) as caught:
+        await api.list_clients()
+
+    assert (caught.value.reason, caught.value.status) == ("SelfServiceUnreachable", 0)
+
+
+async def test_a_timeout_is_unavailable(
+    selfservice: SelfServiceStandin, tokens: AdminTokenProvider
+) -> None:
+    selfservice.set_latency(2.0)
+    impatient = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=0.2)
+
+    with pytest.raises(SelfServiceUnavailable, match="timed out") as caught:
+        await impatient.list_clients()
+    await impatient.aclose()
+
+    assert caught.value.reason == "SelfServiceUnreachable"
+
+
+async def test_an_answer_that_cannot_be_read_is_a_bad_response(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    selfservice.fail_next(1, status=200, body="<html>proxy</html>", content_type="text/html")
+
+    with pytest.raises(SelfServiceUnavailable) as caught:
+        await api.list_clients()
+
+    assert caught.value.reason == "BadResponse"
+
+
+async def test_an_error_never_carries_the_admin_token(
+    api: SelfServiceApi, selfservice: SelfServiceStandin, tokens: AdminTokenProvider
+) -> None:
+    token = await tokens.token()
+    echo = json.dumps({"error": "invalid_request", "error_description": f"bad header {token}"})
+    selfservice.fail_next(1, status=400, body=echo)
+
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.list_clients()
+
+    assert token not in str(caught.value)
+    assert caught.value.description is not None
+    assert token not in caught.value.description
+
+
+# --- the admin token ----------------------------------------------------------------------------
+
+
+async def test_the_admin_token_carries_the_dcr_scopes(
+    tokens: AdminTokenProvider, standin: MaskinportenStandin
+) -> None:
+    claims = standin.access_token_claims(await tokens.token())
+
+    assert claims is not None
+    assert claims["scope"].split() == list(ADMIN_SCOPES)
+    assert claims["client_amr"] == "virksomhetssertifikat"
+
+
+async def test_concurrent_callers_share_one_admin_token_request(
+    api: SelfServiceApi, standin: MaskinportenStandin, admin: AdminClient
+) -> None:
+    await asyncio.gather(*(api.list_clients() for _ in range(25)))
+
+    assert standin.token_request_count(admin.client_id) == 1
+
+
+async def test_the_admin_token_is_reused_until_shortly_before_it_expires(
+    tokens: AdminTokenProvider, standin: MaskinportenStandin, admin: AdminClient
+) -> None:
+    first = await tokens.token()
+    standin.set_clock_offset(ADMIN_LIFETIME / 2 - 1)
+    reused = await tokens.token()
+    standin.set_clock_offset(ADMIN_LIFETIME / 2)
+    renewed = await tokens.token()
+
+    assert reused == first
+    assert renewed != first
+    assert standin.token_request_count(admin.client_id) == 2
+
+
+async def test_a_401_gets_a_new_admin_token_and_the_request_is_sent_again(
+    api: SelfServiceApi,
+    selfservice: SelfServiceStandin,
+    standin: MaskinportenStandin,
+    admin: AdminClient,
+) -> None:
+    await api.list_clients()
+    refused = json.dumps({"error": "invalid_token", "error_description": "revoked"})
+    selfservice.fail_next(1, status=401, body=refused)
+
+    await api.list_clients()
+
+    assert standin.token_request_count(admin.client_id) == 2
+    assert [r.status for r in selfservice.requests()] == [200, 401, 200]
+
+
+async def test_a_second_401_in_a_row_is_a_rejection(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    refused = json.dumps({"error": "invalid_token", "error_description": "revoked"})
+    selfservice.fail_next(2, status=401, body=refused)
+
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.list_clients()
+
+    assert (caught.value.status, caught.value.description) == (401, "revoked")
+
+
+async def test_a_refused_admin_token_is_a_rejection_with_maskinportens_text(
+    api: SelfServiceApi, standin: MaskinportenStandin, admin: AdminClient
+) -> None:
+    standin.remove_client(admin.client_id)
+
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.list_clients()
+
+    assert caught.value.reason == "AdminTokenRejected"
+    assert caught.value.description is not None
+    assert caught.value.description.startswith("MP-100")
+
+
+async def test_a_failed_admin_token_request_is_not_repeated_during_the_hold(
+    tokens: AdminTokenProvider, standin: MaskinportenStandin, admin: AdminClient
+) -> None:
+    standin.fail_next(1, status=503)
+
+    outcomes = await asyncio.gather(*(tokens.token() for _ in range(5)), return_exceptions=True)
+    with pytest.raises(SelfServiceUnavailable):
+        await tokens.token()
+    standin.set_clock_offset(10)
+    token = await tokens.token()
+
+    assert all(isinstance(o, SelfServiceUnavailable) for o in outcomes)
+    assert {o.reason for o in outcomes if isinstance(o, SelfServiceUnavailable)} == {
+        "AdminTokenUnavailable"
+    }
+    assert token
+    assert standin.token_request_count(admin.client_id) == 2
+
+
+def test_an_admin_credential_without_a_certificate_is_refused(
+    auth: AuthorizationServerClient, workload_keys: list[ClientKey]
+) -> None:
+    with pytest.raises(InvalidKeyError, match="business certificate"):
+        AdminTokenProvider(
+            auth, client_id="admin", key=workload_keys[0], issuer="https://test.maskinporten.no/"
+        )
