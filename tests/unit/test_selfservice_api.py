@@ -25,8 +25,8 @@ from maskinporten_operator.adapters.selfservice import (
     base_url,
     inaccessible_scopes,
 )
-from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
+from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.settings import Environment
