@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .conftest import CERT_CLIENT, ORG, PASSWORD, Files, issued, run, token_args
+from .helpers import CERT_CLIENT, ORG, PASSWORD, Files, issued, run, token_args
 
 NOW = datetime.now(UTC)
 

@@ -9,8 +9,9 @@ import kubernetes
 import pytest
 
 from maskinporten_testbed import binaries
+from maskinporten_testbed.polling import eventually
 
-from .helpers import SCOPE, Cluster, eventually
+from .helpers import SCOPE, Cluster
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:

@@ -6,10 +6,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.operatorprocess import OperatorProcess
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import OperatorProcess
-from .helpers import LONG_SCOPE, SCOPE, Cluster, eventually, provision
+from .helpers import LONG_SCOPE, SCOPE, Cluster, provision
 
 
 def _samples(operator: OperatorProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from maskinporten_operator.credentials.keys import load_client_key
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
 from .helpers import (
@@ -13,7 +14,6 @@ from .helpers import (
     SHORT_LIFETIME,
     SHORT_SCOPE,
     Cluster,
-    eventually,
     jwt_claims,
     provision,
     register,

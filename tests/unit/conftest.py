@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-ORG = "123456789"
+from .helpers import ORG
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .conftest import ORG
+from .helpers import ORG
 
 WHERE = "PKCS#12 file virksomhet.p12"
 NOW = datetime.now(UTC)

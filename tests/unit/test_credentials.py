@@ -25,7 +25,7 @@ from maskinporten_operator.credentials.formats import (
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .conftest import ORG
+from .helpers import ORG
 
 SOURCE = "credential file"
 PASSWORD = b"correct horse battery staple"
