@@ -25,9 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
 
 
+NEEDS_BUILT_BINARIES = frozenset({"kubeconfig", "helm", "kubectl_binary"})
+"""Fixtures that need the test bed's binaries (control plane, kubectl, helm): a test using any
+of them, directly or through another fixture, is an integration test."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/unit" not in str(item.path):
+        if NEEDS_BUILT_BINARIES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 
