@@ -10,13 +10,14 @@ description, issues RS256 access tokens verifiable at ``{issuer}jwk``, and takes
   ``python -m maskinporten_testbed.standin --port N``
 """
 
-from .model import Client, Clock, RegisteredKey, RequestRecord
+from .model import Client, Clock, FrozenClock, RegisteredKey, RequestRecord
 from .server import MaskinportenStandin
 from .threaded import StandinThread
 
 __all__ = [
     "Client",
     "Clock",
+    "FrozenClock",
     "MaskinportenStandin",
     "RegisteredKey",
     "RequestRecord",
