@@ -3,7 +3,7 @@ terse MP-120 becomes an error that says what is wrong and what to do."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -20,10 +20,9 @@ from maskinporten_operator.credentials.formats import load_pem
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .helpers import ORG
+from .helpers import NOW, ORG
 
 WHERE = "PKCS#12 file virksomhet.p12"
-NOW = datetime.now(UTC)
 
 
 def key_expiring(ca: CertificateAuthority, days: float) -> ClientKey:

@@ -25,12 +25,11 @@ from maskinporten_operator.credentials.formats import (
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .helpers import ORG
+from .helpers import NOW, ORG
 
 SOURCE = "credential file"
 PASSWORD = b"correct horse battery staple"
 KID = "billing-2026"
-NOW = datetime.now(UTC)
 
 
 def pem(key: rsa.RSAPrivateKey, fmt: ser.PrivateFormat, password: bytes | None = None) -> bytes:

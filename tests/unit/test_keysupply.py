@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from maskinporten_operator.api import KeyMode, KeySpec
@@ -11,7 +9,8 @@ from maskinporten_operator.credentials.keys import InvalidKeyError, generate_cli
 from maskinporten_operator.reconcile.keysupply import read_key
 from maskinporten_testbed.testca import CertificateAuthority
 
-NOW = datetime.now(UTC)
+from .helpers import NOW
+
 ORG = "991825827"
 
 
@@ -25,7 +24,7 @@ def test_named_keystore_entry_that_is_absent_is_a_clear_error() -> None:
 
 
 def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {"keystore.p12": certificate.pkcs12(b"pw"), "kid": b"registered-kid"}
 
     key = read_key(data, KeySpec(mode=KeyMode.KEY_ID), source="Secret s", password=b"pw", now=NOW)
@@ -35,7 +34,7 @@ def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
 
 
 def test_key_id_mode_without_a_key_id_is_a_clear_error() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {"keystore.p12": certificate.pkcs12(b"pw")}
 
     with pytest.raises(InvalidKeyError, match=r"set spec\.key\.keyId"):
@@ -43,7 +42,7 @@ def test_key_id_mode_without_a_key_id_is_a_clear_error() -> None:
 
 
 def test_certificate_mode_prefers_the_keystore_over_a_jwk_in_the_same_secret() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {
         "jwk": generate_client_key().private_jwk_json().encode(),
         "keystore.p12": certificate.pkcs12(b"pw"),
