@@ -17,7 +17,7 @@ from maskinporten_operator.credentials.certificates import (
     thumbprint,
 )
 from maskinporten_operator.credentials.formats import load_pem
-from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
+from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .helpers import NOW, ORG
@@ -34,10 +34,6 @@ def rejection(certificate: BusinessCertificate) -> str:
     with pytest.raises(CertificateError) as caught:
         check_certificate(certificate.certificate, now=NOW, where=WHERE)
     return str(caught.value)
-
-
-def test_certificate_errors_are_invalid_key_errors() -> None:
-    assert issubclass(CertificateError, InvalidKeyError)
 
 
 def test_valid_signing_certificate_passes(business_certificate: BusinessCertificate) -> None:
