@@ -80,16 +80,20 @@ class OperatorProcess:
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def metric(self, name: str, **labels: str) -> float | None:
-        """The value of the sample ``name`` with exactly ``labels``; None while there is none."""
-        text = httpx.get(self.metrics, timeout=5).text
+    def metric(self, sample: str, /, **labels: str) -> float | None:
+        """The value of ``sample`` with exactly ``labels``; None while there is none (or while
+        the metrics endpoint is not serving yet)."""
+        try:
+            text = httpx.get(self.metrics, timeout=5).text
+        except httpx.ConnectError:
+            return None
         wanted = labels.items()
         return next(
             (
-                sample.value
+                found.value
                 for family in text_string_to_metric_families(text)
-                for sample in family.samples
-                if sample.name == name and sample.labels.items() == wanted
+                for found in family.samples
+                if found.name == sample and found.labels.items() == wanted
             ),
             None,
         )

@@ -91,9 +91,15 @@ def test_restarted_operator_reuses_valid_tokens_instead_of_requesting_new_ones(
 
     second = OperatorProcess(kubeconfig, tmp_path / "second.log", settings)
     try:
-        isolated.patch_client("survivor", {"metadata": {"labels": {"poke": "1"}}})
-        eventually(lambda: "survivor" in second.logs(), what="the new operator to see the client")
-        isolated.wait_condition("survivor", status="True")
+        eventually(
+            lambda: (
+                second.metric(
+                    "maskinporten_operator_ready", namespace=isolated.namespace, name="survivor"
+                )
+                == 1
+            ),
+            what="the new operator to have reconciled the client (its own metrics say so)",
+        )
     finally:
         second.stop()
         isolated.core.delete_namespace(isolated.namespace)
