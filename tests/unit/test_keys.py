@@ -27,13 +27,13 @@ from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, g
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_testbed.standin import RegisteredKey
 
+from .helpers import NOW
+
 SOURCE = "Secret team-a/billing-maskinporten-key"
 KID = "billing-2026-11"
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 PemForm = Callable[[rsa.RSAPrivateKey], str]
-
-from .helpers import NOW
 
 # --- key material -------------------------------------------------------------------------------
 
