@@ -50,15 +50,19 @@ class OperatorProcess:
         settings: dict[str, str],
         args: tuple[str, ...] = ("--standalone",),
         timeout: float = 60.0,
+        profile: Path | None = None,
     ) -> None:
+        """``profile``: run the operator under cProfile, which writes its statistics there
+        when the operator stops (only the main thread, where the event loop runs)."""
         self.log = log
         self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
         metrics_port = settings.get("MASKINPORTEN_OPERATOR_METRICS_PORT", "8080")
         self.metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
+        profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [OPERATOR, "run", *args, f"--liveness={self.liveness}"],
+                [*profiler, OPERATOR, "run", *args, f"--liveness={self.liveness}"],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
