@@ -6,12 +6,14 @@ Rejections name the credential and what to do, and never echo passwords or key m
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from joserfc.jwk import RSAKey
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
@@ -349,3 +351,55 @@ def test_java_only_keystore_says_how_to_convert_it(magic: bytes, kind: str) -> N
 
     assert f"is a {kind} keystore" in str(caught.value)
     assert CONVERT_JKS in str(caught.value)
+
+
+# --- consistency: keys are loaded without OpenSSL's primality tests, and checked by signing ----
+
+
+def _jwk_members(key: rsa.RSAPrivateKey) -> dict[str, str]:
+    return {k: str(v) for k, v in RSAKey.import_key(key).as_dict(private=True).items()}
+
+
+def test_jwk_whose_private_exponent_is_another_keys_is_refused(
+    rsa_2048: rsa.RSAPrivateKey,
+) -> None:
+    """Its signatures would not verify: OpenSSL falls back from the (broken) CRT members to d."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    members = _jwk_members(rsa_2048)
+    mixed = {**members, "d": _jwk_members(other)["d"], "qi": _jwk_members(other)["qi"]}
+    with pytest.raises(InvalidKeyError, match="not a consistent RSA private key") as raised:
+        load_jwk(json.dumps(mixed), source=SOURCE)
+    assert SOURCE in str(raised.value)
+    assert_holds_no_secret(str(raised.value), rsa_2048)
+    assert_holds_no_secret(str(raised.value), other)
+
+
+def test_jwk_whose_modulus_is_another_keys_is_refused(rsa_2048: rsa.RSAPrivateKey) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    mixed = {**_jwk_members(rsa_2048), "n": _jwk_members(other)["n"]}
+    with pytest.raises(InvalidKeyError, match="not a valid RSA private JWK"):
+        load_jwk(json.dumps(mixed), source=SOURCE)
+
+
+def test_jwk_without_crt_members_is_read_from_n_e_d(rsa_2048: rsa.RSAPrivateKey) -> None:
+    members = _jwk_members(rsa_2048)
+    minimal = {k: members[k] for k in ("kty", "n", "e", "d")}
+    assert same_key(load_jwk(json.dumps(minimal), source=SOURCE), rsa_2048)
+
+
+def test_pem_key_whose_private_exponent_is_another_keys_is_refused(
+    rsa_2048: rsa.RSAPrivateKey,
+) -> None:
+    numbers = rsa_2048.private_numbers()
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        numbers.p,
+        numbers.q,
+        other.d,
+        numbers.dmp1,
+        numbers.dmq1,
+        numbers.iqmp ^ 2,
+        numbers.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    with pytest.raises(InvalidKeyError, match="not a consistent RSA private key"):
+        load_pem(pem(broken, ser.PrivateFormat.PKCS8), source=SOURCE, now=NOW)

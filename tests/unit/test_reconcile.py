@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -494,6 +495,24 @@ async def test_an_unchanged_key_secret_is_parsed_only_once(
         world.clock.advance(60)
 
     assert len(parsed) == 1
+
+
+async def test_a_key_is_parsed_off_the_event_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads = []
+
+    def recording_read_key(*args: Any, **kwargs: Any) -> ClientKey:
+        threads.append(threading.get_ident())
+        return read_key(*args, **kwargs)
+
+    monkeypatch.setattr(keysupply, "read_key", recording_read_key)
+    world.put_registered_key()
+
+    await world.reconcile()
+
+    assert threads
+    assert threading.get_ident() not in threads
 
 
 async def test_a_changed_key_secret_is_read_again(world: World) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from joserfc.util import base64_to_int
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import NEEDS_CERTIFICATE
@@ -20,6 +22,7 @@ from maskinporten_operator.credentials.keys import (
     InvalidKeyError,
     check_private_rsa,
     public_key_only,
+    rsa_from_numbers,
 )
 
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512")
@@ -78,7 +81,34 @@ def _parse(text: str, source: str) -> dict[str, object]:
 
 
 def _import(jwk: Mapping[str, object], source: str) -> RSAKey:
+    """The key (checked by :func:`check_private_rsa` afterwards, not by OpenSSL here)."""
     try:
-        return RSAKey.import_key({k: v for k, v in jwk.items() if isinstance(v, str)})
-    except (JoseError, ValueError, TypeError):
+        return RSAKey.import_key(rsa_from_numbers(_private_numbers(jwk)))
+    except (JoseError, ValueError, TypeError, KeyError):
         raise InvalidKeyError(f"{source} is not a valid RSA private JWK") from None
+
+
+CRT_MEMBERS = ("p", "q", "dp", "dq", "qi")
+
+
+def _private_numbers(jwk: Mapping[str, object]) -> rsa.RSAPrivateNumbers:
+    """RFC 7518 section 6.3.2; the CRT members are recovered when absent. Raises KeyError,
+    TypeError or ValueError on missing, non-string or malformed members."""
+    if "oth" in jwk:
+        raise ValueError("multi-prime RSA keys are not supported")
+
+    def number(name: str) -> int:
+        value = jwk[name]
+        if not isinstance(value, str):
+            raise TypeError(name)
+        return base64_to_int(value)
+
+    public = rsa.RSAPublicNumbers(number("e"), number("n"))
+    d = number("d")
+    if all(name in jwk for name in CRT_MEMBERS):
+        p, q = number("p"), number("q")
+        dmp1, dmq1, iqmp = number("dp"), number("dq"), number("qi")
+    else:
+        p, q = rsa.rsa_recover_prime_factors(public.n, public.e, d)
+        dmp1, dmq1, iqmp = rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q)
+    return rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, public)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc.jwk import RSAKey
 
 KEY_SIZE = 2048
@@ -76,7 +78,8 @@ def public_key_only(where: str) -> InvalidKeyError:
 
 
 def check_private_rsa(key: RSAKey, where: str, *, registered: bool = True) -> None:
-    """A private RSA key of 2048 bits (registered keys), or of at least 2048 bits (certificates)."""
+    """A private RSA key of 2048 bits (registered keys), or of at least 2048 bits (certificates),
+    whose private part signs what its public part verifies."""
     raw = key.raw_value
     if not isinstance(raw, rsa.RSAPrivateKey):
         raise public_key_only(where)
@@ -85,3 +88,29 @@ def check_private_rsa(key: RSAKey, where: str, *, registered: bool = True) -> No
             f"{where} is a {raw.key_size}-bit RSA key; "
             f"Maskinporten accepts only {KEY_SIZE}-bit keys{'' if registered else ' or larger'}"
         )
+    check_consistent(raw, where)
+
+
+PROBE = b"maskinporten-operator key check"
+
+
+def check_consistent(key: rsa.RSAPrivateKey, where: str) -> None:
+    """The key's private numbers match its public ones: a signature made with it verifies.
+
+    Keys are loaded without OpenSSL's full RSA validation (primality tests of p and q: ~50 ms
+    of CPU per key, against ~1 ms for this check), see :func:`rsa_from_numbers`. A key whose
+    parts do not belong together fails here instead of in every grant it signs.
+    """
+    scheme, digest = padding.PKCS1v15(), hashes.SHA256()
+    try:
+        key.public_key().verify(key.sign(PROBE, scheme, digest), PROBE, scheme, digest)
+    except (InvalidSignature, ValueError):
+        raise InvalidKeyError(
+            f"{where} is not a consistent RSA private key (its private and public parts do "
+            "not belong together)"
+        ) from None
+
+
+def rsa_from_numbers(numbers: rsa.RSAPrivateNumbers) -> rsa.RSAPrivateKey:
+    """The key, without OpenSSL's primality tests (call :func:`check_private_rsa` on it)."""
+    return numbers.private_key(unsafe_skip_rsa_key_validation=True)

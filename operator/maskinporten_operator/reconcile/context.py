@@ -60,8 +60,7 @@ class ClientMemory:
     failing_since: float | None = None
     """When the current run of failures began (Unix time); None while healthy."""
     key: KnownKey | None = None
-    """The key last read: parsing a private key costs the event loop tens of milliseconds of
-    CPU, so an unchanged key Secret is not parsed again."""
+    """The key last read: an unchanged key Secret is not parsed (nor checked) again."""
 
     def earliest_expiry(self) -> float | None:
         """When the first of the tokens held expires (Unix time), past or not; None without."""

@@ -64,8 +64,10 @@ async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, 
     known = run.memory.key
     if known is not None and known.digest == digest and _certificate_valid(known.key, now):
         return known.key, None
-    try:
-        key = read_key(data, spec.key, source=where, password=password, now=now)
+    try:  # off the event loop: a password-protected key or a keystore costs tens of ms of CPU
+        key = await asyncio.to_thread(
+            read_key, data, spec.key, source=where, password=password, now=now
+        )
     except InvalidKeyError as error:
         raise Failure(Reason.KEY_INVALID, str(error)) from None
     run.memory.key = KnownKey(digest, key)
