@@ -211,10 +211,19 @@ class ReadyWatch:
         self._namespace = namespace
         self.ready_at: dict[str, float] = {}
         self._watch = kubernetes.watch.Watch()
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="ready-watch")
         self._thread.start()
 
     def _run(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self._stopped.is_set() and time.monotonic() < deadline:
+            try:
+                self._stream()
+            except Exception:  # a broken watch is opened again (with a new list)
+                time.sleep(0.5)
+
+    def _stream(self) -> None:
         stream = self._watch.stream(
             self._api.custom.list_namespaced_custom_object,
             GROUP,
@@ -233,6 +242,7 @@ class ReadyWatch:
                 self.ready_at[name] = time.monotonic()
 
     def stop(self) -> None:
+        self._stopped.set()
         self._watch.stop()
 
 
