@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,12 +67,33 @@ def operator_memo(settings: Settings) -> OperatorMemo:
     )
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No "essence" of the object for kopf to diff against.
+
+    kopf builds one (a deep copy of the whole body) on every watch event, for change handlers
+    (``on.create``/``update``/``resume``) and for resetting idle timers. This operator has
+    neither: one daemon and an event handler. Building it cost ~2.4 ms of CPU per event (in
+    the steady-state profile of hack/bench), and every status write comes back as an event.
+    """
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return kopf.BodyEssence()
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Nothing is kept: there is nothing to compare with."""
+
+
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> None:
     settings.posting.loggers = False
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = NoDiffBase()
     if memo.deps.settings.metrics_port:
         memo.metrics.serve(memo.deps.settings.metrics_port)
     memo.managed_secrets.start(asyncio.get_running_loop())
