@@ -25,8 +25,11 @@ from .bed import (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each case may take up to TIMEOUT (every conftest sees every item: pick ours)."""
+    here = Path(__file__).parent
     for item in items:
-        item.add_marker(pytest.mark.timeout(TIMEOUT))
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.timeout(TIMEOUT))
 
 
 @pytest.fixture(scope="session")
