@@ -333,3 +333,18 @@ def written_at(cluster: Cluster, name: str) -> float:
     payload = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return float(claims["iat"])
+
+
+def secret_names(cluster: Cluster) -> set[str]:
+    return {s.metadata.name for s in cluster.core.list_namespaced_secret(cluster.namespace).items}
+
+
+def key_ids(cluster: Cluster) -> dict[str, str]:
+    """Each key Secret's name and the ``kid`` of the JWK in it (generated keys are JWKs)."""
+    found: dict[str, str] = {}
+    for secret in cluster.core.list_namespaced_secret(cluster.namespace).items:
+        raw = (secret.data or {}).get("jwk")
+        if raw:
+            jwk = json.loads(base64.b64decode(raw))
+            found[secret.metadata.name] = str(jwk.get("kid"))
+    return found
