@@ -38,7 +38,7 @@ def scaled(short: int, long: int) -> int:
 
 BRIEF_SCOPE = "fault:brief"
 """Tokens that live ``BRIEF_LIFETIME`` seconds: refreshed, and expiring, within a case."""
-BRIEF_LIFETIME = scaled(40, 120)
+BRIEF_LIFETIME = scaled(30, 120)
 QUICK_SCOPE = "fault:quick"
 """Tokens that live ``QUICK_LIFETIME`` seconds: refreshed every few seconds during a case."""
 QUICK_LIFETIME = 20
