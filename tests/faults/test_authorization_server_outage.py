@@ -28,6 +28,7 @@ from .bed import (
 )
 
 EXPIRED_NOTE = "no valid token is in place: the token in the Secret expired at "
+SERVER_SAID = "(HTTP 503) temporarily_unavailable: Service unavailable"
 EXPIRY_METRIC = "maskinporten_operator_token_expiration_timestamp_seconds"
 
 
@@ -52,6 +53,7 @@ def test_outage_of_one_and_a_half_lifetimes_keeps_tokens_says_why_and_recovers(
     for name in lasting:  # a refresh while the server is down: the valid token must stay
         cluster.force_refresh(name, "outage")
     reasons: dict[str, set[str]] = {name: set() for name in lasting + brief}
+    said: dict[str, str] = {}
     expired_noted: dict[str, float] = {}
     removed: set[str] = set()
     while standin.now() < start + outage - 1:
@@ -59,6 +61,7 @@ def test_outage_of_one_and_a_half_lifetimes_keeps_tokens_says_why_and_recovers(
             ready = cluster.condition(name)
             if ready.get("status") == "False":
                 reasons[name].add(ready["reason"])
+                said[name] = ready["message"]
             token = token_of(cluster, name)
             if token is None or (name in lasting and token != tokens[name]):
                 removed.add(name)
@@ -95,6 +98,7 @@ def test_outage_of_one_and_a_half_lifetimes_keeps_tokens_says_why_and_recovers(
     )
     assert removed == set()
     assert all(reasons[name] == {"ServerError"} for name in lasting + brief), reasons
+    assert all(SERVER_SAID in said[name] for name in lasting + brief), said
     assert set(expired_noted) == set(brief)
     assert all(0 < count <= bound for count in during.values()), during
     assert all(token_of(cluster, name) != tokens[name] for name in brief)

@@ -237,7 +237,7 @@ def test_a_resource_deleted_and_recreated_with_the_same_name_is_served_anew(
     bed.start_operator()
     client_id, _ = provision(cluster, standin, "reborn", scopes=(QUICK_SCOPE,))
     bed.ready_within(cluster, ["reborn"])
-    rounds = scaled(2, 10)
+    rounds = scaled(1, 10)
     times: list[float] = []
     for round_ in range(rounds):
         cluster.delete_client("reborn")
