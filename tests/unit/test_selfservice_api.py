@@ -18,17 +18,19 @@ from maskinporten_operator.adapters.selfservice import (
     PROD_BASE_URL,
     TEST_BASE_URL,
     AdminTokenProvider,
-    ClientRegistration,
     SelfServiceApi,
-    SelfServiceRejected,
-    SelfServiceUnavailable,
     base_url,
-    inaccessible_scopes,
 )
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.ports import (
+    ClientRegistration,
+    SelfServiceRejected,
+    SelfServiceUnavailable,
+    inaccessible_scopes,
+)
 from maskinporten_operator.settings import Environment
 from maskinporten_testbed.selfservice import (
     AdminClient,

@@ -16,6 +16,9 @@ from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,
     KubernetesApi,
+    RegisteredClient,
+    RegisteredJwks,
+    SelfService,
     TokenRequestMetrics,
 )
 from maskinporten_operator.reconcile import workload
@@ -35,6 +38,15 @@ class Dependencies:
     metrics: TokenRequestMetrics
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+    self_service: SelfService | None = None
+    """Digdir's self-service API for managed clients; None when it is not configured, and
+    ``self_service_problem`` then says what the administrator must do."""
+    self_service_problem: str = (
+        "managed clients (without spec.clientId) need the operator's self-service admin "
+        "credential: an administrator sets MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS to "
+        "the namespace/name of a Secret with the admin client's business certificate and its "
+        "clientId (see the README, 'Managed clients')"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,16 @@ class KnownKey:
     key: ClientKey
 
 
+@dataclass(frozen=True)
+class KnownRegistration:
+    """The managed client as Digdir last answered it, and whether a grant signed with the
+    operator's key has been accepted since that key was registered."""
+
+    client: RegisteredClient
+    jwks: RegisteredJwks
+    accepted: bool = False
+
+
 @dataclass
 class ClientMemory:
     """What the operator remembers about one resource between reconciliations."""
@@ -62,6 +84,8 @@ class ClientMemory:
     key: KnownKey | None = None
     """The key last read: parsing a private key costs the event loop tens of milliseconds of
     CPU, so an unchanged key Secret is not parsed again."""
+    registration: KnownRegistration | None = None
+    """A managed client's registration, so that an unchanged one costs no API call."""
 
     def earliest_expiry(self) -> float | None:
         """When the first of the tokens held expires (Unix time), past or not; None without."""
@@ -101,10 +125,13 @@ class Reconciliation:
     """A new forced-refresh request: tokens are requested even when the current ones are
     fresh."""
 
-    def supplying(self, spec: ClientSpec, key: ClientKey, metadata: ServerMetadata) -> Supply:
-        """This reconciliation, once its spec, key and the issuer's metadata are known."""
+    def supplying(
+        self, spec: ClientSpec, client_id: str, key: ClientKey, metadata: ServerMetadata
+    ) -> Supply:
+        """This reconciliation, once its spec, client id (the spec's, or the managed client's),
+        key and the issuer's metadata are known."""
         known = {field.name: getattr(self, field.name) for field in fields(Reconciliation)}
-        return Supply(**known, spec=spec, key=key, metadata=metadata)
+        return Supply(**known, spec=spec, client_id=client_id, key=key, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,7 @@ class Supply(Reconciliation):
     """A reconciliation ready to supply tokens: the spec, key and metadata it uses."""
 
     spec: ClientSpec
+    client_id: str
     key: ClientKey
     metadata: ServerMetadata
 

@@ -117,11 +117,11 @@ async def _generate_key(
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
     await kube_call(run.deps.kube.create_secret(run.ref.namespace, body))
+    register = "" if spec.managed else "; register its public JWK (status.publicJwk) on the client"
     generated = Event(
         "Normal",
         Reason.KEY_GENERATED,
-        f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
-        "(status.publicJwk) on the Maskinporten client",
+        f"generated RSA 2048 key {key.kid} in Secret {name}{register}",
     )
     return key, generated
 
