@@ -21,12 +21,17 @@ import kubernetes
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.integration.conftest import OperatorProcess, operator_settings  # noqa: E402
 from tests.integration.helpers import SCOPE, Cluster, jwt_claims, provision, register  # noqa: E402
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key  # noqa: E402
 from maskinporten_testbed import binaries  # noqa: E402
 from maskinporten_testbed.controlplane import LocalControlPlane  # noqa: E402
+from maskinporten_testbed.operatorprocess import (  # noqa: E402
+    TEST_SETTINGS,
+    OperatorProcess,
+    operator_settings,
+)
+from maskinporten_testbed.polling import eventually  # noqa: E402
 from maskinporten_testbed.standin import StandinThread  # noqa: E402
 
 NAMESPACE = "bench"
@@ -53,10 +58,18 @@ def apply_to_ready(cluster: Cluster, standin: StandinThread, count: int) -> list
         cluster.put_secret(f"{name}-maskinporten-key", {"jwk": key.private_jwk_json()})
         started = time.monotonic()
         provision_registered(cluster, standin, name, key)
-        while cluster.condition(name).get("status") != "True":
-            time.sleep(0.02)
+        wait_ready(cluster, name, interval=0.02)
         durations.append(time.monotonic() - started)
     return durations
+
+
+def wait_ready(cluster: Cluster, name: str, interval: float) -> None:
+    eventually(
+        lambda: cluster.condition(name).get("status") == "True",
+        what=f"{name} Ready",
+        timeout=120,
+        interval=interval,
+    )
 
 
 def provision_registered(
@@ -73,8 +86,7 @@ def refresh_timeline(
     scope = "bench:timeline"
     standin.set_lifetime(scope, lifetime)
     client_id, _ = provision(cluster, standin, "timeline", scopes=(scope,))
-    while cluster.condition("timeline").get("status") != "True":
-        time.sleep(0.05)
+    wait_ready(cluster, "timeline", interval=0.05)
     writes_before = api_writes(kubeconfig)
     requests_before = standin.token_request_count(client_id)
     start = time.time()
@@ -128,12 +140,17 @@ def main() -> None:
         )
         core.create_namespace({"metadata": {"name": NAMESPACE}})
         standin.set_lifetime(SCOPE, 3600)
-        settings = operator_settings(standin, NAMESPACE)
-        settings["MASKINPORTEN_OPERATOR_LOG_LEVEL"] = "INFO"
+        settings = {
+            **operator_settings(standin, NAMESPACE),
+            **TEST_SETTINGS,
+            "MASKINPORTEN_OPERATOR_LOG_LEVEL": "INFO",
+        }
         operator = OperatorProcess(plane.kubeconfig, plane.workdir / "operator.log", settings)
         try:
             cluster = Cluster(core, custom, NAMESPACE)
-            time.sleep(3)
+            # Keeps the start of the operator's watches out of the first measurement.
+            provision(cluster, standin, "warm-up")
+            wait_ready(cluster, "warm-up", interval=0.05)
             durations = apply_to_ready(cluster, standin, args.clients)
             print(
                 f"apply to Ready, {len(durations)} resources, seconds: "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,15 +13,26 @@ import yaml
 from maskinporten_testbed.controlplane import control_plane_or_existing
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
-from tests.integration.helpers import LONG_SCOPE, SCOPE, SHORT_LIFETIME, SHORT_SCOPE
+from tests.integration.helpers import (
+    LONG_SCOPE,
+    SCOPE,
+    SHORT_LIFETIME,
+    SHORT_SCOPE,
+    wait_until_established,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
 
 
+NEEDS_BUILT_BINARIES = frozenset({"kubeconfig", "helm", "kubectl_binary"})
+"""Fixtures that need the test bed's binaries (control plane, kubectl, helm): a test using any
+of them, directly or through another fixture, is an integration test."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/unit" not in str(item.path):
+        if NEEDS_BUILT_BINARIES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 
@@ -85,18 +95,4 @@ def crd_installed(api_client: kubernetes.client.ApiClient) -> None:
             if error.status != 404:
                 raise
             extensions.create_custom_resource_definition(body)
-        wait_for(lambda n=name: _established(extensions, n), what=f"CRD {name} established")
-
-
-def _established(extensions: kubernetes.client.ApiextensionsV1Api, name: str) -> bool:
-    conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-
-def wait_for(predicate: object, *, what: str, timeout: float = 30.0, interval: float = 0.2) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+        wait_until_established(api_client, name)

@@ -20,6 +20,8 @@ API_VERSION = f"{GROUP}/{VERSION}"
 SCOPE_PATTERN = r"^[a-z0-9][a-z0-9._-]*:[a-zA-Z0-9._/:-]+$"
 ORG_NUMBER_PATTERN = r"^[0-9]{9}$"
 KEY_ID_PATTERN = r"^[a-zA-Z0-9._-]+$"
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+"""A Kubernetes object name such as a Secret's (an RFC 1123 subdomain)."""
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "maskinporten-operator"
@@ -96,7 +98,7 @@ class SecretKeyRef(_Model):
 
 class KeySpec(_Model):
     source: KeySource = KeySource.GENERATED
-    secret_name: str | None = Field(default=None, max_length=253)
+    secret_name: str | None = Field(default=None, pattern=OBJECT_NAME_PATTERN, max_length=253)
     secret_key: str | None = Field(default=None, max_length=253)
     key_id: str | None = Field(default=None, pattern=KEY_ID_PATTERN, max_length=128)
     password_secret_ref: SecretKeyRef | None = None
@@ -149,7 +151,7 @@ class DesiredToken:
 class ClientSpec(_Model):
     client_id: str | None = Field(default=None, min_length=1, max_length=256)
     scopes: Scopes
-    secret_name: str | None = Field(default=None, max_length=253)
+    secret_name: str | None = Field(default=None, pattern=OBJECT_NAME_PATTERN, max_length=253)
     resource: Resource | None = None
     resources: list[Resource] | None = Field(default=None, min_length=1, max_length=20)
     tokens: list[TokenSpec] = Field(default_factory=list, max_length=20)

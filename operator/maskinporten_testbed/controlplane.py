@@ -14,11 +14,9 @@ import datetime
 import ipaddress
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from maskinporten_testbed import binaries
+from maskinporten_testbed.network import free_port
+from maskinporten_testbed.polling import eventually
 
 CONTROLLERS = (
     "garbage-collector-controller",
@@ -40,13 +40,6 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
 )
 _PR_SET_PDEATHSIG = 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _die_with_parent() -> None:
@@ -307,20 +300,16 @@ current-context: local
             context.verify_mode = ssl.CERT_NONE
         else:
             context.load_cert_chain(credential.cert, credential.key)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready() -> bool:
             self._raise_if_exited()
             try:
                 with urllib.request.urlopen(url, context=context, timeout=5) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
+                    return bool(response.status == 200)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{name} not ready after {timeout:.0f} s; see {self.workdir}/{name}.log"
-                )
-            time.sleep(0.25)
+                return False
+
+        eventually(ready, what=f"{name} ready (see {self.workdir}/{name}.log)", timeout=timeout)
 
     def _raise_if_exited(self) -> None:
         for name, process in self._processes:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from maskinporten_testbed import binaries
 from maskinporten_testbed.controlplane import LocalControlPlane
+from maskinporten_testbed.operatorprocess import OperatorProcess, operator_settings
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,9 +34,8 @@ def _say(message: str) -> None:
 
 
 class Demo:
-    def __init__(self, plane: LocalControlPlane, standin: StandinThread) -> None:
+    def __init__(self, plane: LocalControlPlane) -> None:
         self.plane = plane
-        self.standin = standin
         self.kubectl = str(binaries.KUBERNETES.path("kubectl"))
 
     def run_kubectl(self, *args: str, show: bool = True) -> str:
@@ -49,31 +48,13 @@ class Demo:
         return output
 
     def wait_for_jsonpath(self, path: str, *, timeout: float, expect: str | None = None) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.run_kubectl(
+        def value() -> str | None:
+            found = self.run_kubectl(
                 "get", "maskinportenclient", "demo", "-o", f"jsonpath={path}", show=False
             )
-            if value and (expect is None or value == expect):
-                return value
-            time.sleep(0.5)
-        raise TimeoutError(f"{path} of maskinportenclient/demo not set after {timeout:.0f} s")
+            return found if found and (expect is None or found == expect) else None
 
-    def start_operator(self, log: Path) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.plane.kubeconfig),
-            "MASKINPORTEN_OPERATOR_ENVIRONMENT": "custom",
-            "MASKINPORTEN_OPERATOR_ISSUER": self.standin.issuer,
-            "MASKINPORTEN_OPERATOR_NAMESPACES": "default",
-        }
-        operator = [
-            str(Path(sys.executable).parent / "maskinporten-operator"),
-            "run",
-            "--standalone",
-        ]
-        with log.open("wb") as output:
-            return subprocess.Popen(operator, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return eventually(value, what=f"{path} of maskinportenclient/demo", timeout=timeout)
 
     def show_token_claims(self) -> None:
         secret = json.loads(
@@ -94,13 +75,13 @@ def main() -> None:
     _say("building or reusing control plane binaries (minutes on first use)")
     binaries.ensure_all()
     with LocalControlPlane() as plane, StandinThread() as standin:
-        demo = Demo(plane, standin)
+        demo = Demo(plane)
         standin.set_lifetime(SCOPE, TOKEN_LIFETIME_SECONDS)
         _say(f"control plane up; Maskinporten stand-in at {standin.issuer}")
         demo.run_kubectl("apply", "-f", str(REPO / "crds"))
         demo.run_kubectl("wait", "--for=condition=Established", "crd", "--all")
         log = plane.workdir / "operator.log"
-        operator = demo.start_operator(log)
+        operator = OperatorProcess(plane.kubeconfig, log, operator_settings(standin, "default"))
         try:
             _say("applying the sample MaskinportenClient")
             demo.run_kubectl("apply", "-f", str(EXAMPLE))
@@ -135,8 +116,7 @@ def main() -> None:
                 )
                 signal.sigwait({signal.SIGINT, signal.SIGTERM})
         finally:
-            operator.terminate()
-            operator.wait(timeout=30)
+            operator.stop()
 
 
 if __name__ == "__main__":

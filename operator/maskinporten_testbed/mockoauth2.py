@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from maskinporten_testbed.controlplane import free_port
+from maskinporten_testbed.network import free_port
+from maskinporten_testbed.polling import eventually
 
 VERSION = "6.0.2"
 MAIN_CLASS = "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"
@@ -68,14 +68,12 @@ def mock_oauth2_server(workdir: Path) -> Iterator[str]:
 
 
 def _wait_until_serving(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def serving() -> bool:
         if server.poll() is not None:
             raise RuntimeError(f"mock-oauth2-server exited with {server.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"mock-oauth2-server not serving {url} after {timeout:.0f} s")
+            return False
+
+    eventually(serving, what=f"mock-oauth2-server serving {url}", timeout=timeout)

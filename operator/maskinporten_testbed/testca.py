@@ -94,9 +94,14 @@ class BusinessCertificate:
 
 
 class CertificateAuthority:
-    """Root and intermediate CA; ``root`` is what a verifier must trust."""
+    """Root and intermediate CA; ``root`` is what a verifier must trust.
 
-    def __init__(self, name: str = "Maskinporten Testbed") -> None:
+    ``now`` is the instant it issues certificates at (their default validity is around it),
+    for tests that check certificates at a frozen instant; the wall clock at each issue if None.
+    """
+
+    def __init__(self, name: str = "Maskinporten Testbed", *, now: datetime | None = None) -> None:
+        self._now = now
         self._root_key = _new_key()
         root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Root CA")])
         self.root = self._ca_certificate(root_name, root_name, self._root_key, path_length=1)
@@ -115,7 +120,7 @@ class CertificateAuthority:
         path_length: int,
     ) -> x509.Certificate:
         """A CA certificate valid for ten years, signed by the root key."""
-        now = datetime.now(UTC)
+        now = self._issuing_time()
         return self._sign(
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -127,6 +132,9 @@ class CertificateAuthority:
             now - timedelta(days=1),
             now + timedelta(days=3650),
         )
+
+    def _issuing_time(self) -> datetime:
+        return self._now or datetime.now(UTC)
 
     def root_pem(self) -> bytes:
         return self.root.public_bytes(serialization.Encoding.PEM)
@@ -143,7 +151,7 @@ class CertificateAuthority:
         """Issue a leaf; pass past ``not_after`` / future ``not_before`` for invalid ones."""
         if not ORG_NUMBER.fullmatch(org_number):
             raise ValueError("an organisation number has 9 digits")
-        now = datetime.now(UTC)
+        now = self._issuing_time()
         not_after = not_after or now + timedelta(days=365)
         not_before = not_before or min(now - timedelta(hours=1), not_after - timedelta(days=365))
         key = _new_key()

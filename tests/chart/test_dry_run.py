@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 import yaml
 
-from tests.conftest import wait_for
+from tests.integration.helpers import wait_until_established
 
 from .helpers import CHART, VALUE_SET_NAMES, Helm, of_kind, to_yaml, value_sets
 
@@ -60,16 +60,10 @@ def custom_resource_crds(api_client: kubernetes.client.ApiClient) -> Iterator[No
                 raise
             continue
         created.append(name)
-        wait_for(lambda n=name: _established(extensions, n), what=f"CRD {name} established")
+        wait_until_established(api_client, name)
     yield
     for name in created:
         extensions.delete_custom_resource_definition(name)
-
-
-def _established(extensions: kubernetes.client.ApiextensionsV1Api, name: str) -> bool:
-    status = extensions.read_custom_resource_definition(name).status
-    conditions = (status.conditions if status else None) or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
 
 
 def dry_run(kubectl: Path, kubeconfig: Path, manifests: str) -> subprocess.CompletedProcess[str]:

@@ -20,9 +20,9 @@ import kubernetes
 import pytest
 import yaml
 
-from maskinporten_testbed.controlplane import free_port
+from maskinporten_testbed.network import free_port
+from maskinporten_testbed.operatorprocess import OperatorProcess
 from maskinporten_testbed.standin import StandinThread
-from tests.integration.conftest import OperatorProcess
 from tests.integration.helpers import Cluster, provision
 
 from .helpers import SERVICE_ACCOUNT_KINDS, Helm, create_namespace, of_kind, plain_env, to_yaml
@@ -167,8 +167,8 @@ def ready_client(
     provision(cluster, standin, "weather")
     try:
         cluster.wait_condition("weather", status="True", timeout=60)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n{operator_with_chart_rbac.logs()[-4000:]}") from None
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}\n{operator_with_chart_rbac.logs()[-4000:]}") from None
     yield cluster
     cluster.delete_client("weather")
 

@@ -12,10 +12,10 @@ import kubernetes
 import pytest
 
 from maskinporten_operator.api import GROUP, PLURAL, VERSION
-from maskinporten_testbed.controlplane import free_port
+from maskinporten_testbed.network import free_port
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
-from .conftest import ORG, RESOURCE, SCOPE, issued, run
+from .helpers import ORG, RESOURCE, SCOPE, issued, run
 
 KEY_ID_ANNOTATION = "maskinporten-operator.dev/key-id"
 

@@ -15,7 +15,7 @@ import pytest
 
 from maskinporten_testbed import mockoauth2
 
-from .conftest import Files, claims_of, run
+from .helpers import Files, claims_of, run
 
 CLIENT_ID = "interop-client"
 

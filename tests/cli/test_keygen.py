@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
-from .conftest import ORG, SCOPE, issued, run, token_args
+from .helpers import ORG, SCOPE, issued, run, token_args
 
 
 def keygen(path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .conftest import CERT_CLIENT, ORG, PASSWORD, Files, issued, run, token_args
-
-NOW = datetime.now(UTC)
+from .helpers import CERT_CLIENT, ORG, PASSWORD, Files, issued, run, token_args
 
 
 def with_p12(standin: StandinThread, certificate: BusinessCertificate, tmp_path: Path) -> list[str]:
@@ -34,18 +32,19 @@ def refusal(standin: StandinThread, args: list[str]) -> str:
 def test_expired_certificate(
     standin: StandinThread, ca: CertificateAuthority, tmp_path: Path
 ) -> None:
-    certificate = ca.issue(ORG, not_after=NOW - timedelta(days=1))
+    expired_on = datetime.now(UTC) - timedelta(days=1)
+    certificate = ca.issue(ORG, not_after=expired_on)
 
     message = refusal(standin, with_p12(standin, certificate, tmp_path))
 
-    assert f"expired on {NOW - timedelta(days=1):%Y-%m-%d}" in message
+    assert f"expired on {expired_on:%Y-%m-%d}" in message
     assert "order a new business certificate" in message
 
 
 def test_not_yet_valid_certificate(
     standin: StandinThread, ca: CertificateAuthority, tmp_path: Path
 ) -> None:
-    starts = NOW + timedelta(days=1)
+    starts = datetime.now(UTC) + timedelta(days=1)
     certificate = ca.issue(ORG, not_before=starts, not_after=starts + timedelta(days=365))
 
     message = refusal(standin, with_p12(standin, certificate, tmp_path))
@@ -87,7 +86,8 @@ def test_key_that_does_not_match_the_certificate(
 def test_certificate_expiring_within_30_days_gets_a_token_and_a_warning(
     standin: StandinThread, ca: CertificateAuthority, tmp_path: Path
 ) -> None:
-    certificate = ca.issue(ORG, not_after=NOW + timedelta(days=20, hours=1))
+    # Half a day from either whole day: the command reads the clock again in its own process.
+    certificate = ca.issue(ORG, not_after=datetime.now(UTC) + timedelta(days=20, hours=12))
 
     result = run(
         *with_p12(standin, certificate, tmp_path), env={"MASKINPORTEN_KEY_PASSWORD": PASSWORD}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import (
+from .helpers import (
     OTHER_ORG,
     OTHER_RESOURCE,
     RESOURCE,

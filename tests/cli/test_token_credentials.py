@@ -16,7 +16,7 @@ from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import (
+from .helpers import (
     CERT_CLIENT,
     KID,
     KID_CLIENT,

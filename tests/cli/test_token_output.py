@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from maskinporten_testbed.controlplane import free_port
+from maskinporten_testbed.network import free_port
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import KID_CLIENT, SCOPE, Files, claims_of, run, token_args
+from .helpers import KID_CLIENT, SCOPE, Files, claims_of, run, token_args
 
 
 def test_default_output_is_the_bare_token_on_one_line(standin: StandinThread, files: Files) -> None:

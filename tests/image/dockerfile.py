@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -41,6 +42,12 @@ class Stage:
                 name, _, value = word.partition("=")
                 variables[name] = value
         return variables
+
+    def exec_form(self, keyword: str) -> list[str]:
+        """The JSON array of the stage's one ``keyword`` instruction (ENTRYPOINT, CMD)."""
+        (instruction,) = self.all(keyword)
+        words: list[str] = json.loads(instruction.arguments)
+        return words
 
     def copies(self) -> list[tuple[list[str], list[str], str]]:
         """(flags, sources, destination) of each COPY."""
@@ -85,6 +92,17 @@ def stages(path: Path = DOCKERFILE) -> list[Stage]:
         else:
             found[-1].instructions.append(instruction)
     return found
+
+
+def copied_from_build() -> list[tuple[str, str]]:
+    """(path in the build stage, path in the image) of what the final stage copies from the
+    build stage."""
+    return [
+        (source, destination)
+        for flags, sources, destination in stages()[-1].copies()
+        if "--from=build" in flags
+        for source in sources
+    ]
 
 
 def _pattern(glob: str) -> re.Pattern[str]:

@@ -1,10 +1,12 @@
-"""The image's installation step (hack/install-image, which the Dockerfile runs) performed here
-into a temporary virtualenv, from a copy of the build context as .dockerignore leaves it."""
+"""The image's installation performed here: the Dockerfile's build-stage RUN instructions (they
+run hack/install-image) into a temporary virtualenv, from a copy of the build context as
+.dockerignore leaves it, and the image's default command run from it."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -13,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from .dockerfile import REPO, copy_build_context, stages
+from .dockerfile import REPO, copied_from_build, copy_build_context, stages
 
 
 @dataclass(frozen=True)
 class Installed:
+    """The virtualenv the image takes from its build stage, installed under ``prefix`` instead
+    of the image's path ``image_path``."""
+
     prefix: Path
+    image_path: str
 
     @property
     def python(self) -> Path:
@@ -28,6 +34,16 @@ class Installed:
         """The image's run-time environment (its final stage's ENV), nothing from this one."""
         image = {k: v for k, v in stages()[-1].env().items() if k != "PATH"}
         return {"PATH": f"{self.prefix / 'bin'}:/usr/bin:/bin", **image, **extra}
+
+    def image_command(self) -> list[str]:
+        """What the image runs by default (ENTRYPOINT and CMD), pointed at this installation."""
+        final = stages()[-1]
+        return [
+            str(self.prefix) + word.removeprefix(self.image_path)
+            if word == self.image_path or word.startswith(self.image_path + "/")
+            else word
+            for word in final.exec_form("ENTRYPOINT") + final.exec_form("CMD")
+        ]
 
     def run(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -43,20 +59,26 @@ class Installed:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The build stage's RUN instructions as the Dockerfile writes them, run in a copy of the
+    build context, with the path of what the image takes from the build stage replaced by a
+    temporary directory."""
     context = tmp_path_factory.mktemp("context")
     copy_build_context(context)
     prefix = tmp_path_factory.mktemp("image") / "maskinporten-operator"
-    result = subprocess.run(
-        ["sh", "hack/install-image", str(prefix)],
-        cwd=context,
-        env={**os.environ, "PYTHON": sys.executable, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return Installed(prefix)
+    ((built_at, _),) = copied_from_build()
+    for instruction in stages()[0].all("RUN"):
+        words = [str(prefix) if word == built_at else word for word in instruction.words()]
+        result = subprocess.run(
+            ["sh", "-c", shlex.join(words)],
+            cwd=context,
+            env={**os.environ, "PYTHON": sys.executable, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    return Installed(prefix, built_at)
 
 
 def pinned_runtime_requirements() -> dict[str, str]:
@@ -114,12 +136,10 @@ def test_installation_leaves_out_the_test_bed(installed: Installed) -> None:
     assert "ModuleNotFoundError" in result.stderr
 
 
-def test_installed_operator_refuses_bad_settings_before_reaching_a_cluster(
+def test_image_command_runs_the_operator_which_refuses_bad_settings_before_reaching_a_cluster(
     installed: Installed,
 ) -> None:
-    result = installed.run(
-        "maskinporten-operator", "run", MASKINPORTEN_OPERATOR_ENVIRONMENT="staging"
-    )
+    result = installed.run(*installed.image_command(), MASKINPORTEN_OPERATOR_ENVIRONMENT="staging")
     assert result.returncode == 2
     assert "MASKINPORTEN_OPERATOR_ENVIRONMENT" in result.stderr
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import kubernetes
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 GROUP, VERSION, PLURAL = "maskinporten-operator.dev", "v1alpha1", "maskinportenclients"
@@ -20,19 +19,6 @@ LONG_SCOPE = "test:long"
 SHORT_SCOPE = "test:short"
 SHORT_LIFETIME = 12
 ORG = "991825827"
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], *, what: str, timeout: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass
@@ -166,3 +152,15 @@ def jwt_claims(token: str) -> dict[str, Any]:
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return claims
+
+
+def wait_until_established(api_client: kubernetes.client.ApiClient, crd_name: str) -> None:
+    """Wait until the API server serves the custom resources of the CRD ``crd_name``."""
+    extensions = kubernetes.client.ApiextensionsV1Api(api_client)
+
+    def established() -> bool:
+        status = extensions.read_custom_resource_definition(crd_name).status
+        conditions = (status.conditions if status else None) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    eventually(established, what=f"CRD {crd_name} established")

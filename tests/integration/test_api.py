@@ -10,9 +10,10 @@ import pytest
 
 from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed import binaries
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .helpers import SCOPE, Cluster, eventually, provision, register
+from .helpers import SCOPE, Cluster, provision, register
 
 
 def kubectl(kubeconfig: Path, *args: str) -> str:

@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import RSAKey
 
 from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .helpers import LONG_SCOPE, SCOPE, Cluster, eventually, provision, register
+from .helpers import LONG_SCOPE, SCOPE, Cluster, provision, register
 
 
 def _spec(client_id: str, **extra: object) -> dict[str, object]:

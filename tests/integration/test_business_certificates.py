@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import Client, StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
@@ -100,5 +101,10 @@ def test_certificate_expiring_within_30_days_is_warned_about(
     )
     cluster.wait_condition("expiring", status="True")
     assert "order a new one" in cluster.get_client("expiring")["status"]["certificateWarning"]
-    reasons = [e["reason"] for e in cluster.events() if e["involvedObject"]["name"] == "expiring"]
-    assert "CertificateExpiring" in reasons
+    eventually(
+        lambda: any(
+            (e["involvedObject"]["name"], e["reason"]) == ("expiring", "CertificateExpiring")
+            for e in cluster.events()
+        ),
+        what="a CertificateExpiring event",
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import kubernetes
 
-from tests.conftest import wait_for
+from maskinporten_testbed.polling import eventually
 
 GROUP, VERSION, PLURAL = "maskinporten-operator.dev", "v1alpha1", "maskinportenclients"
 
@@ -87,4 +87,4 @@ def test_garbage_collector_deletes_secret_owned_by_deleted_object(
         names = [s.metadata.name for s in core.list_namespaced_secret(namespace).items]
         return "owned" not in names
 
-    wait_for(secret_is_gone, what="garbage collection of the owned Secret", timeout=120)
+    eventually(secret_is_gone, what="garbage collection of the owned Secret", timeout=120)

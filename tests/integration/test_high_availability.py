@@ -11,13 +11,14 @@ import kubernetes
 import pytest
 
 from maskinporten_testbed import binaries
+from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
-from tests.conftest import REPO
+from tests.chart.helpers import CHART
 
-from .conftest import OperatorProcess, operator_settings
-from .helpers import LONG_SCOPE, Cluster, eventually, provision
+from .helpers import LONG_SCOPE, Cluster, provision
 
-PEERING_CRDS = REPO / "charts" / "maskinporten-operator" / "crds" / "kopf-peerings.yaml"
+PEERING_CRDS = CHART / "crds" / "kopf-peerings.yaml"
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def peered(
 def test_only_the_active_replica_refreshes_and_a_standby_takes_over(
     peered: Cluster, standin: StandinThread, kubeconfig: Path, tmp_path: Path
 ) -> None:
-    settings = operator_settings(standin, peered.namespace)
+    settings = {**operator_settings(standin, peered.namespace), **TEST_SETTINGS}
     replicas = [
         OperatorProcess(
             kubeconfig,

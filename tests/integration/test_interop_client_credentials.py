@@ -12,8 +12,8 @@ import pytest
 
 from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed import mockoauth2
+from maskinporten_testbed.operatorprocess import OperatorProcess
 
-from .conftest import OperatorProcess
 from .helpers import Cluster, jwt_claims
 
 pytestmark = pytest.mark.skipif(not mockoauth2.available(), reason="needs java and mvn")

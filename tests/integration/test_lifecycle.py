@@ -7,10 +7,11 @@ from pathlib import Path
 import kubernetes
 import pytest
 
+from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import OperatorProcess, operator_settings
-from .helpers import LONG_SCOPE, SCOPE, Cluster, eventually, provision
+from .helpers import LONG_SCOPE, SCOPE, Cluster, provision
 
 
 def test_deleting_a_client_keeps_its_generated_key_by_default(cluster: Cluster) -> None:
@@ -78,7 +79,7 @@ def isolated(
 def test_restarted_operator_reuses_valid_tokens_instead_of_requesting_new_ones(
     isolated: Cluster, standin: StandinThread, kubeconfig: Path, tmp_path: Path
 ) -> None:
-    settings = operator_settings(standin, isolated.namespace)
+    settings = {**operator_settings(standin, isolated.namespace), **TEST_SETTINGS}
     first = OperatorProcess(kubeconfig, tmp_path / "first.log", settings)
     try:
         client_id, _ = provision(isolated, standin, "survivor", scopes=(LONG_SCOPE,))
@@ -90,9 +91,15 @@ def test_restarted_operator_reuses_valid_tokens_instead_of_requesting_new_ones(
 
     second = OperatorProcess(kubeconfig, tmp_path / "second.log", settings)
     try:
-        isolated.patch_client("survivor", {"metadata": {"labels": {"poke": "1"}}})
-        eventually(lambda: "survivor" in second.logs(), what="the new operator to see the client")
-        isolated.wait_condition("survivor", status="True")
+        eventually(
+            lambda: (
+                second.metric(
+                    "maskinporten_operator_ready", namespace=isolated.namespace, name="survivor"
+                )
+                == 1
+            ),
+            what="the new operator to have reconciled the client (its own metrics say so)",
+        )
     finally:
         second.stop()
         isolated.core.delete_namespace(isolated.namespace)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.operatorprocess import OperatorProcess
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import OperatorProcess
-from .helpers import LONG_SCOPE, SCOPE, Cluster, eventually, provision
+from .helpers import LONG_SCOPE, SCOPE, Cluster, provision
 
-
-def _samples(operator: OperatorProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = httpx.get(operator.metrics, timeout=5).text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+READY = "maskinporten_operator_ready"
+EXPIRY = "maskinporten_operator_token_expiration_timestamp_seconds"
+NEXT_REFRESH = "maskinporten_operator_next_refresh_timestamp_seconds"
 
 
 def test_metrics_report_each_resources_readiness_expiry_and_next_refresh(
@@ -31,20 +24,18 @@ def test_metrics_report_each_resources_readiness_expiry_and_next_refresh(
     cluster.create_client(
         "failing", {"clientId": "nobody", "scopes": {"consumes": [{"name": SCOPE}]}}
     )
-    cluster.wait_condition("scraped", status="True")
-    cluster.wait_condition("failing", status="False")
-    scraped = frozenset({("namespace", cluster.namespace), ("name", "scraped")})
-    failing = frozenset({("namespace", cluster.namespace), ("name", "failing")})
-    samples = eventually(
-        lambda: (s := _samples(operator)) and ("maskinporten_operator_ready", failing) in s and s,
-        what="both resources in the metrics",
+    scraped = {"namespace": cluster.namespace, "name": "scraped"}
+    failing = {"namespace": cluster.namespace, "name": "failing"}
+    eventually(
+        lambda: (operator.metric(READY, **scraped), operator.metric(READY, **failing)) == (1, 0),
+        what="the metrics to report scraped ready and failing not ready",
     )
-    assert samples[("maskinporten_operator_ready", scraped)] == 1.0
-    assert samples[("maskinporten_operator_ready", failing)] == 0.0
-    expiry = samples[("maskinporten_operator_token_expiration_timestamp_seconds", scraped)]
-    refresh = samples[("maskinporten_operator_next_refresh_timestamp_seconds", scraped)]
+
+    expiry, refresh = operator.metric(EXPIRY, **scraped), operator.metric(NEXT_REFRESH, **scraped)
+    assert expiry is not None
+    assert refresh is not None
     assert refresh < expiry
-    assert ("maskinporten_operator_token_expiration_timestamp_seconds", failing) not in samples
+    assert operator.metric(EXPIRY, **failing) is None
 
 
 def test_metrics_count_token_requests_by_result_and_reason(
@@ -52,8 +43,15 @@ def test_metrics_count_token_requests_by_result_and_reason(
 ) -> None:
     provision(cluster, standin, "counted")
     cluster.wait_condition("counted", status="True")
-    samples = _samples(operator)
-    success = frozenset({("result", "success"), ("reason", "TokenIssued")})
-    assert samples[("maskinporten_operator_token_requests_total", success)] >= 1
-    assert samples[("maskinporten_operator_token_request_duration_seconds_count", frozenset())] >= 1
-    assert samples[("maskinporten_operator_managed_resources", frozenset())] >= 1
+
+    requests = operator.metric(
+        "maskinporten_operator_token_requests_total", result="success", reason="TokenIssued"
+    )
+    timed = operator.metric("maskinporten_operator_token_request_duration_seconds_count")
+    managed = operator.metric("maskinporten_operator_managed_resources")
+    assert requests is not None
+    assert requests >= 1
+    assert timed is not None
+    assert timed >= 1
+    assert managed is not None
+    assert managed >= 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.operatorprocess import OperatorProcess
+from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
 
-from .conftest import OperatorProcess
-from .helpers import LONG_SCOPE, SCOPE, SHORT_SCOPE, Cluster, eventually, provision
+from .helpers import LONG_SCOPE, SCOPE, SHORT_SCOPE, Cluster, provision
 
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .helpers import (
@@ -33,11 +34,18 @@ def client_key() -> RSAKey:
 
 
 @pytest.fixture
+def clock() -> FrozenClock:
+    """The stand-in's time, standing still at a whole second: a test reads the very instant the
+    server checks its grant against, so no boundary depends on how fast the machine is."""
+    return FrozenClock(int(time.time()))
+
+
+@pytest.fixture
 async def standin(
-    ca: CertificateAuthority, client_key: RSAKey
+    ca: CertificateAuthority, client_key: RSAKey, clock: FrozenClock
 ) -> AsyncIterator[MaskinportenStandin]:
     async with MaskinportenStandin(
-        lifetimes={SCOPE: 600, LONG_SCOPE: 3600}, trusted_cas=[ca.root]
+        lifetimes={SCOPE: 600, LONG_SCOPE: 3600}, trusted_cas=[ca.root], clock=clock
     ) as server:
         server.register_client(
             Client(

@@ -14,6 +14,10 @@ from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthorit
 from .helpers import CERT_CLIENT_ID, ORG, OTHER_ORG, Grants, assert_rejected, post_grant, sign
 
 
+def _server_time(standin: MaskinportenStandin) -> datetime:
+    return datetime.fromtimestamp(standin.clock.now(), UTC)
+
+
 async def test_certificate_from_an_untrusted_ca_is_rejected_with_mp_120(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
@@ -27,7 +31,7 @@ async def test_certificate_from_an_untrusted_ca_is_rejected_with_mp_120(
 async def test_expired_certificate_is_rejected_with_mp_120(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants, ca: CertificateAuthority
 ) -> None:
-    expired = ca.issue(ORG, not_after=datetime.now(UTC) - timedelta(days=1))
+    expired = ca.issue(ORG, not_after=_server_time(standin) - timedelta(seconds=1))
 
     response = await post_grant(http, standin, grants.x5c(expired))
 
@@ -37,7 +41,7 @@ async def test_expired_certificate_is_rejected_with_mp_120(
 async def test_not_yet_valid_certificate_is_rejected_with_mp_120(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants, ca: CertificateAuthority
 ) -> None:
-    early = ca.issue(ORG, not_before=datetime.now(UTC) + timedelta(days=1))
+    early = ca.issue(ORG, not_before=_server_time(standin) + timedelta(seconds=1))
 
     response = await post_grant(http, standin, grants.x5c(early))
 

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-import time
 
 import httpx
 import pytest
 
-from maskinporten_testbed.standin import MaskinportenStandin
+from maskinporten_testbed.polling import eventually_async
+from maskinporten_testbed.standin import FrozenClock, MaskinportenStandin
 
 from .helpers import CLIENT_ID, Grants, new_client_key, post_grant, sign
 
 
-async def test_latency_delays_token_answers(
-    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+async def test_latency_holds_each_answer_until_that_many_seconds_have_passed(
+    standin: MaskinportenStandin, clock: FrozenClock, http: httpx.AsyncClient, grants: Grants
 ) -> None:
-    standin.set_latency(0.3)
-    started = time.monotonic()
+    standin.set_latency(0.5)
+    answer = asyncio.create_task(post_grant(http, standin, grants.kid()))
+    await eventually_async(lambda: clock.sleepers, what="the server to hold the answer")
 
-    response = await post_grant(http, standin, grants.kid())
+    clock.advance(0.25)
+    held_after_a_quarter_second = clock.sleepers
+    clock.advance(0.25)
+    response = await answer
 
-    assert time.monotonic() - started >= 0.3
+    assert held_after_a_quarter_second == 1
     assert response.status_code == 200
 
 
@@ -56,18 +61,20 @@ async def test_refused_connections_resume_on_the_same_port(
     assert response.status_code == 200, response.text
 
 
-async def test_outage_window_answers_503_only_while_it_lasts(
-    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+async def test_outage_window_answers_503_from_its_start_until_its_end(
+    standin: MaskinportenStandin, clock: FrozenClock, http: httpx.AsyncClient, grants: Grants
 ) -> None:
-    now = standin.clock.now()
-    standin.set_outage(now - 1, now + 60)
+    now = clock.now()
+    standin.set_outage(now, now + 60)
 
-    during = await post_grant(http, standin, grants.kid())
-    standin.set_clock_offset(61)
-    after = await post_grant(http, standin, grants.kid())
+    at_start = await post_grant(http, standin, grants.kid())
+    clock.advance(59)
+    before_end = await post_grant(http, standin, grants.kid())
+    clock.advance(1)
+    at_end = await post_grant(http, standin, grants.kid())
 
-    assert during.status_code == 503
-    assert after.status_code == 200, after.text
+    assert (at_start.status_code, before_end.status_code) == (503, 503)
+    assert at_end.status_code == 200, at_end.text
 
 
 async def test_clear_faults_restores_normal_service(
@@ -97,7 +104,7 @@ async def test_request_log_records_time_client_status_and_outcome_per_call(
         (CLIENT_ID, 200, "ok"),
         (CLIENT_ID, 400, "MP-100"),
     ]
-    assert all(abs(e.at - standin.clock.now()) < 5 for e in entries)
+    assert {e.at for e in entries} == {standin.clock.now()}
     assert {f.name for f in dataclasses.fields(entries[0])} == {
         "at",
         "client_id",

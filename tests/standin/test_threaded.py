@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey, StandinThread
+from maskinporten_testbed.standin import (
+    Client,
+    FrozenClock,
+    MaskinportenStandin,
+    RegisteredKey,
+    StandinThread,
+)
 
 from .helpers import CLIENT_ID, GRANT_TYPE, KID, ORG, SCOPE, sign
 
 
 @pytest.fixture
 def handle(client_key: RSAKey) -> Iterator[StandinThread]:
-    with StandinThread(MaskinportenStandin(lifetimes={SCOPE: 300})) as standin:
+    clock = FrozenClock(int(time.time()))
+    with StandinThread(MaskinportenStandin(lifetimes={SCOPE: 300}, clock=clock)) as standin:
         key = RegisteredKey(client_key.as_dict(private=False))
         standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE}), keys=(key,)))
         yield standin

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-ORG = "123456789"
+from .helpers import NOW, ORG
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def rsa_2048() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="session")
 def ca() -> CertificateAuthority:
-    return CertificateAuthority()
+    return CertificateAuthority(now=NOW)
 
 
 @pytest.fixture(scope="session")

@@ -205,10 +205,6 @@ def test_spec_that_is_not_an_object_is_rejected() -> None:
     assert "valid dictionary" in rejection(["digdir:dialogporten"])
 
 
-def test_invalid_spec_error_is_a_value_error() -> None:
-    assert issubclass(InvalidSpecError, ValueError)
-
-
 def _spec_with(**extra: object) -> dict[str, object]:
     return {
         "clientId": "c",

@@ -6,6 +6,7 @@ No HTTP mocking: every request goes over a socket to the stand-in running on the
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -20,7 +21,7 @@ from maskinporten_operator.oauth.authserver import (
     TokenResponse,
 )
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
-from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 
 CLIENT_ID = "billing-client"
 ORG = "123456789"
@@ -29,8 +30,14 @@ LIFETIME = 600
 
 
 @pytest.fixture
-async def standin(client_key: ClientKey) -> AsyncIterator[MaskinportenStandin]:
-    async with MaskinportenStandin(lifetimes={SCOPE: LIFETIME}) as server:
+def clock() -> FrozenClock:
+    """The stand-in's time, standing still: grants are checked at the instant they are made."""
+    return FrozenClock(int(time.time()))
+
+
+@pytest.fixture
+async def standin(client_key: ClientKey, clock: FrozenClock) -> AsyncIterator[MaskinportenStandin]:
+    async with MaskinportenStandin(lifetimes={SCOPE: LIFETIME}, clock=clock) as server:
         server.register_client(
             Client(
                 client_id=CLIENT_ID,
@@ -278,14 +285,15 @@ async def test_refused_connection_is_server_unreachable(
 
 
 async def test_answer_slower_than_the_timeout_is_server_unreachable(
-    standin: MaskinportenStandin, client_key: ClientKey
+    standin: MaskinportenStandin, clock: FrozenClock, client_key: ClientKey
 ) -> None:
-    standin.set_latency(0.6)
+    standin.set_latency(1)
     impatient = AuthorizationServerClient(timeout_seconds=0.2)
     try:
         error = await failure(impatient, standin, grant(standin, client_key))
     finally:
         await impatient.aclose()
+        clock.advance(1)
 
     assert error.reason == "ServerUnreachable"
     assert "timed out" in str(error)

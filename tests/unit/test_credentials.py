@@ -21,12 +21,11 @@ from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS, load_keystore, load_pkcs12
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-from .conftest import ORG
+from .helpers import NOW, ORG
 
 SOURCE = "credential file"
 PASSWORD = b"correct horse battery staple"
 KID = "billing-2026"
-NOW = datetime.now(UTC)
 
 
 def pem(key: rsa.RSAPrivateKey, fmt: ser.PrivateFormat, password: bytes | None = None) -> bytes:

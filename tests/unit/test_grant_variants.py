@@ -4,7 +4,6 @@ and RFC 7523 client assertions for generic OAuth 2.0 servers."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -23,6 +22,8 @@ from maskinporten_operator.oauth.grant import (
 )
 from maskinporten_testbed.testca import BusinessCertificate
 
+from . import helpers
+
 NOW = 1_800_000_000
 ISSUER = "https://test.maskinporten.no/"
 CLIENT_ID = "0b5b5d8c-5f1a-4a7e-9d8a-1f2e3d4c5b6a"
@@ -35,7 +36,7 @@ REGISTRY.max_header_length = 16_384  # an x5c chain is larger than joserfc's def
 @pytest.fixture(scope="module")
 def certificate_key(business_certificate: BusinessCertificate) -> ClientKey:
     data = business_certificate.private_key_pem() + business_certificate.chain_pem()
-    return load_pem(data, source="test", now=datetime.now(UTC))
+    return load_pem(data, source="test", now=helpers.NOW)
 
 
 def decode(assertion: str, key: ClientKey) -> jwt.Token:

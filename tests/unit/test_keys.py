@@ -27,13 +27,13 @@ from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, g
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_testbed.standin import RegisteredKey
 
+from .helpers import NOW
+
 SOURCE = "Secret team-a/billing-maskinporten-key"
 KID = "billing-2026-11"
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
-NOW = datetime.datetime.now(datetime.UTC)
 
 PemForm = Callable[[rsa.RSAPrivateKey], str]
-
 
 # --- key material -------------------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture(scope="module")
 def certificate_pem(rsa_2048: rsa.RSAPrivateKey) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "billing")])
-    now = datetime.datetime.now(datetime.UTC)
+    now = NOW
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization as ser
@@ -18,7 +17,8 @@ from maskinporten_operator.credentials.keys import (
 from maskinporten_operator.credentials.secret_data import MissingDataError, password_in, read_key
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
-NOW = datetime.now(UTC)
+from .helpers import NOW
+
 ORG = "991825827"
 PASSWORD = b"correct horse battery staple"
 
@@ -38,7 +38,7 @@ def test_named_keystore_entry_that_is_absent_is_a_clear_error() -> None:
 
 
 def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {"keystore.p12": certificate.pkcs12(b"pw"), "kid": b"registered-kid"}
 
     key = read_key(data, KeySpec(mode=KeyMode.KEY_ID), source="Secret s", password=b"pw", now=NOW)
@@ -48,7 +48,7 @@ def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
 
 
 def test_key_id_mode_without_a_key_id_is_a_clear_error() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {"keystore.p12": certificate.pkcs12(b"pw")}
 
     with pytest.raises(InvalidKeyError, match=r"set spec\.key\.keyId"):
@@ -56,7 +56,7 @@ def test_key_id_mode_without_a_key_id_is_a_clear_error() -> None:
 
 
 def test_certificate_mode_prefers_the_keystore_over_a_jwk_in_the_same_secret() -> None:
-    certificate = CertificateAuthority().issue(ORG)
+    certificate = CertificateAuthority(now=NOW).issue(ORG)
     data = {
         "jwk": generate_client_key().private_jwk_json().encode(),
         "keystore.p12": certificate.pkcs12(b"pw"),

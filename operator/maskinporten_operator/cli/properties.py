@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from maskinporten_operator.settings import KNOWN_ISSUERS, Environment
+
 KNOWN_KEYS = frozenset(
     {
         "issuer",
@@ -40,8 +42,8 @@ KNOWN_KEYS = frozenset(
         "consumer_org",
     }
 )
-TEST_ISSUER = "https://test.maskinporten.no/"
-PROD_ISSUER = "https://maskinporten.no/"
+TEST_ISSUER = KNOWN_ISSUERS[Environment.TEST]
+PROD_ISSUER = KNOWN_ISSUERS[Environment.PROD]
 RETIRED_HOSTS = {
     "ver1.maskinporten.no": TEST_ISSUER,
     "ver2.maskinporten.no": TEST_ISSUER,

@@ -148,5 +148,5 @@ def add_admin_routes(app: web.Application, standin: MaskinportenStandin) -> None
 
 async def _refuse_for(standin: MaskinportenStandin, seconds: float) -> None:
     await standin.refuse_connections()
-    await asyncio.sleep(seconds)
+    await standin.clock.sleep(seconds)
     await standin.accept_connections()

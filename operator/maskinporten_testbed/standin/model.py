@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Mapping
@@ -34,7 +35,8 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 
 
 class Clock:
-    """Wall clock plus an offset tests may change, to move the server in time."""
+    """The server's time: the wall clock plus an offset tests may change, to move the server in
+    time. The server's own waits (answer latency, refusing connections for a while) are on it."""
 
     def __init__(self, offset: float = 0.0) -> None:
         self.offset = offset
@@ -42,17 +44,47 @@ class Clock:
     def now(self) -> float:
         return time.time() + self.offset
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
 
 class FrozenClock(Clock):
-    """A clock standing still at ``start`` (default: when made) plus ``offset``: time passes only
-    when a test moves it, so boundaries such as a propagation delay can be hit exactly."""
+    """Time standing still at ``at`` (plus the offset) until :meth:`advance` moves it: a test
+    builds its grants at the very instant the server checks them, however slow the machine.
 
-    def __init__(self, start: float | None = None, offset: float = 0.0) -> None:
+    A sleep on it ends when ``advance`` reaches its end, never by itself. Use it on the loop
+    the server runs on.
+    """
+
+    def __init__(self, at: float | None = None, offset: float = 0.0) -> None:
+        """``at``: Unix time to stand still at (default: when made)."""
         super().__init__(offset)
-        self.start = time.time() if start is None else start
+        self._at = time.time() if at is None else at
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def now(self) -> float:
-        return self.start + self.offset
+        return self._at + self.offset
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for the clock to be advanced."""
+        return len(self._sleepers)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        sleeper = (self._at + seconds, asyncio.get_running_loop().create_future())
+        self._sleepers.append(sleeper)
+        try:
+            await sleeper[1]
+        finally:
+            self._sleepers.remove(sleeper)
+
+    def advance(self, seconds: float) -> None:
+        self._at += seconds
+        for end, wake in self._sleepers:
+            if end <= self._at and not wake.done():
+                wake.set_result(None)
 
 
 class GrantError(Exception):

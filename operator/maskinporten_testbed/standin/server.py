@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,8 @@ log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 REQUEST_LOG_SIZE = 10_000
 IN_FLIGHT_GRACE = 2.0
-"""Seconds a request in flight may take to finish when connections are refused."""
+"""Seconds a request in flight may take to finish when connections are refused or the server
+stops."""
 
 
 ALTINN_EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten"
@@ -34,7 +34,8 @@ class MaskinportenStandin:
     """A strict Maskinporten authorization server for tests and demos.
 
     ``issuer`` defaults to ``http://<host>:<port>/``; pass it when clients reach the server
-    under another name. Methods that change state are plain (call them on the server's loop);
+    under another name. ``clock`` defaults to the wall clock; tests of time boundaries pass a
+    :class:`FrozenClock`. Methods that change state are plain (call them on the server's loop);
     ``start``/``stop`` and the connection switches are coroutines.
     """
 
@@ -97,7 +98,7 @@ class MaskinportenStandin:
         return f"http://{self.host}:{self.port}/"
 
     async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
+        runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=IN_FLIGHT_GRACE)
         await runner.setup()
         self._runner = runner
         await self.accept_connections()
@@ -223,7 +224,7 @@ class MaskinportenStandin:
 
     async def _token(self, request: web.Request) -> web.Response:
         if self.faults.latency > 0:
-            await asyncio.sleep(self.faults.latency)
+            await self.clock.sleep(self.faults.latency)
         now = self.clock.now()
         form = await request.post() if request.content_type == FORM else {}
         fields = {name: value for name, value in form.items() if isinstance(value, str)}

@@ -1,0 +1,141 @@
+"""The CRD's schema (what the API server accepts) and the pydantic model (what the operator and
+the CLI accept) describe the same spec: the same fields, each with the same type, pattern,
+limits, enum and default. Both are walked as they are, field by field, so that a field added
+to one and not the other, or a limit changed in one only, shows here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from maskinporten_operator.api import VERSION, ClientSpec
+
+CRD = (
+    Path(__file__).resolve().parents[2]
+    / "crds"
+    / "maskinportenclients.maskinporten-operator.dev.yaml"
+)
+CONSTRAINTS = (
+    "type",
+    "pattern",
+    "maxLength",
+    "minLength",
+    "maxItems",
+    "minItems",
+    "minimum",
+    "maximum",
+    "enum",
+)
+Schema = dict[str, Any]
+
+
+def crd_spec_schema() -> Schema:
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = (v for v in crd["spec"]["versions"] if v["name"] == VERSION)
+    spec: Schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return spec
+
+
+def model_spec_schema() -> Schema:
+    """The model's JSON schema (camelCase aliases) with every ``$ref`` inlined and every
+    optional field (``X | None``) read as its ``X``: an absent field is how the CRD says None."""
+    schema = ClientSpec.model_json_schema(by_alias=True)
+    definitions: dict[str, Schema] = schema.pop("$defs", {})
+
+    def resolve(node: Schema) -> Schema:
+        outer = {key: value for key, value in node.items() if key not in ("$ref", "anyOf")}
+        if "$ref" in node:
+            node = {**resolve(definitions[node["$ref"].rsplit("/", 1)[1]]), **outer}
+        if "anyOf" in node:
+            (present,) = (branch for branch in node["anyOf"] if branch != {"type": "null"})
+            node = {**resolve(present), **outer}
+        resolved = dict(node)
+        if "properties" in node:
+            resolved["properties"] = {k: resolve(v) for k, v in node["properties"].items()}
+        if "items" in node:
+            resolved["items"] = resolve(node["items"])
+        return resolved
+
+    return resolve(schema)
+
+
+def fields(crd: Schema, model: Schema, path: str = "spec") -> Iterator[tuple[str, Schema, Schema]]:
+    """Every field both describe, with the CRD's and the model's schema of it."""
+    yield path, crd, model
+    crd_properties, model_properties = crd.get("properties", {}), model.get("properties", {})
+    for name in sorted(crd_properties.keys() & model_properties.keys()):
+        yield from fields(crd_properties[name], model_properties[name], f"{path}.{name}")
+    if "items" in crd and "items" in model:
+        yield from fields(crd["items"], model["items"], f"{path}[]")
+
+
+def crd_default(node: Schema) -> Any:
+    """The default as the API server applies it: an object's default gets its fields' defaults."""
+    default = node["default"]
+    if isinstance(default, dict):
+        return {
+            **{
+                name: crd_default(field)
+                for name, field in node.get("properties", {}).items()
+                if "default" in field
+            },
+            **default,
+        }
+    return default
+
+
+def model_default(default: Any) -> Any:
+    """The model's default without its None fields (absent, in the CRD's terms)."""
+    if isinstance(default, dict):
+        return {k: model_default(v) for k, v in default.items() if v is not None}
+    return default
+
+
+FIELDS = list(fields(crd_spec_schema(), model_spec_schema()))
+
+
+def test_crd_and_model_have_the_same_fields_at_every_level() -> None:
+    differences = {}
+    for path, crd, model in FIELDS:
+        in_crd, in_model = crd.get("properties", {}).keys(), model.get("properties", {}).keys()
+        if in_crd != in_model:
+            differences[path] = (sorted(in_crd - in_model), sorted(in_model - in_crd))
+
+    assert differences == {}, "path: (only in the CRD, only in the model)"
+
+
+def test_crd_and_model_require_the_same_fields() -> None:
+    differences = {
+        path: (crd.get("required"), model.get("required"))
+        for path, crd, model in FIELDS
+        if sorted(crd.get("required", [])) != sorted(model.get("required", []))
+    }
+
+    assert differences == {}, "path: (the CRD's, the model's)"
+
+
+@pytest.mark.parametrize("keyword", CONSTRAINTS)
+def test_crd_and_model_give_every_field_the_same(keyword: str) -> None:
+    differences = {
+        path: (crd.get(keyword), model.get(keyword))
+        for path, crd, model in FIELDS
+        if crd.get(keyword) != model.get(keyword)
+    }
+
+    assert differences == {}, "path: (the CRD's, the model's)"
+
+
+def test_crd_and_model_give_the_same_default_where_both_give_one() -> None:
+    both = [
+        (path, crd_default(crd), model_default(model["default"]))
+        for path, crd, model in FIELDS
+        if "default" in crd and model.get("default") is not None
+    ]
+    differences = {path: (crd, model) for path, crd, model in both if crd != model}
+
+    assert both, "no field has a default in both"
+    assert differences == {}, "path: (the CRD's, the model's)"
