@@ -19,6 +19,7 @@ import kubernetes
 import pytest
 
 from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
 from maskinporten_testbed.selfservice import (
     ADMIN_SCOPES,
     AdminClient,
@@ -28,7 +29,6 @@ from maskinporten_testbed.selfservice import (
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
 
-from .conftest import OperatorProcess, operator_settings
 from .helpers import ORG, SCOPE, Cluster, eventually, jwt_claims
 
 OTHER_SCOPE = "test:long"
@@ -94,6 +94,7 @@ def managed_settings(
 ) -> dict[str, str]:
     return {
         **operator_settings(standin, namespaces),
+        **TEST_SETTINGS,
         "MASKINPORTEN_OPERATOR_ALLOWED_ISSUERS": "",
         "MASKINPORTEN_OPERATOR_SELF_SERVICE_URL": selfservice.base_url,
         "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS": credentials,
