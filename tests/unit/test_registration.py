@@ -11,6 +11,7 @@ Digdir, and how many self-service API calls it took.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -62,12 +63,13 @@ class World:
     clock: FrozenClock
     deps: Dependencies
     spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
+    annotations: dict[str, str] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
     memory: ClientMemory = field(default_factory=ClientMemory)
 
     async def reconcile(self) -> Outcome:
         outcome = await reconciler.reconcile(
-            REF, self.spec, self.status, {}, self.memory, self.deps
+            REF, self.spec, self.status, self.annotations, self.memory, self.deps
         )
         merge_patch(self.status, outcome.status)
         return outcome
@@ -363,6 +365,7 @@ async def test_a_new_client_says_its_registration_is_propagating_until_the_key_i
 
 
 async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(world: World) -> None:
+    world.spec = {**SPEC, "registration": {"keyRotationDays": 365}}
     await world.reconcile()
     client_id = world.status["clientId"]
     first_expiry = world.status["keys"][0]["expiresAt"]
@@ -379,6 +382,129 @@ async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(worl
     assert world.status["keys"][0]["expiresAt"] > first_expiry
     assert world.status["keys"][0]["state"] == "Active"
     assert condition(renewed, READY)["status"] == "True"
+
+
+# --- rotation -------------------------------------------------------------------------------
+
+ROTATE = "maskinporten-operator.dev/rotate-key"
+
+
+def key_ring_in_secret(world: World) -> list[str]:
+    """The kids of the private keys the key Secret holds."""
+    data = world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")
+    return [key["kid"] for key in json.loads(data["jwks"])["keys"]] if "jwks" in data else []
+
+
+def states(world: World) -> list[tuple[str, str]]:
+    return [(key["kid"], key["state"]) for key in world.status["keys"]]
+
+
+async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world: World) -> None:
+    await world.reconcile()
+    old = world.status["keyId"]
+    client_id = world.status["clientId"]
+    world.selfservice.set_propagation_delay(60)
+    world.observe_from_here()
+    world.annotations[ROTATE] = "now"
+
+    propagating = await world.reconcile()
+    [new] = [kid for kid in key_ring_in_secret(world) if kid != old]
+    registered_during = world.registered_kids(client_id)
+    token_during = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    world.advance(61)
+    rotated = await world.reconcile()
+
+    assert condition(propagating, READY)["status"] == "True"
+    assert "propagating" in condition(propagating, CLIENT_REGISTERED)["message"]
+    assert states(world) == [(old, "Retiring"), (new, "Active")]
+    assert registered_during == [old, new]
+    assert token_during  # the current token stays while the new key propagates
+    assert world.status["keyId"] == new
+    assert Reason.KEY_ROTATED in reasons(rotated)
+    assert world.status["handledRotateKey"] == "now"
+    assert world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")["jwk"] != ""
+    assert world.maskinporten.requests()[-1].status == 200
+
+
+async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:
+    await world.reconcile()
+    old = world.status["keyId"]
+    client_id = world.status["clientId"]
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()  # no propagation delay: the new key is accepted at once
+    new = world.status["keyId"]
+    world.observe_from_here()
+    world.advance(119)
+    kept = await world.reconcile()
+    world.advance(2)
+
+    removed = await world.reconcile()
+
+    assert Reason.KEY_REMOVED not in reasons(kept)
+    assert Reason.KEY_REMOVED in reasons(removed)
+    assert world.registered_kids(client_id) == [new]
+    assert key_ring_in_secret(world) == [new]
+    assert states(world) == [(new, "Active")]
+    assert old != new
+    assert world.calls() == [f"POST /clients/{client_id}/jwks"]
+
+
+async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.observe_from_here()
+    world.annotations[ROTATE] = "now"
+
+    await world.reconcile()
+    world.advance(3600)
+    await world.reconcile()
+
+    assert world.calls() == [f"POST /clients/{client_id}/jwks"] * 2
+
+
+async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
+    world.spec = {**SPEC, "registration": {"keyRotationDays": 30}}
+    await world.reconcile()
+    old = world.status["keyId"]
+    world.advance(29 * DAY)
+    early = await world.reconcile()
+    world.advance(DAY)
+
+    due = await world.reconcile()
+
+    assert Reason.KEY_ROTATED not in reasons(early)
+    assert Reason.KEY_ROTATED in reasons(due)
+    assert world.status["keyId"] != old
+
+
+async def test_the_same_rotate_request_rotates_once(world: World) -> None:
+    await world.reconcile()
+    world.annotations[ROTATE] = "once"
+    await world.reconcile()
+    after_first = world.status["keyId"]
+
+    again = await world.reconcile()
+
+    assert Reason.KEY_ROTATED not in reasons(again)
+    assert world.status["keyId"] == after_first
+
+
+async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
+    world: World, client_key: ClientKey
+) -> None:
+    world.selfservice.register_client(
+        Client("hand-made", ORG, frozenset({SCOPE}), (RegisteredKey(client_key.public_jwk()),)),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+    await world.reconcile()
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(3600)
+
+    await world.reconcile()
+
+    assert world.registered_kids("hand-made") == [client_key.kid, world.status["keyId"]]
 
 
 # --- adopt ----------------------------------------------------------------------------------

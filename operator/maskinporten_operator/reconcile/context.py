@@ -63,6 +63,58 @@ class KnownKey:
     key: ClientKey
 
 
+PENDING = "Pending"
+ACTIVE = "Active"
+RETIRING = "Retiring"
+
+
+@dataclass(frozen=True)
+class RingKey:
+    """A managed client's key (see :mod:`.keyring`): its state, when it became the signing
+    key, and after when it is removed once retiring (epoch seconds)."""
+
+    key: ClientKey
+    state: str
+    activated_at: float | None = None
+    retire_after: float | None = None
+
+    @property
+    def kid(self) -> str:
+        return self.key.kid
+
+    def described(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"state": self.state}
+        if self.activated_at is not None:
+            described["activatedAt"] = self.activated_at
+        if self.retire_after is not None:
+            described["retireAfter"] = self.retire_after
+        return described
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Every key the operator generated for a managed client, as its key Secret holds them."""
+
+    keys: tuple[RingKey, ...]
+    version: str
+    """The key Secret's resourceVersion the ring was read from."""
+
+    @property
+    def signing(self) -> RingKey:
+        return next(k for k in self.keys if k.state == ACTIVE)
+
+    @property
+    def pending(self) -> RingKey | None:
+        return next((k for k in self.keys if k.state == PENDING), None)
+
+    def due_for_removal(self, now: float) -> list[RingKey]:
+        return [
+            k
+            for k in self.keys
+            if k.state == RETIRING and k.retire_after is not None and k.retire_after <= now
+        ]
+
+
 @dataclass(frozen=True)
 class KnownRegistration:
     """The managed client as Digdir last answered it, and whether a grant signed with the
@@ -86,6 +138,8 @@ class ClientMemory:
     CPU, so an unchanged key Secret is not parsed again."""
     registration: KnownRegistration | None = None
     """A managed client's registration, so that an unchanged one costs no API call."""
+    ring: KeyRing | None = None
+    """A managed client's keys as last read from (or written to) its key Secret."""
 
     def earliest_expiry(self) -> float | None:
         """When the first of the tokens held expires (Unix time), past or not; None without."""

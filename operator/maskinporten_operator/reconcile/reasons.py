@@ -151,6 +151,13 @@ class Reason(StrEnum):
     """Event: the operator's key was registered (or renewed before its one-year expiry) in the
     client's key set."""
 
+    KEY_ROTATED = "KeyRotated"
+    """Event: grants are now signed with the new key (Maskinporten accepted it); the previous
+    one is retiring and will be removed from the registration when no longer needed."""
+
+    KEY_REMOVED = "KeyRemoved"
+    """Event: a retired key was removed from the client's registration and its key Secret."""
+
     CLIENT_DELETED = "ClientDeleted"
     """Event: the client the operator created was deleted at Digdir with its resource
     (``registration.deletionPolicy`` Delete)."""

@@ -40,11 +40,15 @@ from maskinporten_operator.ports import (
     inaccessible_scopes,
 )
 from maskinporten_operator.reconcile import conditions as cond
+from maskinporten_operator.reconcile import keyring
 from maskinporten_operator.reconcile.context import (
+    ACTIVE,
+    PENDING,
     ClientRef,
     Dependencies,
     Event,
     Failure,
+    KeyRing,
     KnownRegistration,
     Reconciliation,
 )
@@ -56,13 +60,12 @@ T = TypeVar("T")
 DESCRIPTION_PREFIX = "maskinporten-operator:"
 KEY_LIFETIME_SECONDS = 365 * 86_400.0
 """A registered key expires this long after it was posted."""
-RENEW_BEFORE_SECONDS = 30 * 86_400.0
+DAY = 86_400.0
+RENEW_BEFORE_SECONDS = 30 * DAY
 """A registered key is posted again when it expires within this long."""
 PROPAGATION_SECONDS = 300.0
 """After a key is registered, a refused grant is taken for propagation (Digdir: up to about 2
 minutes) for this long; later, the refusal is reported as it is."""
-PENDING = "Pending"
-ACTIVE = "Active"
 
 
 def client_description(cluster: str, ref: ClientRef) -> str:
@@ -72,19 +75,25 @@ def client_description(cluster: str, ref: ClientRef) -> str:
 
 @dataclass(frozen=True)
 class Registration:
-    """The managed client as it now is at Digdir, and the Events its changes gave."""
+    """The managed client as it now is at Digdir, its keys, and the Events its changes gave;
+    ``handled_rotation`` is the rotate-key annotation value acted on (None when none was)."""
 
     known: KnownRegistration
-    kid: str
+    ring: KeyRing
     events: tuple[Event, ...]
+    handled_rotation: str | None = None
 
     @property
     def client_id(self) -> str:
         return self.known.client.client_id
 
+    @property
+    def kid(self) -> str:
+        return self.ring.signing.kid
+
     def propagating(self, now: float) -> bool:
-        """The operator's key was registered moments ago and no grant signed with it has been
-        accepted yet."""
+        """The signing key of a new client was registered moments ago and no grant signed with
+        it has been accepted yet."""
         registered_at = _registered_at(self.known.jwks, self.kid)
         return (
             not self.known.accepted
@@ -95,22 +104,31 @@ class Registration:
     def accepted(self) -> Registration:
         return replace(self, known=replace(self.known, accepted=True))
 
+    def rotated(self, ring: KeyRing, event: Event) -> Registration:
+        return replace(self, ring=ring, events=(*self.events, event))
+
     def status(self) -> dict[str, Any]:
-        """``clientId`` and ``keys``: the operator's key, its state and its registration."""
-        entry = self.known.jwks.key(self.kid)
-        expires_at = entry.expires_at if entry is not None else None
-        registered_at = _registered_at(self.known.jwks, self.kid)
-        return {
-            "clientId": self.client_id,
-            "keys": [
+        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration."""
+        keys = []
+        for ring_key in self.ring.keys:
+            entry = self.known.jwks.key(ring_key.kid)
+            expires_at = entry.expires_at if entry is not None else None
+            registered_at = _registered_at(self.known.jwks, ring_key.kid)
+            state = ring_key.state
+            if state == ACTIVE and not self.known.accepted:
+                state = PENDING
+            keys.append(
                 {
-                    "kid": self.kid,
-                    "state": ACTIVE if self.known.accepted else PENDING,
+                    "kid": ring_key.kid,
+                    "state": state,
                     "registeredAt": format_time(registered_at) if registered_at else None,
                     "expiresAt": format_time(expires_at) if expires_at else None,
                 }
-            ],
-        }
+            )
+        status: dict[str, Any] = {"clientId": self.client_id, "keys": keys}
+        if self.handled_rotation is not None:
+            status["handledRotateKey"] = self.handled_rotation
+        return status
 
     def condition(self) -> cond.Condition:
         client = self.known.client
@@ -120,17 +138,28 @@ class Registration:
             if entry is not None and entry.expires_at
             else ""
         )
+        pending = self.ring.pending
+        rotation = (
+            f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
+            "takes up to about 2 minutes): grants are signed with the current key meanwhile"
+            if pending is not None
+            else ""
+        )
         return cond.Condition(
             cond.CLIENT_REGISTERED,
             True,
             Reason.REGISTERED,
             f"client {client.client_id} has scopes {', '.join(sorted(client.scopes))} and "
-            f"key {self.kid} registered{until}",
+            f"key {self.kid} registered{until}{rotation}",
         )
 
 
-async def ensure_registered(run: Reconciliation, spec: ClientSpec, key: ClientKey) -> Registration:
-    """Make the client at Digdir match ``spec`` and carry ``key``; raise :class:`Failure`."""
+async def ensure_registered(
+    run: Reconciliation, spec: ClientSpec, signing: ClientKey, rotate_request: str | None
+) -> Registration:
+    """Make the client at Digdir match ``spec`` and carry the operator's keys (``signing`` is
+    the one grants are signed with), starting a key rotation when it is due or requested with
+    ``rotate_request`` (the rotate-key annotation); raise :class:`Failure`."""
     deps, ref = run.deps, run.ref
     api = deps.self_service
     if api is None:
@@ -143,6 +172,7 @@ async def ensure_registered(run: Reconciliation, spec: ClientSpec, key: ClientKe
             f"does not let namespace {ref.namespace} request {', '.join(refused)}; nothing was "
             "sent to Digdir",
         )
+    ring = await keyring.read_ring(run, spec, signing)
     events: list[Event] = []
     known = _remembered(run, spec)
     if known is None:
@@ -163,13 +193,42 @@ async def ensure_registered(run: Reconciliation, spec: ClientSpec, key: ClientKe
                 events.append(
                     Event("Normal", Reason.CLIENT_ADOPTED, f"took over client {client.client_id}")
                 )
-        known = KnownRegistration(client, jwks, accepted=_accepted_before(run, key.kid))
+        known = KnownRegistration(client, jwks, accepted=_accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
-    known, registered = await _keep_key(run, api, known, key)
+    ring, handled = await _rotate_if_due(run, spec, known, ring, rotate_request)
+    known, registered = await _keep_keys(run, api, known, ring)
     events += registered
     run.memory.registration = known
-    return Registration(known, key.kid, tuple(events))
+    removed = ring.due_for_removal(run.now)
+    if removed:
+        ring = await keyring.remove(run, spec, ring, removed)
+    return Registration(known, ring, tuple(events), handled)
+
+
+async def _rotate_if_due(
+    run: Reconciliation,
+    spec: ClientSpec,
+    known: KnownRegistration,
+    ring: KeyRing,
+    rotate_request: str | None,
+) -> tuple[KeyRing, str | None]:
+    """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
+    became the signing key, or on a new rotate-key request; not while one is pending, nor
+    before the signing key of a new client has been accepted."""
+    requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
+    handled = rotate_request if requested else run.status.get("handledRotateKey")
+    if ring.pending is not None:
+        return ring, handled
+    if not known.accepted:
+        return ring, run.status.get("handledRotateKey")
+    signing = ring.signing
+    since = signing.activated_at or _registered_at(known.jwks, signing.kid)
+    period = spec.registration_or_default.key_rotation_days * DAY
+    scheduled = since is not None and run.now >= since + period
+    if not (requested or scheduled):
+        return ring, handled
+    return await keyring.add_pending(run, spec, ring), handled
 
 
 def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
@@ -294,33 +353,53 @@ async def _keep_scopes(
     return replace(known, client=updated), events
 
 
-async def _keep_key(
-    run: Reconciliation, api: SelfService, known: KnownRegistration, key: ClientKey
+async def _keep_keys(
+    run: Reconciliation, api: SelfService, known: KnownRegistration, ring: KeyRing
 ) -> tuple[KnownRegistration, list[Event]]:
-    """Register ``key`` beside every other key of the client, or renew it when due."""
-    client_id = known.client.client_id
-    entry = known.jwks.key(key.kid)
-    renewing = entry is not None
-    if entry is not None and (
-        entry.expires_at is None or entry.expires_at - run.now > RENEW_BEFORE_SECONDS
-    ):
+    """Make the client's key set hold every key of the ring still needed, each renewed when its
+    registration expires soon, beside every key the operator did not add; without the ring's
+    keys due for removal. One POST of the whole set when anything is to change."""
+    client_id, now = known.client.client_id, run.now
+    removed = {k.kid for k in ring.due_for_removal(now)}
+    wanted = [k for k in ring.keys if k.kid not in removed]
+    ours = {k.kid for k in ring.keys}
+    others = [entry.jwk for entry in known.jwks.keys if entry.kid not in ours]
+    missing = [k.kid for k in wanted if known.jwks.key(k.kid) is None]
+    renewed = [
+        k.kid
+        for k in wanted
+        if (entry := known.jwks.key(k.kid)) is not None
+        and entry.expires_at is not None
+        and entry.expires_at - now <= RENEW_BEFORE_SECONDS
+    ]
+    stale = [kid for kid in removed if known.jwks.key(kid) is not None]
+    if not (missing or renewed or stale):
         return known, []
-    others = [other.jwk for other in known.jwks.keys if other.kid != key.kid]
-    if len(others) >= MAX_KEYS:
+    if len(others) + len(wanted) > MAX_KEYS:
         raise Failure(
             Reason.CLIENT_CONFLICT,
-            f"client {client_id} holds {len(others)} keys already, the most Digdir allows, and "
-            "none of them is the operator's; remove one that is no longer used (by hand) so "
-            f"that key {key.kid} can be registered",
+            f"client {client_id} would need {len(others) + len(wanted)} keys, more than the "
+            f"{MAX_KEYS} Digdir allows: {len(others)} of them were not added by the operator; "
+            "remove one that is no longer used (by hand)",
         )
-    jwks = await self_service_call(api.replace_jwks(client_id, [*others, key.public_jwk()]))
-    entry = jwks.key(key.kid)
-    until = f" until {format_time(entry.expires_at)}" if entry and entry.expires_at else ""
-    verb = "renewed" if renewing else "registered"
-    event = Event(
-        "Normal", Reason.KEY_REGISTERED, f"{verb} key {key.kid} on client {client_id}{until}"
-    )
-    return replace(known, jwks=jwks, accepted=known.accepted and renewing), [event]
+    keys = [*others, *(k.key.public_jwk() for k in wanted)]
+    jwks = await self_service_call(api.replace_jwks(client_id, keys))
+    events = [
+        Event("Normal", Reason.KEY_REGISTERED, f"{verb} key {kid} on client {client_id}{until}")
+        for verb, kids in (("registered", missing), ("renewed", renewed))
+        for kid in kids
+        for until in [_until(jwks, kid)]
+    ] + [
+        Event("Normal", Reason.KEY_REMOVED, f"removed retired key {kid} from client {client_id}")
+        for kid in stale
+    ]
+    signing_new = ring.signing.kid in missing
+    return replace(known, jwks=jwks, accepted=known.accepted and not signing_new), events
+
+
+def _until(jwks: RegisteredJwks, kid: str) -> str:
+    entry = jwks.key(kid)
+    return f" until {format_time(entry.expires_at)}" if entry and entry.expires_at else ""
 
 
 def _registered_at(jwks: RegisteredJwks, kid: str) -> float | None:
