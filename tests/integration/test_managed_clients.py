@@ -9,6 +9,7 @@ are printed for the closing note; run with ``-s`` to see them.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ OPERATOR_NAMESPACE = f"managed-operator-{uuid.uuid4().hex[:6]}"
 CREDENTIAL_SECRET = "selfservice-admin"
 CLUSTER_NAME = f"it-{uuid.uuid4().hex[:6]}"
 PROPAGATION_DELAY = 20.0
+ROTATION_PROPAGATION_DELAY = 60.0
 READY_TIMEOUT = 60.0
 
 
@@ -252,6 +254,85 @@ def test_a_new_client_is_ready_once_its_registration_propagated(
         wait_ready(managed, "slow", timeout=PROPAGATION_DELAY + READY_TIMEOUT)
     finally:
         selfservice.set_propagation_delay(0)
+
+
+def test_a_rotation_under_propagation_delay_never_leaves_the_secret_without_a_valid_token(
+    managed: Cluster, selfservice: SelfServiceThread, standin: StandinThread
+) -> None:
+    managed.create_client("rotating", spec())
+    wait_ready(managed, "rotating")
+    old = managed.get_client("rotating")["status"]["keyId"]
+    client_id = managed.get_client("rotating")["status"]["clientId"]
+    selfservice.set_propagation_delay(ROTATION_PROPAGATION_DELAY)
+    sampler = TokenSampler(managed, "rotating-maskinporten")
+    try:
+        with sampler:
+            managed.patch_client(
+                "rotating",
+                {"metadata": {"annotations": {"maskinporten-operator.dev/rotate-key": "1"}}},
+            )
+            eventually(
+                lambda: managed.get_client("rotating")["status"]["keyId"] != old,
+                what="grants signed with the new key",
+                timeout=ROTATION_PROPAGATION_DELAY + READY_TIMEOUT,
+            )
+            switched_at = standin.now()
+            wait_ready(managed, "rotating")
+            managed.force_refresh("rotating", "after-rotation")
+            eventually(
+                lambda: (
+                    managed.get_client("rotating")["status"].get("handledForceRefresh")
+                    == "after-rotation"
+                ),
+                what="a token requested with the new key",
+            )
+    finally:
+        selfservice.set_propagation_delay(0)
+
+    after = [r for r in standin.requests(client_id) if r.at >= switched_at]
+    states = {k["state"] for k in managed.get_client("rotating")["status"]["keys"]}
+    print(
+        f"\nrotation: {sampler.samples} samples of the Secret, longest gap without a valid "
+        f"token {sampler.longest_gap:.1f} s; grants after the switch: {len(after)}, rejected: "
+        f"{sum(r.status != 200 for r in after)}"
+    )
+    assert sampler.longest_gap == 0.0
+    assert after
+    assert all(r.status == 200 for r in after)
+    assert states == {"Active", "Retiring"}
+
+
+class TokenSampler:
+    """Reads the workload Secret every 0.2 s on a thread and records the longest stretch in
+    which it held no token that was valid at the moment of reading."""
+
+    def __init__(self, cluster: Cluster, secret: str) -> None:
+        self._cluster, self._secret = cluster, secret
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples = 0
+        self.longest_gap = 0.0
+
+    def __enter__(self) -> TokenSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        invalid_since: float | None = None
+        while not self._stop.wait(0.2):
+            now = time.time()
+            token = self._cluster.secret_data(self._secret).get("MASKINPORTEN_ACCESS_TOKEN")
+            valid = token is not None and jwt_claims(token)["exp"] > now
+            self.samples += 1
+            if valid:
+                invalid_since = None
+                continue
+            invalid_since = invalid_since if invalid_since is not None else now
+            self.longest_gap = max(self.longest_gap, now - invalid_since + 0.2)
 
 
 # --- restart, adopt, delete ---------------------------------------------------------------------

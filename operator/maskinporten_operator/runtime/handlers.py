@@ -20,7 +20,13 @@ from maskinporten_operator.adapters.selfservice import (
     admin_credential,
     base_url,
 )
-from maskinporten_operator.api import FORCE_REFRESH_ANNOTATION, GROUP, PLURAL, VERSION
+from maskinporten_operator.api import (
+    FORCE_REFRESH_ANNOTATION,
+    GROUP,
+    PLURAL,
+    ROTATE_KEY_ANNOTATION,
+    VERSION,
+)
 from maskinporten_operator.credentials.keys import InvalidKeyError
 from maskinporten_operator.credentials.secret_data import raw_data
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
@@ -157,6 +163,7 @@ async def keep_client_supplied(
         name,
         body.meta.get("generation"),
         body.meta.annotations.get(FORCE_REFRESH_ANNOTATION),
+        body.meta.annotations.get(ROTATE_KEY_ANNOTATION),
     )
 
     def post_event(event: Event) -> None:
@@ -217,6 +224,13 @@ async def delete_managed_client(
 async def wake_on_change(
     body: kopf.Body, name: str, namespace: str | None, memo: OperatorMemo, **_: Any
 ) -> None:
-    """Spec changes and forced refreshes are handled at once, not at the next scheduled refresh."""
-    forced = body.meta.annotations.get(FORCE_REFRESH_ANNOTATION)
-    memo.wakeups.wake_on_change(namespace or "", name, body.meta.get("generation"), forced)
+    """Spec changes, forced refreshes and key rotation requests are handled at once, not at the
+    next scheduled refresh."""
+    annotations = body.meta.annotations
+    memo.wakeups.wake_on_change(
+        namespace or "",
+        name,
+        body.meta.get("generation"),
+        annotations.get(FORCE_REFRESH_ANNOTATION),
+        annotations.get(ROTATE_KEY_ANNOTATION),
+    )
