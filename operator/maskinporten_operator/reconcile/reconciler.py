@@ -1,7 +1,7 @@
 """One reconciliation of a MaskinportenClient: key, tokens, workload Secret, status.
 
-Called by the per-resource daemon in :mod:`handlers`; everything it needs arrives as arguments,
-so a reconciliation can be reasoned about without kopf.
+Called by each resource's loop (:mod:`maskinporten_operator.runtime.loop`); everything it
+needs arrives as arguments, so a reconciliation can be reasoned about without kopf.
 """
 
 from __future__ import annotations
