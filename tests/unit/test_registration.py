@@ -31,6 +31,7 @@ from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY,
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
 from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Environment, Settings
 from maskinporten_testbed.fakekube import FakeKube, merge_patch
 from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
@@ -200,6 +201,15 @@ async def test_a_resource_without_client_id_gets_a_client_and_a_token_with_no_ma
         Reason.KEY_REGISTERED,
         Reason.TOKEN_ISSUED,
     ]
+
+
+async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world: World) -> None:
+    await world.reconcile()
+
+    expiry = world.memory.earliest_key_registration_expiry()
+
+    assert expiry is not None
+    assert format_time(expiry) == world.status["keys"][0]["expiresAt"]
 
 
 async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(

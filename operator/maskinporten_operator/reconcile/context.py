@@ -145,6 +145,19 @@ class ClientMemory:
         """When the first of the tokens held expires (Unix time), past or not; None without."""
         return min((slot.token.expires_at for slot in self.tokens.values()), default=None)
 
+    def earliest_key_registration_expiry(self) -> float | None:
+        """When the first of a managed client's registered keys expires at Digdir (Unix time);
+        None for a client with a clientId, or before registration."""
+        if self.registration is None or self.ring is None:
+            return None
+        jwks = self.registration.jwks
+        expiries = [
+            entry.expires_at
+            for ring_key in self.ring.keys
+            if (entry := jwks.key(ring_key.kid)) is not None and entry.expires_at is not None
+        ]
+        return min(expiries, default=None)
+
     def earliest_valid_expiry(self, now: float) -> float | None:
         valid = [
             slot.token.expires_at for slot in self.tokens.values() if slot.token.expires_at > now
