@@ -461,3 +461,45 @@ def test_without_the_admin_credential_managed_clients_say_what_to_configure(
             assert "nowhere/missing" in ready["message"]
     finally:
         operator.stop()
+
+
+def test_a_wrong_admin_credential_is_one_clear_condition(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    admin: AdminClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    core.create_namespaced_secret(
+        operator_namespace,
+        {
+            "metadata": {"name": "wrong-admin"},
+            "stringData": {
+                "clientId": "not-an-admin-client",
+                "tls.key": admin.certificate.private_key_pem().decode(),
+                "tls.crt": admin.certificate.chain_pem().decode(),
+            },
+        },
+    )
+    log = tmp_path_factory.mktemp("wrong-credential") / "operator.log"
+    settings = managed_settings(
+        standin, selfservice, "managed-w-*", f"{operator_namespace}/wrong-admin"
+    )
+    operator = OperatorProcess(kubeconfig, log, settings)
+    try:
+        for namespace in new_namespace(core, "managed-w-"):
+            cluster = Cluster(core, custom, namespace)
+            cluster.create_client("refused", spec())
+
+            ready = cluster.wait_condition("refused", status="False", reason="AdminTokenRejected")
+
+            assert "self-service admin token" in ready["message"]
+            assert cluster.condition("refused", "ClientRegistered")["reason"] == (
+                "AdminTokenRejected"
+            )
+    finally:
+        operator.stop()
