@@ -624,3 +624,16 @@ async def test_an_adopted_client_is_never_deleted(world: World) -> None:
 
     assert event is None
     assert world.selfservice.client_document("hand-made") is not None
+
+
+async def test_a_deletion_without_the_admin_credential_says_the_client_stays(world: World) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.deps.self_service = None
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
+    assert client_id in event.message
+    assert world.selfservice.client_document(client_id) is not None

@@ -49,9 +49,9 @@ KEYS_ANNOTATION = f"{GROUP}/keys"
 JWKS_DATA_KEY = "jwks"
 
 
-def initial_annotation(kid: str, now: float) -> dict[str, str]:
+def initial_annotation(key: ClientKey, now: float) -> dict[str, str]:
     """The annotation of a managed client's first key, generated just now."""
-    return {KEYS_ANNOTATION: json.dumps({kid: {"state": ACTIVE, "activatedAt": now}})}
+    return {KEYS_ANNOTATION: _states([RingKey(key, ACTIVE, activated_at=now)])}
 
 
 def _states(keys: Sequence[RingKey]) -> str:

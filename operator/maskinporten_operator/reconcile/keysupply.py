@@ -115,7 +115,7 @@ async def _generate_key(
         data={"jwk": key.private_jwk_json()},
         annotations={
             KEY_ID_ANNOTATION: key.kid,
-            **(keyring.initial_annotation(key.kid, run.now) if spec.managed else {}),
+            **(keyring.initial_annotation(key, run.now) if spec.managed else {}),
         },
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
