@@ -41,7 +41,7 @@ import httpx
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.credentials.secret_data import read_key
-from maskinporten_operator.oauth.authserver import TokenRequestError
+from maskinporten_operator.oauth.authserver import TokenRequestError, ca_bundle_ssl_context
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.ports import (
     AuthorizationServer,
@@ -225,11 +225,15 @@ class SelfServiceApi:
         tokens: AdminTokenProvider,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        ca_bundle: str | None = None,
     ) -> None:
+        """``ca_bundle``: a PEM file of CA certificates trusted besides the public ones, as for
+        the authorization server (``MASKINPORTEN_OPERATOR_CA_BUNDLE``)."""
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._tokens = tokens
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
+            verify=True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle),
             trust_env=True,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
         )

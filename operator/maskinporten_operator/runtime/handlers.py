@@ -132,7 +132,10 @@ async def connect_self_service(memo: OperatorMemo) -> None:
         memo.auth, client_id=client_id, key=key, issuer=settings.default_issuer
     )
     memo.self_service = SelfServiceApi(
-        url, tokens, timeout_seconds=settings.token_request_timeout_seconds
+        url,
+        tokens,
+        timeout_seconds=settings.token_request_timeout_seconds,
+        ca_bundle=settings.ca_bundle,
     )
     memo.deps.self_service = memo.self_service
 
