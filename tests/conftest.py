@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import kubernetes
 import pytest
 import yaml
 
-from maskinporten_testbed.controlplane import control_plane_or_existing
+from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
 from tests.integration.helpers import (
@@ -30,10 +31,15 @@ NEEDS_BUILT_BINARIES = frozenset({"kubeconfig", "helm", "kubectl_binary"})
 of them, directly or through another fixture, is an integration test."""
 
 
+FAULTS_DIR = REPO / "tests" / "faults"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if NEEDS_BUILT_BINARIES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        if FAULTS_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +59,21 @@ def ca() -> CertificateAuthority:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig() -> Iterator[Path]:
-    with control_plane_or_existing() as path:
-        yield path
+def control_plane() -> Iterator[LocalControlPlane | None]:
+    """The local control plane the tests run against; None with MASKINPORTEN_TEST_KUBECONFIG
+    (an existing cluster, whose API server the tests cannot stop and start)."""
+    if os.environ.get("MASKINPORTEN_TEST_KUBECONFIG"):
+        yield None
+        return
+    with LocalControlPlane() as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(control_plane: LocalControlPlane | None) -> Path:
+    if control_plane is None:
+        return Path(os.environ["MASKINPORTEN_TEST_KUBECONFIG"])
+    return control_plane.kubeconfig
 
 
 @pytest.fixture(scope="session")

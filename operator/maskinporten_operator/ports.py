@@ -6,10 +6,12 @@ in memory. Nothing here imports kopf or the ``kubernetes`` package.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maskinporten_operator.oauth.authserver import ServerMetadata, TokenResponse
+from maskinporten_operator.oauth.grant import GRANT_TYPE
 
 
 class KubeError(Exception):
@@ -73,3 +75,176 @@ class TokenRequestMetrics(Protocol):
     def token_request(self, *, seconds: float, reason: str | None) -> None:
         """Record one token request and its duration; ``reason`` is None on success."""
         ...
+
+
+# --- Digdir's self-service API (managed clients) -----------------------------------------------
+
+INTEGRATION_TYPE = "maskinporten"
+APPLICATION_TYPE = "web"
+AUTH_METHOD = "private_key_jwt"
+APPROVED = "APPROVED"
+MAX_KEYS = 5
+"""A client's JWKS holds at most this many keys."""
+
+
+class SelfServiceError(Exception):
+    """A self-service API call failed; ``reason`` is a CamelCase summary.
+
+    ``status`` is the HTTP status (0 when no answer came); ``error`` and ``description`` are the
+    API's (or, for the admin token, Maskinporten's) ``error`` and ``error_description``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        status: int = 0,
+        error: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def again(self) -> SelfServiceError:
+        """The same error as a new exception, to raise once more."""
+        return type(self)(
+            str(self),
+            reason=self.reason,
+            status=self.status,
+            error=self.error,
+            description=self.description,
+        )
+
+
+class SelfServiceRejected(SelfServiceError):
+    """The request was refused (HTTP 4xx but 429): a person must change something.
+
+    ``reason``: ``SelfServiceRejected``, or ``AdminTokenRejected`` when Maskinporten refused
+    the admin token. ``status`` 404 means the client does not exist in the organisation.
+    """
+
+
+class SelfServiceUnavailable(SelfServiceError):
+    """No usable answer: HTTP 5xx or 429 (``SelfServiceUnavailable``), no connection or a timeout
+    (``SelfServiceUnreachable``), an answer that cannot be read (``BadResponse``), or the same
+    for the admin token (``AdminTokenUnavailable``). Retrying later may help."""
+
+
+@dataclass(frozen=True)
+class ClientRegistration:
+    """What the operator registers: a Maskinporten consumer client (``integration_type``,
+    ``application_type``, ``token_endpoint_auth_method`` and ``grant_types`` are fixed).
+
+    ``description`` identifies the resource uniquely, so that the client is found again.
+    """
+
+    client_name: str
+    description: str
+    scopes: tuple[str, ...]
+
+    def document(self) -> dict[str, Any]:
+        """The JSON body of ``POST /clients`` and ``PUT /clients/{client_id}``."""
+        return {
+            "integration_type": INTEGRATION_TYPE,
+            "application_type": APPLICATION_TYPE,
+            "client_name": self.client_name,
+            "description": self.description,
+            "scopes": list(self.scopes),
+            "token_endpoint_auth_method": AUTH_METHOD,
+            "grant_types": [GRANT_TYPE],
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A client as the API answers it; ``org`` is ``client_orgno`` when given."""
+
+    client_id: str
+    client_name: str
+    description: str
+    integration_type: str
+    scopes: tuple[str, ...]
+    org: str | None
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The whole JSON answer."""
+
+
+@dataclass(frozen=True)
+class JwksEntry:
+    """A registered key: ``expires_at`` is its ``exp`` (epoch seconds), None when not given;
+    ``jwk`` its public members without ``exp`` (what to post again to keep or renew it)."""
+
+    kid: str
+    expires_at: float | None
+    jwk: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RegisteredJwks:
+    """A client's key set; ``last_updated`` as the API gives it (ISO 8601), None when absent."""
+
+    keys: tuple[JwksEntry, ...]
+    last_updated: str | None = None
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(key.kid for key in self.keys)
+
+    def key(self, kid: str) -> JwksEntry | None:
+        return next((key for key in self.keys if key.kid == kid), None)
+
+
+@dataclass(frozen=True)
+class ScopeAccess:
+    """The organisation's access to a scope: ``state`` ``APPROVED`` (usable), ``REQUESTED`` or
+    ``DENIED``; ``accessible_for_all`` for a public scope."""
+
+    scope: str
+    state: str
+    owner_org: str | None = None
+    accessible_for_all: bool = False
+
+    @property
+    def accessible(self) -> bool:
+        return self.state == APPROVED
+
+
+def inaccessible_scopes(wanted: Iterable[str], access: Iterable[ScopeAccess]) -> list[str]:
+    """The ``wanted`` scopes the organisation may not put on a client, in the order given."""
+    usable = {entry.scope for entry in access if entry.accessible}
+    return [scope for scope in dict.fromkeys(wanted) if scope not in usable]
+
+
+class SelfService(Protocol):
+    """Digdir's self-service API, authorised by the organisation's admin client. Every method
+    raises :class:`SelfServiceError` and nothing else."""
+
+    async def list_clients(self) -> list[RegisteredClient]:
+        """Every client of the organisation, of every integration type."""
+        ...
+
+    async def get_client(self, client_id: str) -> RegisteredClient:
+        """One client; :class:`SelfServiceRejected` with status 404 when there is none."""
+        ...
+
+    async def create_client(self, registration: ClientRegistration) -> RegisteredClient: ...
+
+    async def update_client(
+        self, client_id: str, registration: ClientRegistration
+    ) -> RegisteredClient: ...
+
+    async def delete_client(self, client_id: str) -> None: ...
+
+    async def get_jwks(self, client_id: str) -> RegisteredJwks: ...
+
+    async def replace_jwks(
+        self, client_id: str, keys: Sequence[Mapping[str, Any]]
+    ) -> RegisteredJwks:
+        """Replace the whole key set (at most :data:`MAX_KEYS` public JWKs)."""
+        ...
+
+    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]: ...

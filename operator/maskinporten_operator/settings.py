@@ -6,7 +6,8 @@ import re
 import ssl
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from fnmatch import fnmatchcase
+from typing import Annotated, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -72,6 +73,33 @@ def readable_ca_bundle(path: str) -> str:
     return path
 
 
+class ScopeRule(NamedTuple):
+    """Namespaces matching ``namespace`` (a glob) may request scopes matching ``scopes``."""
+
+    namespace: str
+    scopes: tuple[str, ...]
+
+
+def parse_scope_policy(value: object) -> object:
+    """``team-a=skatteetaten:*,nav:*;team-*=digdir:*`` as rules; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    rules = []
+    for entry in (part.strip() for part in value.split(";")):
+        if not entry:
+            continue
+        namespace, equals, scopes = entry.partition("=")
+        globs = tuple(glob for glob in scopes.replace(",", " ").split() if glob)
+        if not equals or not namespace.strip() or not globs:
+            raise ValueError(
+                f"'{entry}' is not <namespace glob>=<scope glob>[,<scope glob>...]; rules are "
+                "separated by ';', e.g. team-a=skatteetaten:*,nav:*;team-*=digdir:*"
+            )
+        rules.append(ScopeRule(namespace.strip(), globs))
+    return tuple(rules)
+
+
+ScopePolicy = Annotated[tuple[ScopeRule, ...], BeforeValidator(parse_scope_policy)]
 CaBundlePath = Annotated[str, AfterValidator(readable_ca_bundle)]
 IssuerUrl = Annotated[
     str, BeforeValidator(with_trailing_slash), Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -104,6 +132,19 @@ class Settings(BaseModel):
     """Path of a PEM file of CA certificates trusted, in addition to the public CAs, for the
     https servers the operator calls (an issuer whose certificate comes from a private CA); pass
     it to ``AuthorizationServerClient(ca_bundle=...)``."""
+    self_service_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """Digdir's self-service API; by default the environment's (none for ``custom``)."""
+    self_service_credentials: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
+    )
+    """``namespace/name`` of the Secret with the self-service admin client's business
+    certificate and its ``clientId``; without it, only clients with a clientId work."""
+    cluster_name: str = Field(
+        default="default", min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._-]+$"
+    )
+    """Part of each created client's description, which is how the operator finds it again."""
+    managed_scope_policy: ScopePolicy = ()
+    """Which namespaces may request which scopes for managed clients; empty allows all."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -118,7 +159,29 @@ class Settings(BaseModel):
                 f"{ENV_PREFIX}ISSUER is only used with {ENV_PREFIX}ENVIRONMENT=custom "
                 f"({self.environment.value} uses {KNOWN_ISSUERS[self.environment]})"
             )
+        if (
+            self.self_service_credentials is not None
+            and self.environment is Environment.CUSTOM
+            and self.self_service_url is None
+        ):
+            raise ValueError(
+                f"set {ENV_PREFIX}SELF_SERVICE_URL when {ENV_PREFIX}ENVIRONMENT is custom and "
+                f"{ENV_PREFIX}SELF_SERVICE_CREDENTIALS is set"
+            )
         return self
+
+    def scopes_refused(self, namespace: str, scopes: tuple[str, ...]) -> list[str]:
+        """The ``scopes`` a managed client in ``namespace`` may not request under
+        ``managed_scope_policy`` (none when the policy is empty)."""
+        if not self.managed_scope_policy:
+            return []
+        allowed = [
+            glob
+            for rule in self.managed_scope_policy
+            if fnmatchcase(namespace, rule.namespace)
+            for glob in rule.scopes
+        ]
+        return [s for s in scopes if not any(fnmatchcase(s, glob) for glob in allowed)]
 
     @property
     def default_issuer(self) -> str:
@@ -138,6 +201,7 @@ class Settings(BaseModel):
             (f"{ENV_PREFIX}ISSUER", self.issuer, tokens),
             *((f"{ENV_PREFIX}ALLOWED_ISSUERS entry", url, tokens) for url in self.allowed_issuers),
             (f"{ENV_PREFIX}ALTINN_EXCHANGE_URL", self.altinn_exchange_url, "Maskinporten tokens"),
+            (f"{ENV_PREFIX}SELF_SERVICE_URL", self.self_service_url, "admin tokens"),
         ]
         return [
             f"{setting} {url} is plain http: {what} sent to it travel unencrypted; use https "

@@ -181,8 +181,11 @@ class LocalControlPlane:
             self.stop()
             raise
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    def _spawn(
+        self, name: str, command: list[str], *, append: bool = False
+    ) -> subprocess.Popen[bytes]:
+        mode = "ab" if append else "wb"
+        log = open(self.workdir / f"{name}.log", mode)  # noqa: SIM115 - lives as long as the process
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
         )
@@ -215,30 +218,51 @@ class LocalControlPlane:
         sa_key, sa_pub = pki.service_account_keys()
         port = free_port()
         self.server = f"https://127.0.0.1:{port}"
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(apiserver),
-                f"--etcd-servers={self._etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--cert-dir={self.workdir / 'apiserver-certs'}",
-                f"--tls-cert-file={serving.cert}",
-                f"--tls-private-key-file={serving.key}",
-                f"--client-ca-file={pki.ca_cert}",
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={sa_pub}",
-                f"--service-account-signing-key-file={sa_key}",
-                "--enable-priority-and-fairness=false",
-                "--v=1",
-            ],
-        )
+        self._apiserver_command = [
+            str(apiserver),
+            f"--etcd-servers={self._etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={self.workdir / 'apiserver-certs'}",
+            f"--tls-cert-file={serving.cert}",
+            f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--enable-priority-and-fairness=false",
+            "--v=1",
+        ]
+        self._spawn("kube-apiserver", self._apiserver_command)
         self.kubeconfig = self._write_kubeconfig("admin", admin, pki)
         self._sa_key = sa_key
+        self._admin, self._pki = admin, pki
         self._wait_ready("kube-apiserver", f"{self.server}/readyz", admin, pki, timeout)
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone (SIGTERM, SIGKILL after 15 s); etcd, the controller
+        manager and the data stay. :meth:`start_apiserver` brings it back on the same address."""
+        for entry in [entry for entry in self._processes if entry[0] == "kube-apiserver"]:
+            _, process = entry
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            self._processes.remove(entry)
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """Start kube-apiserver again after :meth:`stop_apiserver`: the same address, certificates
+        and etcd, so clients reconnect with the kubeconfig they have. Waits until it is ready."""
+        if any(name == "kube-apiserver" for name, _ in self._processes):
+            raise RuntimeError("kube-apiserver is running")
+        self._spawn("kube-apiserver", self._apiserver_command, append=True)
+        self._wait_ready("kube-apiserver", f"{self.server}/readyz", self._admin, self._pki, timeout)
 
     def _start_controller_manager(self, manager: Path, pki: _Pki, timeout: float) -> None:
         identity = pki.issue("controller-manager", "system:kube-controller-manager")

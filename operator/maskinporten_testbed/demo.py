@@ -1,9 +1,11 @@
 """The README's run command: the operator end to end on a local control plane and stand-in.
 
-Starts etcd + kube-apiserver + kube-controller-manager, the Maskinporten stand-in, installs the
-CRD, runs the operator, applies ``examples/maskinportenclient.yaml``, registers the generated
-public key at the stand-in (as a person would in Digdir's self-service portal), and shows the
-resource Ready with the decoded claims of the token in its Secret.
+Starts etcd + kube-apiserver + kube-controller-manager, the Maskinporten stand-in and the
+self-service API stand-in beside it (together they play Digdir), puts the organisation's
+self-service admin credential in a Secret as an administrator would once, installs the CRD,
+runs the operator, applies ``examples/maskinportenclient.yaml`` (a managed client: no
+clientId), and shows the resource Ready, the client the operator registered, and the decoded
+claims of the token in its Secret. No manual registration step.
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ import base64
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from maskinporten_testbed import binaries
 from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.operatorprocess import OperatorProcess, operator_settings
 from maskinporten_testbed.polling import eventually
-from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
+from maskinporten_testbed.selfservice import AdminClient, SelfServiceThread, provision_admin_client
+from maskinporten_testbed.standin import StandinThread
+from maskinporten_testbed.testca import CertificateAuthority
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "maskinportenclient.yaml"
-CLIENT_ID = "demo-client"
+ORG = "991825827"
 SCOPE = "demo:weather.read"
+CREDENTIAL_SECRET = "selfservice-admin"  # noqa: S105 - a Secret's name
 TOKEN_LIFETIME_SECONDS = 300
 
 
@@ -56,6 +60,24 @@ class Demo:
 
         return eventually(value, what=f"{path} of maskinportenclient/demo", timeout=timeout)
 
+    def put_admin_credential(self, admin: AdminClient) -> None:
+        """The administrator's one-time step: the admin client's id and business certificate
+        in a Secret in the operator's namespace."""
+        key = self.plane.workdir / "admin-tls.key"
+        chain = self.plane.workdir / "admin-tls.crt"
+        key.write_bytes(admin.certificate.private_key_pem())
+        key.chmod(0o600)
+        chain.write_bytes(admin.certificate.chain_pem())
+        self.run_kubectl(
+            "create",
+            "secret",
+            "generic",
+            CREDENTIAL_SECRET,
+            f"--from-literal=clientId={admin.client_id}",
+            f"--from-file=tls.key={key}",
+            f"--from-file=tls.crt={chain}",
+        )
+
     def show_token_claims(self) -> None:
         secret = json.loads(
             self.run_kubectl("get", "secret", "demo-maskinporten", "-o", "json", show=False)
@@ -74,39 +96,41 @@ def main() -> None:
     args = parser.parse_args()
     _say("building or reusing control plane binaries (minutes on first use)")
     binaries.ensure_all()
-    with LocalControlPlane() as plane, StandinThread() as standin:
+    with (
+        LocalControlPlane() as plane,
+        StandinThread() as standin,
+        SelfServiceThread(standin) as selfservice,
+    ):
         demo = Demo(plane)
         standin.set_lifetime(SCOPE, TOKEN_LIFETIME_SECONDS)
-        _say(f"control plane up; Maskinporten stand-in at {standin.issuer}")
+        selfservice.grant_scope_access(ORG, SCOPE)
+        _say(
+            f"control plane up; Maskinporten stand-in at {standin.issuer}, "
+            f"self-service API stand-in at {selfservice.base_url}"
+        )
         demo.run_kubectl("apply", "-f", str(REPO / "crds"))
         demo.run_kubectl("wait", "--for=condition=Established", "crd", "--all")
+        _say("once per cluster: the organisation's self-service admin credential in a Secret")
+        demo.put_admin_credential(provision_admin_client(standin, CertificateAuthority(), ORG))
         log = plane.workdir / "operator.log"
-        operator = OperatorProcess(plane.kubeconfig, log, operator_settings(standin, "default"))
+        settings = {
+            **operator_settings(standin, "default"),
+            "MASKINPORTEN_OPERATOR_SELF_SERVICE_URL": selfservice.base_url,
+            "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS": f"default/{CREDENTIAL_SECRET}",
+            "MASKINPORTEN_OPERATOR_CLUSTER_NAME": "demo",
+        }
+        operator = OperatorProcess(plane.kubeconfig, log, settings)
         try:
-            _say("applying the sample MaskinportenClient")
+            _say("applying the sample MaskinportenClient (no clientId: a managed client)")
             demo.run_kubectl("apply", "-f", str(EXAMPLE))
-            public_jwk = json.loads(demo.wait_for_jsonpath("{.status.publicJwk}", timeout=60))
-            _say(f"registering the generated public key {public_jwk['kid']} at the stand-in")
-            standin.register_client(
-                Client(
-                    client_id=CLIENT_ID,
-                    org="991825827",
-                    scopes=frozenset({SCOPE}),
-                    keys=(RegisteredKey(public_jwk),),
-                )
-            )
-            demo.run_kubectl(
-                "annotate",
-                "--overwrite",
-                "maskinportenclient",
-                "demo",
-                f"maskinporten-operator.dev/force-refresh={int(time.time())}",
-            )
             demo.wait_for_jsonpath(
-                '{.status.conditions[?(@.type=="Ready")].status}', timeout=60, expect="True"
+                '{.status.conditions[?(@.type=="Ready")].status}', timeout=180, expect="True"
             )
             _say("the resource is Ready")
             demo.run_kubectl("get", "maskinportenclients", "-o", "wide")
+            client_id = demo.wait_for_jsonpath("{.status.clientId}", timeout=10)
+            _say(f"the client {client_id} the operator registered at the self-service API")
+            print(json.dumps(selfservice.client_document(client_id), indent=2), flush=True)
             _say("claims of the token in Secret demo-maskinporten")
             demo.show_token_claims()
             if not args.exit:

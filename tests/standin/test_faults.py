@@ -137,3 +137,40 @@ async def test_logs_name_client_and_outcome_but_never_grant_or_token(
     assert f"client={CLIENT_ID} status=200 outcome=ok" in caplog.text
     assert assertion not in caplog.text
     assert response.json()["access_token"] not in caplog.text
+
+
+async def test_a_fault_for_one_client_leaves_the_others_served(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.fail_client("someone-else", 5, status=500)
+    standin.fail_client(CLIENT_ID, 1, status=502)
+
+    first = await post_grant(http, standin, grants.kid())
+    second = await post_grant(http, standin, grants.kid())
+
+    assert [first.status_code, second.status_code] == [502, 200]
+
+
+async def test_latency_for_one_client_holds_only_that_clients_answers(
+    standin: MaskinportenStandin, clock: FrozenClock, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.set_client_latency("someone-else", 30)
+    served = await post_grant(http, standin, grants.kid())
+    standin.set_client_latency(CLIENT_ID, 0.5)
+    held = asyncio.create_task(post_grant(http, standin, grants.kid()))
+    await eventually_async(lambda: clock.sleepers, what="the server to hold the answer")
+    clock.advance(0.5)
+
+    assert served.status_code == 200
+    assert (await held).status_code == 200
+
+
+async def test_every_issued_token_is_kept_for_leak_checks(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    first = (await post_grant(http, standin, grants.kid())).json()["access_token"]
+    standin.fail_next(1)
+    await post_grant(http, standin, grants.kid())
+    second = (await post_grant(http, standin, grants.kid())).json()["access_token"]
+
+    assert standin.issued_tokens() == [first, second]

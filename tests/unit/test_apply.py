@@ -12,8 +12,19 @@ from typing import Any
 import pytest
 
 from maskinporten_operator.adapters.metrics import Metrics
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.ports import JwksEntry, RegisteredClient, RegisteredJwks
 from maskinporten_operator.reconcile.conditions import READY
-from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Event, TokenSlot
+from maskinporten_operator.reconcile.context import (
+    ACTIVE,
+    ClientMemory,
+    ClientRef,
+    Event,
+    KeyRing,
+    KnownRegistration,
+    RingKey,
+    TokenSlot,
+)
 from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.schedule import RefreshPlan
@@ -181,3 +192,25 @@ def test_applying_an_outcome_needs_no_kopf() -> None:
     ).stdout.strip()
 
     assert loaded == "False"
+
+
+async def test_a_managed_client_has_a_key_registration_expiry_gauge(client_key: ClientKey) -> None:
+    applied = Applied()
+    memory = memory_with_token()
+    registered_until = NOW + 365 * 86_400
+    client = RegisteredClient("c", "team/weather", "d", "maskinporten", ("a:b",), None)
+    jwks = RegisteredJwks((JwksEntry(client_key.kid, registered_until, client_key.public_jwk()),))
+    memory.registration = KnownRegistration(client, jwks, accepted=True)
+    memory.ring = KeyRing((RingKey(client_key, ACTIVE),), version="1")
+
+    await applied.apply(READY_OUTCOME, current_status={}, memory=memory)
+
+    assert applied.gauge("key_registration_expiration_timestamp_seconds") == registered_until
+
+
+async def test_a_client_with_a_client_id_has_no_key_registration_gauge() -> None:
+    applied = Applied()
+
+    await applied.apply(READY_OUTCOME, current_status={}, memory=memory_with_token())
+
+    assert applied.gauge("key_registration_expiration_timestamp_seconds") is None

@@ -45,11 +45,15 @@ class Resource:
         self.reconciled_at: list[float] = []
         self.refresh_every = refresh_every
         self.failing_applies = 0
+        self.failing_reconciles = 0
         self.wakeup = Wakeup()
         self.stopped = Stop()
 
     async def reconcile(self, ref: ClientRef) -> Outcome:
         self.reconciled_at.append(now())
+        if self.failing_reconciles:
+            self.failing_reconciles -= 1
+            raise RuntimeError("boom")
         return Outcome({}, now() + self.refresh_every, (), ready=True)
 
     async def apply(self, ref: ClientRef, outcome: Outcome) -> None:
@@ -112,6 +116,18 @@ async def test_an_exception_applying_the_outcome_does_not_end_the_loop() -> None
 
     assert [at - start for at in resource.reconciled_at] == [
         pytest.approx(BASE * i) for i in range(4)
+    ]
+
+
+async def test_an_exception_escaping_the_reconciliation_does_not_end_the_loop() -> None:
+    resource = Resource()
+    resource.failing_reconciles = 2
+    start = now()
+
+    await run_for(resource, 2 * BASE + 1)
+
+    assert [at - start for at in resource.reconciled_at] == [
+        pytest.approx(BASE * i) for i in range(3)
     ]
 
 

@@ -124,3 +124,25 @@ def test_a_scope_whose_watch_fell_behind_is_incomplete_until_listed_again() -> N
     cached.secrets.forget_scope(None)
 
     assert not cached.secrets.knows(NAMESPACE)
+
+
+def test_a_list_older_than_the_operators_own_write_keeps_the_write() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+    cached.secrets.remember(managed("weather-key", 9))
+    cached.secrets.forget_scope(None)
+
+    cached.secrets.apply_list(None, [managed("weather-key", 8)])
+
+    secret = cached.secrets.get(NAMESPACE, "weather-key")
+    assert secret is not None
+    assert secret["metadata"]["resourceVersion"] == "9"
+
+
+def test_a_list_drops_secrets_that_are_gone() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+
+    cached.secrets.apply_list(None, [])
+
+    assert cached.secrets.get(NAMESPACE, "weather-key") is None

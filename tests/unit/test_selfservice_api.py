@@ -18,17 +18,20 @@ from maskinporten_operator.adapters.selfservice import (
     PROD_BASE_URL,
     TEST_BASE_URL,
     AdminTokenProvider,
-    ClientRegistration,
     SelfServiceApi,
-    SelfServiceRejected,
-    SelfServiceUnavailable,
+    admin_credential,
     base_url,
-    inaccessible_scopes,
 )
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.ports import (
+    ClientRegistration,
+    SelfServiceRejected,
+    SelfServiceUnavailable,
+    inaccessible_scopes,
+)
 from maskinporten_operator.settings import Environment
 from maskinporten_testbed.selfservice import (
     AdminClient,
@@ -423,3 +426,41 @@ def test_an_admin_credential_without_a_certificate_is_refused(
         AdminTokenProvider(
             auth, client_id="admin", key=workload_keys[0], issuer="https://test.maskinporten.no/"
         )
+
+
+# --- the admin credential Secret ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["pem", "pkcs12"])
+def test_the_admin_credential_is_read_from_a_pem_or_pkcs12_secret(
+    business_certificate: BusinessCertificate, layout: str
+) -> None:
+    data = {"clientId": b"admin-client\n"}
+    if layout == "pem":
+        data |= {
+            "tls.key": business_certificate.private_key_pem(),
+            "tls.crt": business_certificate.chain_pem(),
+        }
+    else:
+        data |= {"keystore.p12": business_certificate.pkcs12(b"s3cret"), "password": b"s3cret\n"}
+
+    client_id, key = admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+    assert client_id == "admin-client"
+    assert key.certificate_chain
+
+
+def test_an_admin_credential_without_client_id_says_what_to_add(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {"tls.key": business_certificate.private_key_pem()}
+
+    with pytest.raises(InvalidKeyError, match="'clientId'"):
+        admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+
+def test_an_admin_credential_without_a_certificate_chain_is_refused(client_key: ClientKey) -> None:
+    data = {"clientId": b"admin", "jwk": client_key.private_jwk_json().encode(), "kid": b"k"}
+
+    with pytest.raises(InvalidKeyError, match="business certificate"):
+        admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))

@@ -243,3 +243,53 @@ def test_custom_environment_has_no_altinn_exchange_unless_configured() -> None:
         "MASKINPORTEN_OPERATOR_ISSUER": "https://issuer.example/",
     }
     assert settings_from_env(custom).altinn_exchange is None
+
+
+# --- managed clients ----------------------------------------------------------------------------
+
+
+def test_managed_clients_are_off_and_any_scope_allowed_by_default() -> None:
+    settings = settings_from_env({})
+
+    assert settings.self_service_credentials is None
+    assert settings.cluster_name == "default"
+    assert settings.scopes_refused("team", ("any:scope",)) == []
+
+
+def test_the_custom_environment_needs_a_self_service_url_for_managed_clients() -> None:
+    message = rejection(
+        env(environment="custom", issuer="http://mp.local/", self_service_credentials="ops/admin")
+    )
+
+    assert "MASKINPORTEN_OPERATOR_SELF_SERVICE_URL" in message
+
+
+def test_the_admin_credential_is_named_namespace_slash_name() -> None:
+    assert "SELF_SERVICE_CREDENTIALS" in rejection(env(self_service_credentials="just-a-name"))
+
+
+@pytest.mark.parametrize(
+    ("namespace", "scopes", "refused"),
+    [
+        ("team-a", ("skatteetaten:x", "nav:y"), []),
+        ("team-a", ("digdir:z",), []),
+        ("team-b", ("digdir:z", "nav:y"), ["nav:y"]),
+        ("other", ("digdir:z",), ["digdir:z"]),
+    ],
+)
+def test_the_scope_policy_allows_a_namespace_the_scopes_of_every_rule_it_matches(
+    namespace: str, scopes: tuple[str, ...], refused: list[str]
+) -> None:
+    settings = settings_from_env(
+        env(managed_scope_policy="team-a=skatteetaten:*,nav:*; team-*=digdir:*")
+    )
+
+    assert settings.scopes_refused(namespace, scopes) == refused
+
+
+@pytest.mark.parametrize("policy", ["team-a", "=nav:*", "team-a=", "a=b:c;;oops"])
+def test_a_malformed_scope_policy_is_rejected_with_an_example(policy: str) -> None:
+    message = rejection(env(managed_scope_policy=policy))
+
+    assert "MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY" in message
+    assert "team-a=skatteetaten:*,nav:*" in message

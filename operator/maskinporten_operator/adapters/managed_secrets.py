@@ -54,6 +54,11 @@ def _owner(secret: dict[str, Any]) -> str | None:
     return owner
 
 
+def _key(secret: dict[str, Any]) -> tuple[str, str]:
+    metadata = secret.get("metadata", {})
+    return metadata.get("namespace", ""), metadata.get("name", "")
+
+
 def _version(secret: dict[str, Any]) -> int:
     """The resourceVersion as a number (etcd's revision), or -1 when it is not one."""
     with contextlib.suppress(ValueError, TypeError):
@@ -113,8 +118,7 @@ class ManagedSecrets:
 
     def apply_event(self, event_type: str, secret: dict[str, Any], *, wake: bool = True) -> None:
         """A watch event (ADDED, MODIFIED, DELETED); wakes the owner when it must act."""
-        metadata = secret.get("metadata", {})
-        key = (metadata.get("namespace", ""), metadata.get("name", ""))
+        key = _key(secret)
         if not self._watched(key[0]):
             return
         known = self._secrets.get(key)
@@ -130,8 +134,10 @@ class ManagedSecrets:
 
     def apply_list(self, scope: str | None, secrets: list[dict[str, Any]]) -> None:
         """A full list of a scope (a namespace, or None for all): the cache is complete."""
+        listed = {_key(secret) for secret in secrets}
         for key in [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]:
-            del self._secrets[key]
+            if key not in listed:
+                del self._secrets[key]
         for secret in secrets:
             self.apply_event("ADDED", secret, wake=False)
         self._synced.add(scope)
@@ -154,15 +160,19 @@ class ManagedSecrets:
                     resource_version = self._list(scope)
                 resource_version = self._watch_once(scope, resource_version)
             except kubernetes.client.ApiException as error:
-                if error.status == 410:  # too old: list again
-                    resource_version = None
-                    self._send(self.forget_scope, scope)
-                else:
+                if error.status != 410:  # 410: too old, listed again without a word
                     logger.warning("watching managed Secrets failed: HTTP %s", error.status)
-                time.sleep(RECONNECT_DELAY_SECONDS)
+                resource_version = None
+                self._reconnect(scope)
             except Exception as error:  # a watch must survive any API hiccup
                 logger.warning("watching managed Secrets failed: %s", type(error).__name__)
-                time.sleep(RECONNECT_DELAY_SECONDS)
+                resource_version = None
+                self._reconnect(scope)
+
+    def _reconnect(self, scope: str | None) -> None:
+        """After a broken watch: incomplete (reads go to the API server) until listed again."""
+        self._send(self.forget_scope, scope)
+        time.sleep(RECONNECT_DELAY_SECONDS)
 
     def _list(self, scope: str | None) -> str:
         kwargs: dict[str, Any] = {"label_selector": MANAGED_SELECTOR, "_preload_content": False}

@@ -23,6 +23,8 @@ class ClientState:
     ready: bool
     token_expires_at: float | None
     next_refresh_at: float
+    key_registration_expires_at: float | None = None
+    """A managed client's: when the first of the operator's registered keys expires at Digdir."""
 
 
 class ClientStates(Collector):
@@ -52,14 +54,21 @@ class ClientStates(Collector):
             "When the operator next requests a token for the resource (Unix time)",
             labels=labels,
         )
+        registration = GaugeMetricFamily(
+            f"{PREFIX}_key_registration_expiration_timestamp_seconds",
+            "When the first of a managed client's registered keys expires at Digdir (Unix time)",
+            labels=labels,
+        )
         managed = GaugeMetricFamily(f"{PREFIX}_managed_resources", "MaskinportenClients managed")
         for (namespace, name), state in list(self._states.items()):
             ready.add_metric([namespace, name], 1.0 if state.ready else 0.0)
             refresh.add_metric([namespace, name], state.next_refresh_at)
             if state.token_expires_at is not None:
                 expiry.add_metric([namespace, name], state.token_expires_at)
+            if state.key_registration_expires_at is not None:
+                registration.add_metric([namespace, name], state.key_registration_expires_at)
         managed.add_metric([], len(self._states))
-        return [ready, expiry, refresh, managed]
+        return [ready, expiry, refresh, registration, managed]
 
 
 class Metrics:

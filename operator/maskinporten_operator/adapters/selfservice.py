@@ -15,9 +15,10 @@ admin client's business-certificate (``x5c``) grant with ``idporten:dcr.read``,
 ``idporten:dcr.write`` and ``idporten:dcr.modify``, from :class:`AdminTokenProvider`, which
 shares one token among all callers and requests a new one on a 401.
 
-Every failure is a :class:`SelfServiceError`: :class:`SelfServiceRejected` when the API (or
-the token endpoint, for the admin token) refused the request (HTTP 4xx but 429), with the API's
-own ``error`` and ``error_description``; :class:`SelfServiceUnavailable` for 5xx, 429,
+Every failure is a :class:`~maskinporten_operator.ports.SelfServiceError` (see
+:mod:`maskinporten_operator.ports`): :class:`SelfServiceRejected` when the API (or the token
+endpoint, for the admin token) refused the request (HTTP 4xx but 429), with the API's own
+``error`` and ``error_description``; :class:`SelfServiceUnavailable` for 5xx, 429,
 unreachable servers, timeouts and answers that cannot be read. No error carries a token, a
 grant or key material.
 
@@ -29,17 +30,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.oauth.authserver import TokenRequestError
-from maskinporten_operator.oauth.grant import GRANT_TYPE, GrantClaims, sign_grant
-from maskinporten_operator.ports import AuthorizationServer
+from maskinporten_operator.credentials.secret_data import read_key
+from maskinporten_operator.oauth.authserver import TokenRequestError, ca_bundle_ssl_context
+from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.ports import (
+    AuthorizationServer,
+    ClientRegistration,
+    JwksEntry,
+    RegisteredClient,
+    RegisteredJwks,
+    ScopeAccess,
+    SelfServiceError,
+    SelfServiceRejected,
+    SelfServiceUnavailable,
+)
 from maskinporten_operator.settings import Environment
 
 TEST_BASE_URL = "https://api.test.samarbeid.digdir.no/api/v1/"
@@ -50,11 +64,6 @@ BASE_URLS: Mapping[Environment, str] = {
 }
 """The self-service API of each Maskinporten environment (``custom`` has none)."""
 ADMIN_SCOPES = ("idporten:dcr.read", "idporten:dcr.write", "idporten:dcr.modify")
-INTEGRATION_TYPE = "maskinporten"
-APPLICATION_TYPE = "web"
-AUTH_METHOD = "private_key_jwt"
-APPROVED = "APPROVED"
-MAX_KEYS = 5
 REFRESH_MARGIN_SECONDS = 60.0
 """An admin token is replaced this long before it expires (at most half its lifetime)."""
 FAILURE_HOLD_SECONDS = 10.0
@@ -63,141 +72,42 @@ request: a broken admin credential costs one request per hold, not one per resou
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
-class SelfServiceError(Exception):
-    """A self-service API call failed; ``reason`` is a CamelCase summary.
-
-    ``status`` is the HTTP status (0 when no answer came); ``error`` and ``description`` are the
-    API's (or, for the admin token, Maskinporten's) ``error`` and ``error_description``.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        status: int = 0,
-        error: str | None = None,
-        description: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.status = status
-        self.error = error
-        self.description = description
-
-    def again(self) -> SelfServiceError:
-        """The same error as a new exception, to raise once more."""
-        return type(self)(
-            str(self),
-            reason=self.reason,
-            status=self.status,
-            error=self.error,
-            description=self.description,
-        )
-
-
-class SelfServiceRejected(SelfServiceError):
-    """The request was refused (HTTP 4xx but 429): a person must change something.
-
-    ``reason``: ``SelfServiceRejected``, or ``AdminTokenRejected`` when Maskinporten refused
-    the admin token. ``status`` 404 means the client does not exist in the organisation.
-    """
-
-
-class SelfServiceUnavailable(SelfServiceError):
-    """No usable answer: HTTP 5xx or 429 (``SelfServiceUnavailable``), no connection or a timeout
-    (``SelfServiceUnreachable``), an answer that cannot be read (``BadResponse``), or the same
-    for the admin token (``AdminTokenUnavailable``). Retrying later may help."""
-
-
-@dataclass(frozen=True)
-class ClientRegistration:
-    """What the operator registers: a Maskinporten consumer client (``integration_type``,
-    ``application_type``, ``token_endpoint_auth_method`` and ``grant_types`` are fixed).
-
-    ``description`` identifies the resource uniquely, so that the client is found again.
-    """
-
-    client_name: str
-    description: str
-    scopes: tuple[str, ...]
-
-    def document(self) -> dict[str, Any]:
-        """The JSON body of ``POST /clients`` and ``PUT /clients/{client_id}``."""
-        return {
-            "integration_type": INTEGRATION_TYPE,
-            "application_type": APPLICATION_TYPE,
-            "client_name": self.client_name,
-            "description": self.description,
-            "scopes": list(self.scopes),
-            "token_endpoint_auth_method": AUTH_METHOD,
-            "grant_types": [GRANT_TYPE],
-        }
-
-
-@dataclass(frozen=True)
-class RegisteredClient:
-    """A client as the API answers it; ``org`` is ``client_orgno`` when given."""
-
-    client_id: str
-    client_name: str
-    description: str
-    integration_type: str
-    scopes: tuple[str, ...]
-    org: str | None
-    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    """The whole JSON answer."""
-
-
-@dataclass(frozen=True)
-class JwksEntry:
-    """A registered key: ``expires_at`` is its ``exp`` (epoch seconds), None when not given;
-    ``jwk`` its public members without ``exp`` (what to post again to keep or renew it)."""
-
-    kid: str
-    expires_at: float | None
-    jwk: Mapping[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class RegisteredJwks:
-    """A client's key set; ``last_updated`` as the API gives it (ISO 8601), None when absent."""
-
-    keys: tuple[JwksEntry, ...]
-    last_updated: str | None = None
-
-    @property
-    def kids(self) -> tuple[str, ...]:
-        return tuple(key.kid for key in self.keys)
-
-    def key(self, kid: str) -> JwksEntry | None:
-        return next((key for key in self.keys if key.kid == kid), None)
-
-
-@dataclass(frozen=True)
-class ScopeAccess:
-    """The organisation's access to a scope: ``state`` ``APPROVED`` (usable), ``REQUESTED`` or
-    ``DENIED``; ``accessible_for_all`` for a public scope."""
-
-    scope: str
-    state: str
-    owner_org: str | None = None
-    accessible_for_all: bool = False
-
-    @property
-    def accessible(self) -> bool:
-        return self.state == APPROVED
-
-
-def inaccessible_scopes(wanted: Iterable[str], access: Iterable[ScopeAccess]) -> list[str]:
-    """The ``wanted`` scopes the organisation may not put on a client, in the order given."""
-    usable = {entry.scope for entry in access if entry.accessible}
-    return [scope for scope in dict.fromkeys(wanted) if scope not in usable]
-
-
 def base_url(environment: Environment) -> str | None:
     """The self-service API base URL for ``environment``; None for ``custom``."""
     return BASE_URLS.get(environment)
+
+
+ADMIN_CLIENT_ID_DATA_KEY = "clientId"
+ADMIN_PASSWORD_DATA_KEY = "password"  # noqa: S105 - the data key's name, not a password
+ADMIN_KEY_SPEC = KeySpec(mode=KeyMode.CERTIFICATE)
+
+
+def admin_credential(
+    data: Mapping[str, bytes], *, source: str, now: datetime
+) -> tuple[str, ClientKey]:
+    """The admin client's id and business certificate from its Secret's data: ``clientId``,
+    and ``keystore.p12`` with ``password``, or ``tls.key`` with ``tls.crt`` (any layout
+    :func:`~maskinporten_operator.credentials.secret_data.read_key` reads). Raises
+    InvalidKeyError saying what is missing; never includes key material."""
+    client_id = data.get(ADMIN_CLIENT_ID_DATA_KEY, b"").decode(errors="replace").strip()
+    if not client_id:
+        raise InvalidKeyError(
+            f"{source} has no '{ADMIN_CLIENT_ID_DATA_KEY}': add the admin client's client id"
+        )
+    password = data.get(ADMIN_PASSWORD_DATA_KEY)
+    key = read_key(
+        data,
+        ADMIN_KEY_SPEC,
+        source=source,
+        password=password.removesuffix(b"\n") if password is not None else None,
+        now=now,
+    )
+    if not key.certificate_chain:
+        raise InvalidKeyError(
+            f"{source} holds no business certificate: the self-service admin client "
+            "authenticates with one (keystore.p12 and password, or tls.key and tls.crt)"
+        )
+    return client_id, key
 
 
 @dataclass(frozen=True)
@@ -305,8 +215,9 @@ def _admin_token_error(error: TokenRequestError) -> SelfServiceError:
 
 
 class SelfServiceApi:
-    """The self-service API at ``base_url`` (e.g. :data:`TEST_BASE_URL`), authorised by
-    ``tokens``. Every method raises :class:`SelfServiceError` and nothing else."""
+    """:class:`~maskinporten_operator.ports.SelfService`: the self-service API at ``base_url``
+    (e.g. :data:`TEST_BASE_URL`), authorised by ``tokens``. Every method raises
+    :class:`SelfServiceError` and nothing else."""
 
     def __init__(
         self,
@@ -314,11 +225,15 @@ class SelfServiceApi:
         tokens: AdminTokenProvider,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        ca_bundle: str | None = None,
     ) -> None:
+        """``ca_bundle``: a PEM file of CA certificates trusted besides the public ones, as for
+        the authorization server (``MASKINPORTEN_OPERATOR_CA_BUNDLE``)."""
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._tokens = tokens
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
+            verify=True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle),
             trust_env=True,
             headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
         )

@@ -34,10 +34,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ClusterClient:
-    """A MaskinportenClient's spec and the key in its key Secret."""
+    """A MaskinportenClient's spec, the key in its key Secret, and its client id (the spec's,
+    or for a managed client the one in its status; None before it was registered)."""
 
     spec: ClientSpec
     key: ClientKey
+    client_id: str | None
 
 
 def read_client(namespace: str, name: str) -> ClusterClient:
@@ -83,7 +85,8 @@ async def _read_client(kube: Kube, namespace: str, name: str) -> ClusterClient:
         )
     except InvalidKeyError as error:
         raise CommandError(str(error)) from None
-    return ClusterClient(spec, key)
+    status = resource.get("status") or {}
+    return ClusterClient(spec, key, spec.client_id or status.get("clientId"))
 
 
 def _found(found: dict[str, Any] | None, what: str) -> dict[str, Any]:

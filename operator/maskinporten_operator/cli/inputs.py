@@ -157,7 +157,7 @@ def token_request(
     client_id = _first(
         args.client_id,
         properties.client_id,
-        cluster.spec.client_id if cluster else None,
+        cluster.client_id if cluster else None,
         environ.get("MASKINPORTEN_CLIENT_ID"),
     )
     if not client_id:

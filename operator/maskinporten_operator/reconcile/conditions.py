@@ -11,6 +11,7 @@ from maskinporten_operator.reconcile.reasons import Reason
 
 READY = "Ready"
 LIFETIME_SUFFICIENT = "LifetimeSufficient"
+CLIENT_REGISTERED = "ClientRegistered"
 
 
 @dataclass(frozen=True)

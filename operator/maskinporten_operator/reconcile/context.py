@@ -16,6 +16,9 @@ from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,
     KubernetesApi,
+    RegisteredClient,
+    RegisteredJwks,
+    SelfService,
     TokenRequestMetrics,
 )
 from maskinporten_operator.reconcile import workload
@@ -35,6 +38,15 @@ class Dependencies:
     metrics: TokenRequestMetrics
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+    self_service: SelfService | None = None
+    """Digdir's self-service API for managed clients; None when it is not configured, and
+    ``self_service_problem`` then says what the administrator must do."""
+    self_service_problem: str = (
+        "managed clients (without spec.clientId) need the operator's self-service admin "
+        "credential: an administrator sets MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS to "
+        "the namespace/name of a Secret with the admin client's business certificate and its "
+        "clientId (see the README, 'Managed clients')"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,68 @@ class KnownKey:
     key: ClientKey
 
 
+PENDING = "Pending"
+ACTIVE = "Active"
+RETIRING = "Retiring"
+
+
+@dataclass(frozen=True)
+class RingKey:
+    """A managed client's key (see :mod:`.keyring`): its state, when it became the signing
+    key, and after when it is removed once retiring (epoch seconds)."""
+
+    key: ClientKey
+    state: str
+    activated_at: float | None = None
+    retire_after: float | None = None
+
+    @property
+    def kid(self) -> str:
+        return self.key.kid
+
+    def described(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"state": self.state}
+        if self.activated_at is not None:
+            described["activatedAt"] = self.activated_at
+        if self.retire_after is not None:
+            described["retireAfter"] = self.retire_after
+        return described
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Every key the operator generated for a managed client, as its key Secret holds them."""
+
+    keys: tuple[RingKey, ...]
+    version: str
+    """The key Secret's resourceVersion the ring was read from."""
+
+    @property
+    def signing(self) -> RingKey:
+        return next(k for k in self.keys if k.state == ACTIVE)
+
+    @property
+    def pending(self) -> RingKey | None:
+        return next((k for k in self.keys if k.state == PENDING), None)
+
+    def due_for_removal(self, now: float) -> list[RingKey]:
+        return [
+            k
+            for k in self.keys
+            if k.state == RETIRING and k.retire_after is not None and k.retire_after <= now
+        ]
+
+
+@dataclass(frozen=True)
+class KnownRegistration:
+    """The managed client as Digdir last answered it, and whether a grant signed with the
+    operator's key has been accepted since that key was registered."""
+
+    client: RegisteredClient
+    jwks: RegisteredJwks
+    accepted: bool = False
+
+
 @dataclass
 class ClientMemory:
     """What the operator remembers about one resource between reconciliations."""
@@ -61,10 +135,27 @@ class ClientMemory:
     """When the current run of failures began (Unix time); None while healthy."""
     key: KnownKey | None = None
     """The key last read: an unchanged key Secret is not parsed (nor checked) again."""
+    registration: KnownRegistration | None = None
+    """A managed client's registration, so that an unchanged one costs no API call."""
+    ring: KeyRing | None = None
+    """A managed client's keys as last read from (or written to) its key Secret."""
 
     def earliest_expiry(self) -> float | None:
         """When the first of the tokens held expires (Unix time), past or not; None without."""
         return min((slot.token.expires_at for slot in self.tokens.values()), default=None)
+
+    def earliest_key_registration_expiry(self) -> float | None:
+        """When the first of a managed client's registered keys expires at Digdir (Unix time);
+        None for a client with a clientId, or before registration."""
+        if self.registration is None or self.ring is None:
+            return None
+        jwks = self.registration.jwks
+        expiries = [
+            entry.expires_at
+            for ring_key in self.ring.keys
+            if (entry := jwks.key(ring_key.kid)) is not None and entry.expires_at is not None
+        ]
+        return min(expiries, default=None)
 
     def earliest_valid_expiry(self, now: float) -> float | None:
         valid = [
@@ -100,10 +191,13 @@ class Reconciliation:
     """A new forced-refresh request: tokens are requested even when the current ones are
     fresh."""
 
-    def supplying(self, spec: ClientSpec, key: ClientKey, metadata: ServerMetadata) -> Supply:
-        """This reconciliation, once its spec, key and the issuer's metadata are known."""
+    def supplying(
+        self, spec: ClientSpec, client_id: str, key: ClientKey, metadata: ServerMetadata
+    ) -> Supply:
+        """This reconciliation, once its spec, client id (the spec's, or the managed client's),
+        key and the issuer's metadata are known."""
         known = {field.name: getattr(self, field.name) for field in fields(Reconciliation)}
-        return Supply(**known, spec=spec, key=key, metadata=metadata)
+        return Supply(**known, spec=spec, client_id=client_id, key=key, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -111,6 +205,7 @@ class Supply(Reconciliation):
     """A reconciliation ready to supply tokens: the spec, key and metadata it uses."""
 
     spec: ClientSpec
+    client_id: str
     key: ClientKey
     metadata: ServerMetadata
 

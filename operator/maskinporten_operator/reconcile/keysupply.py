@@ -23,7 +23,7 @@ from maskinporten_operator.credentials.secret_data import (
     raw_data,
     read_key,
 )
-from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
     Event,
     Failure,
@@ -115,15 +115,18 @@ async def _generate_key(
         owner=run.ref.owner,
         role=workload.Role.KEY,
         data={"jwk": key.private_jwk_json()},
-        annotations={KEY_ID_ANNOTATION: key.kid},
+        annotations={
+            KEY_ID_ANNOTATION: key.kid,
+            **(keyring.initial_annotation(key, run.now) if spec.managed else {}),
+        },
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
     await kube_call(run.deps.kube.create_secret(run.ref.namespace, body))
+    register = "" if spec.managed else "; register its public JWK (status.publicJwk) on the client"
     generated = Event(
         "Normal",
         Reason.KEY_GENERATED,
-        f"generated RSA 2048 key {key.kid} in Secret {name}; register its public JWK "
-        "(status.publicJwk) on the Maskinporten client",
+        f"generated RSA 2048 key {key.kid} in Secret {name}{register}",
     )
     return key, generated
 

@@ -71,6 +71,55 @@ class Reason(StrEnum):
     """Not ready: an unexpected exception in the operator during a reconciliation. The
     operator's log has where; retried with back-off. Please report it."""
 
+    SELF_SERVICE_NOT_CONFIGURED = "SelfServiceNotConfigured"
+    """Not ready: a managed client (no ``spec.clientId``) needs Digdir's self-service API, and
+    the operator has no admin credential for it. An administrator sets
+    ``MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS`` (see the README), or give the clientId
+    of a client registered by hand."""
+
+    SCOPE_REFUSED_BY_POLICY = "ScopeRefusedByPolicy"
+    """Not ready: the operator's managed-scope policy does not let this namespace request the
+    scopes named; nothing was sent to Digdir. Ask an administrator to extend
+    ``MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY``, or remove the scopes."""
+
+    SCOPE_NOT_ACCESSIBLE = "ScopeNotAccessible"
+    """Not ready: the organisation may not put the scopes named on a client (not granted, or
+    only requested); the client was left unchanged. Fix a typo, or ask the scope's owner for
+    access."""
+
+    CLIENT_CONFLICT = "ClientConflict"
+    """Not ready: the client found for this resource cannot be used as it is (another
+    integration type, or it no longer exists). The message says which; fix the spec."""
+
+    SELF_SERVICE_REJECTED = "SelfServiceRejected"
+    """Not ready: Digdir's self-service API refused a request; the message carries its error
+    text. Usually the spec (a key set that is full, a scope); retried with back-off."""
+
+    SELF_SERVICE_UNAVAILABLE = "SelfServiceUnavailable"
+    """Not ready: Digdir's self-service API failed (HTTP 5xx or 429). Retried with back-off;
+    nothing to do unless it persists."""
+
+    SELF_SERVICE_UNREACHABLE = "SelfServiceUnreachable"
+    """Not ready: no answer from Digdir's self-service API. Check the network path (egress
+    policies, ``HTTPS_PROXY``); retried with back-off."""
+
+    ADMIN_TOKEN_REJECTED = "AdminTokenRejected"
+    """Not ready: Maskinporten refused the self-service admin client's token request; the
+    message carries its error. An administrator checks the admin credential Secret (business
+    certificate, client id) and the admin client's ``idporten:dcr.*`` scopes."""
+
+    ADMIN_TOKEN_UNAVAILABLE = "AdminTokenUnavailable"
+    """Not ready: the admin token could not be obtained (Maskinporten failed or could not be
+    reached). Retried with back-off."""
+
+    REGISTRATION_PROPAGATING = "RegistrationPropagating"
+    """Not ready: the client's key was registered moments ago and Maskinporten does not accept
+    it yet (Digdir takes up to about 2 minutes). Retried with back-off; nothing to do."""
+
+    REGISTERED = "Registered"
+    """ClientRegistered: the client exists at Digdir with the spec's scopes and the operator's
+    key. Nothing to do."""
+
     LONG_ENOUGH = "LongEnough"
     """LifetimeSufficient: tokens live long enough for a pod reading the mounted Secret file to
     always see a valid one."""
@@ -88,6 +137,31 @@ class Reason(StrEnum):
     """Event: the business certificate expires soon (``status.certificateWarning``). Order a
     new one and put it in the key Secret."""
 
+    CLIENT_CREATED = "ClientCreated"
+    """Event: the operator created the Maskinporten client through the self-service API."""
+
+    CLIENT_ADOPTED = "ClientAdopted"
+    """Event: the operator took over an existing client (``registration.adopt``); its
+    hand-registered keys stay."""
+
+    SCOPES_UPDATED = "ScopesUpdated"
+    """Event: the client's scopes at Digdir were changed to the spec's."""
+
+    KEY_REGISTERED = "KeyRegistered"
+    """Event: the operator's key was registered (or renewed before its one-year expiry) in the
+    client's key set."""
+
+    KEY_ROTATED = "KeyRotated"
+    """Event: grants are now signed with the new key (Maskinporten accepted it); the previous
+    one is retiring and will be removed from the registration when no longer needed."""
+
+    KEY_REMOVED = "KeyRemoved"
+    """Event: a retired key was removed from the client's registration and its key Secret."""
+
+    CLIENT_DELETED = "ClientDeleted"
+    """Event: the client the operator created was deleted at Digdir with its resource
+    (``registration.deletionPolicy`` Delete)."""
+
 
 READY_REASONS = frozenset(
     {
@@ -104,6 +178,16 @@ READY_REASONS = frozenset(
         Reason.ALTINN_EXCHANGE_FAILED,
         Reason.KUBERNETES_API_ERROR,
         Reason.INTERNAL_ERROR,
+        Reason.SELF_SERVICE_NOT_CONFIGURED,
+        Reason.SCOPE_REFUSED_BY_POLICY,
+        Reason.SCOPE_NOT_ACCESSIBLE,
+        Reason.CLIENT_CONFLICT,
+        Reason.SELF_SERVICE_REJECTED,
+        Reason.SELF_SERVICE_UNAVAILABLE,
+        Reason.SELF_SERVICE_UNREACHABLE,
+        Reason.ADMIN_TOKEN_REJECTED,
+        Reason.ADMIN_TOKEN_UNAVAILABLE,
+        Reason.REGISTRATION_PROPAGATING,
     }
 )
 """The reasons the ``Ready`` condition can carry (the README lists them): ``TokenIssued`` when

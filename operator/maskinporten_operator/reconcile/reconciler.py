@@ -14,12 +14,15 @@ from typing import Any
 
 from maskinporten_operator.api import (
     FORCE_REFRESH_ANNOTATION,
+    ROTATE_KEY_ANNOTATION,
     ClientSpec,
     InvalidSpecError,
     parse_spec,
 )
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.oauth.authserver import ServerMetadata
 from maskinporten_operator.reconcile import conditions as cond
-from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
     ClientMemory,
     ClientRef,
@@ -32,7 +35,13 @@ from maskinporten_operator.reconcile.context import (
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
 from maskinporten_operator.reconcile.reasons import Reason
-from maskinporten_operator.reconcile.schedule import RetryPolicy, attempt_after_failure, retry_delay
+from maskinporten_operator.reconcile.registration import Registration, ensure_registered
+from maskinporten_operator.reconcile.schedule import (
+    MOUNT_DELAY_SECONDS,
+    RetryPolicy,
+    attempt_after_failure,
+    retry_delay,
+)
 from maskinporten_operator.reconcile.tokensupply import supply_tokens
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Settings
@@ -70,19 +79,37 @@ async def reconcile(
     )
     base_status: dict[str, Any] = {"observedGeneration": ref.generation}
     events: list[Event] = []
+    managed = False
+    registration: Registration | None = None
     try:
         spec = _parse(raw_spec, deps.settings)
-        base_status.update(clientId=spec.client_id, secretName=spec.workload_secret_name(ref.name))
+        managed = spec.managed
+        base_status["secretName"] = spec.workload_secret_name(ref.name)
+        if not managed:
+            base_status.update(clientId=spec.client_id, keys=None)
         key, generated = await ensure_key(run, spec)
         events += [generated] if generated else []
         base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
         certificate, expiring = certificate_status(key, status, run.now)
         events += [expiring] if expiring else []
         base_status.update(certificate)
+        if managed:
+            rotate_request = annotations.get(ROTATE_KEY_ANNOTATION)
+            registration = await ensure_registered(run, spec, key, rotate_request)
+            base_status.update(registration.status())
         metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
-        slots = await supply_tokens(run.supplying(spec, key, metadata))
+        if registration is not None and registration.ring.pending is not None:
+            slots, registration = await _try_pending(run, spec, metadata, registration)
+            key = registration.ring.signing.key
+            base_status.update(keyId=key.kid, publicJwk=key.public_jwk_json())
+        else:
+            slots = await _supply(run, spec, key, metadata, registration)
     except Failure as failure:
-        return _failed(run, failure, base_status, events)
+        registered = _registered_condition(managed, registration, failure)
+        if registration is not None:
+            events += registration.events
+            base_status.update(registration.status())
+        return _failed(run, failure, base_status, events, registered)
     except Exception as error:  # the last resort: no exception may end a resource's loop
         logger.error(
             "unexpected %s reconciling %s/%s, at:\n%s",
@@ -96,9 +123,16 @@ async def reconcile(
             f"unexpected {type(error).__name__} in the operator (its log has where); "
             "retried with back-off",
         )
-        return _failed(run, internal, base_status, events)
+        return _failed(run, internal, base_status, events, None)
     memory.consecutive_failures = 0
     memory.failing_since = None
+    next_refresh = min(slot.plan.refresh_at for slot in slots)
+    if registration is not None:
+        registration = registration.accepted()
+        memory.registration = registration.known
+        events += registration.events
+        base_status.update(registration.status())
+        next_refresh = min(next_refresh, _key_work_at(run, registration))
     new_status = {**base_status, **_token_status(slots), "consecutiveFailures": 0}
     if force_request is not None:
         new_status["handledForceRefresh"] = force_request
@@ -110,9 +144,89 @@ async def reconcile(
         + ("a token" if len(slots) == 1 else f"{len(slots)} tokens")
         + f" valid until {new_status['tokenExpiresAt']} or later",
     )
-    next_refresh = min(slot.plan.refresh_at for slot in slots)
-    desired = (ready, _lifetime_condition(slots))
+    desired = [ready, _lifetime_condition(slots)]
+    if registration is not None:
+        desired.append(registration.condition())
     return _outcome(run, new_status, desired, (), next_refresh, events)
+
+
+async def _supply(
+    run: Reconciliation,
+    spec: ClientSpec,
+    key: ClientKey,
+    metadata: ServerMetadata,
+    registration: Registration | None,
+) -> tuple[TokenSlot, ...]:
+    """Tokens; a grant refused just after the key was registered is reported as propagation."""
+    client_id = registration.client_id if registration is not None else spec.client_id
+    assert client_id is not None, "a client with no clientId is managed: it has a registration"
+    try:
+        return await supply_tokens(run.supplying(spec, client_id, key, metadata))
+    except Failure as failure:
+        if (
+            registration is None
+            or failure.reason is not Reason.TOKEN_REQUEST_REJECTED
+            or not registration.propagating(run.now)
+        ):
+            raise
+        raise Failure(
+            Reason.REGISTRATION_PROPAGATING,
+            f"key {registration.kid} was registered on client {registration.client_id} moments "
+            "ago and Maskinporten does not accept it yet (Digdir takes up to about 2 minutes); "
+            f"retrying ({failure})",
+        ) from None
+
+
+async def _try_pending(
+    run: Reconciliation, spec: ClientSpec, metadata: ServerMetadata, registration: Registration
+) -> tuple[tuple[TokenSlot, ...], Registration]:
+    """During a rotation: tokens with the pending key once Maskinporten accepts it, which makes
+    it the signing key; until then (its registration propagating), with the current key."""
+    ring = registration.ring
+    pending = ring.pending
+    assert pending is not None
+    try:
+        slots = await supply_tokens(
+            run.supplying(spec, registration.client_id, pending.key, metadata)
+        )
+    except Failure as failure:
+        if failure.reason is not Reason.TOKEN_REQUEST_REJECTED:
+            raise
+        slots = await supply_tokens(
+            run.supplying(spec, registration.client_id, ring.signing.key, metadata)
+        )
+        return slots, registration
+    previous = ring.signing.kid
+    lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in slots)
+    retire_after = run.now + lifetime + (MOUNT_DELAY_SECONDS if spec.include_client_jwk else 0.0)
+    ring = await keyring.promote(run, spec, ring, retire_after=retire_after)
+    rotated = Event(
+        "Normal",
+        Reason.KEY_ROTATED,
+        f"grants are now signed with key {pending.kid}; key {previous} is retiring and will be "
+        f"removed from client {registration.client_id} after {format_time(retire_after)}",
+    )
+    return slots, registration.rotated(ring, rotated)
+
+
+def _key_work_at(run: Reconciliation, registration: Registration) -> float:
+    """When key work is next due: trying a pending key again soon, or removing a retired one."""
+    ring = registration.ring
+    soon = [run.now + run.deps.settings.retry_base_seconds] if ring.pending else []
+    retiring = [k.retire_after for k in ring.keys if k.retire_after is not None]
+    return min([*soon, *retiring], default=float("inf"))
+
+
+def _registered_condition(
+    managed: bool, registration: Registration | None, failure: Failure
+) -> cond.Condition | None:
+    """ClientRegistered for a managed client: True once registered (a later step failed), else
+    False with the failure."""
+    if registration is not None:
+        return registration.condition()
+    if not managed:
+        return None
+    return cond.Condition(cond.CLIENT_REGISTERED, False, failure.reason, str(failure))
 
 
 def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
@@ -168,7 +282,11 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
 
 
 def _failed(
-    run: Reconciliation, failure: Failure, base_status: Mapping[str, Any], events: Sequence[Event]
+    run: Reconciliation,
+    failure: Failure,
+    base_status: Mapping[str, Any],
+    events: Sequence[Event],
+    registered: cond.Condition | None,
 ) -> Outcome:
     memory, settings, now = run.memory, run.deps.settings, run.now
     memory.consecutive_failures += 1
@@ -197,7 +315,8 @@ def _failed(
     ready = cond.Condition(cond.READY, False, failure.reason, message)
     existing = run.status.get("conditions", [])
     kept = [c for c in existing if c.get("type") == cond.LIFETIME_SUFFICIENT]
-    return _outcome(run, new_status, [ready], kept, next_attempt, events)
+    desired = [ready] if registered is None else [ready, registered]
+    return _outcome(run, new_status, desired, kept, next_attempt, events)
 
 
 def _token_note(memory: ClientMemory, valid_until: float | None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
-from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError, TokenResponse
+from maskinporten_operator.oauth.authserver import TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
@@ -46,7 +46,7 @@ async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
     variant = [spec.grant_type.value] if spec.grant_type is not GrantType.JWT_BEARER else []
     variant += ["altinn"] if spec.altinn_exchange else []
     for request in spec.token_requests():
-        claims = _claims(spec, request, ctx.metadata)
+        claims = _claims(ctx, request)
         fingerprint = workload.fingerprint(*claims.fingerprint_fields(), ctx.key.kid, *variant)
         remembered = ctx.memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
@@ -78,10 +78,11 @@ async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
     return tuple(slots.values())
 
 
-def _claims(spec: ClientSpec, request: DesiredToken, metadata: ServerMetadata) -> GrantClaims:
+def _claims(ctx: Supply, request: DesiredToken) -> GrantClaims:
+    spec = ctx.spec
     return GrantClaims(
-        client_id=spec.client_id,
-        audience=metadata.issuer,
+        client_id=ctx.client_id,
+        audience=ctx.metadata.issuer,
         scopes=request.scopes,
         resource=request.resource,
         consumer_org=spec.consumer_org,
@@ -151,7 +152,7 @@ async def _write_workload_secret(
     tokens = [slot.token for slot in slots.values()]
     data = workload.workload_data(
         tokens=tokens,
-        client_id=spec.client_id,
+        client_id=ctx.client_id,
         scopes=spec.scope_names,
         endpoints=workload.Endpoints(
             issuer=metadata.issuer,

@@ -2,8 +2,8 @@
 
 kopf starts it as a daemon per MaskinportenClient (:mod:`.handlers`); it needs no kopf itself,
 so its timing is tested on a virtual clock. No exception ends it: the reconciliation turns
-failures into outcomes, and anything that escapes applying an outcome is logged and retried
-after the base back-off, never faster.
+failures into outcomes, and anything that still escapes reconciling or applying an outcome is
+logged and retried after the base back-off, never faster.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ async def keep_supplied(
     ``clock`` gives Unix time, as :attr:`Outcome.next_attempt_at` does."""
     while not stopped:
         current = ref()
-        outcome = await reconcile(current)
-        next_attempt_at = outcome.next_attempt_at
+        next_attempt_at = clock() + retry_base_seconds
         try:
+            outcome = await reconcile(current)
+            next_attempt_at = outcome.next_attempt_at
             await apply(current, outcome)
         except Exception as error:  # the last resort: no exception ends a resource's loop
             resource_logger(current).error(
-                "unexpected %s applying the outcome, retried in %.0f s, at:\n%s",
+                "unexpected %s, retried in %.0f s or sooner, at:\n%s",
                 type(error).__name__,
                 retry_base_seconds,
                 "".join(traceback.format_tb(error.__traceback__)),

@@ -61,6 +61,7 @@ class MaskinportenStandin:
         self.faults = Faults()
         self._signer = TokenSigner()
         self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._issued: list[str] = []
         self._app = web.Application()
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
@@ -172,6 +173,22 @@ class MaskinportenStandin:
         """
         self.faults.fail_next(count, status, body, content_type)
 
+    def set_client_latency(self, client_id: str, seconds: float) -> None:
+        """Hold answers to ``client_id``'s token requests ``seconds`` (0: no longer)."""
+        self.faults.client_latency[client_id] = seconds
+
+    def fail_client(
+        self,
+        client_id: str,
+        count: int,
+        status: int = 503,
+        body: str = DEFAULT_FAILURE_BODY,
+        content_type: str = "application/json",
+    ) -> None:
+        """Answer ``client_id``'s next ``count`` token requests with ``status`` and ``body``;
+        other clients are served as usual."""
+        self.faults.fail_client(client_id, count, status, body, content_type)
+
     def set_outage(self, start: float, end: float) -> None:
         """Answer 503 to token requests from ``start`` to ``end`` (server clock, epoch s)."""
         self.faults.outage = (start, end)
@@ -187,6 +204,11 @@ class MaskinportenStandin:
 
     def clear_requests(self) -> None:
         self._requests.clear()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token (Altinn's included) this server has issued since it started, for
+        tests that look for them where they must never be (logs, Events, status)."""
+        return list(self._issued)
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -216,6 +238,7 @@ class MaskinportenStandin:
         exchanged = self._signer.exchange_for_altinn(bearer, self.clock.now())
         if exchanged is None:
             return web.Response(status=401, text="invalid or expired Maskinporten token")
+        self._issued.append(exchanged)
         return web.Response(text=exchanged, content_type="text/plain", headers=NO_STORE)
 
     @property
@@ -232,7 +255,11 @@ class MaskinportenStandin:
             grant = parse_request(request.content_type, fields)
         except GrantError as error:
             return self._answer(now, None, self.faults.take(now) or error)
-        canned = self.faults.take(now)
+        client_latency = self.faults.client_latency.get(grant.client_id or "", 0.0)
+        if client_latency > 0:
+            await self.clock.sleep(client_latency)
+            now = self.clock.now()
+        canned = self.faults.take(now, grant.client_id)
         if canned is not None:
             return self._answer(now, grant.client_id, canned)
         try:
@@ -242,6 +269,7 @@ class MaskinportenStandin:
             return self._answer(now, grant.client_id, error)
         lifetime = self.registry.lifetime(what.scopes)
         body = self._signer.issue(self.issuer, who, what, lifetime, now)
+        self._issued.append(body["access_token"])
         self._record(RequestRecord(now, grant.client_id, 200, "ok"))
         return web.json_response(body, headers=NO_STORE)
 

@@ -123,7 +123,7 @@ DEFAULT_FAILURE_BODY = json.dumps({"error": "server_error", "error_description":
 
 
 class Faults:
-    """Faults injected into ``/token`` at runtime."""
+    """Faults injected into ``/token`` at runtime: for every request, or for one client's."""
 
     def __init__(self) -> None:
         self.clear()
@@ -133,15 +133,29 @@ class Faults:
         self.outage: tuple[float, float] | None = None
         self._remaining = 0
         self._failure: CannedResponse | None = None
+        self.client_latency: dict[str, float] = {}
+        self._client_failures: dict[str, tuple[int, CannedResponse]] = {}
 
     def fail_next(self, count: int, status: int, body: str, content_type: str) -> None:
         self._remaining = count
         self._failure = CannedResponse(status, body, content_type, f"fault:{status}")
 
-    def take(self, now: float) -> CannedResponse | None:
-        """The answer a fault imposes on a request arriving ``now``, if any."""
+    def fail_client(
+        self, client_id: str, count: int, status: int, body: str, content_type: str
+    ) -> None:
+        """Answer the next ``count`` requests whose grant names ``client_id`` with ``status``."""
+        failure = CannedResponse(status, body, content_type, f"fault:{status}")
+        self._client_failures[client_id] = (count, failure)
+
+    def take(self, now: float, client_id: str | None = None) -> CannedResponse | None:
+        """The answer a fault imposes on a request arriving ``now`` (from ``client_id``, when
+        its grant could be read), if any."""
         if self.outage is not None and self.outage[0] <= now < self.outage[1]:
             return CannedResponse(503, OUTAGE_BODY, "application/json", "outage:503")
+        remaining, failure = self._client_failures.get(client_id or "", (0, None))
+        if remaining > 0 and failure is not None:
+            self._client_failures[client_id or ""] = (remaining - 1, failure)
+            return failure
         if self._remaining > 0 and self._failure is not None:
             self._remaining -= 1
             return self._failure

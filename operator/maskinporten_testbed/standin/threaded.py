@@ -139,6 +139,19 @@ class StandinThread:
     ) -> None:
         self.call(lambda s: s.fail_next(count, status, body, content_type))
 
+    def set_client_latency(self, client_id: str, seconds: float) -> None:
+        self.call(lambda s: s.set_client_latency(client_id, seconds))
+
+    def fail_client(
+        self,
+        client_id: str,
+        count: int,
+        status: int = 503,
+        body: str = DEFAULT_FAILURE_BODY,
+        content_type: str = "application/json",
+    ) -> None:
+        self.call(lambda s: s.fail_client(client_id, count, status, body, content_type))
+
     def set_outage(self, start: float, end: float) -> None:
         self.call(lambda s: s.set_outage(start, end))
 
@@ -159,3 +172,6 @@ class StandinThread:
 
     def clear_requests(self) -> None:
         self.call(lambda s: s.clear_requests())
+
+    def issued_tokens(self) -> list[str]:
+        return self.call(lambda s: s.issued_tokens())

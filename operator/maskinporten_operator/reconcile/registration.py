@@ -1,0 +1,459 @@
+"""A managed client's registration at Digdir: the client, its scopes and the operator's key.
+
+A MaskinportenClient without ``spec.clientId`` (or with ``registration.adopt``) is a *managed
+client*: the operator keeps a client at Digdir's self-service API equal to the spec
+(``docs/maskinporten-facts.md``, "Self-service API"):
+
+- the client is found by ``status.clientId``, else among the organisation's clients by its
+  ``description`` (``maskinporten-operator:<cluster>/<namespace>/<name>``) and integration
+  type, so that a lost status or a restart between create and status write never gives a
+  second client; only when none is found is one created;
+- its scopes equal the spec's: the operator's managed-scope policy is checked first (nothing is
+  sent to Digdir when it refuses), then the organisation's access to every scope to be added,
+  so that a typo is reported by name and never leaves the client half-updated;
+- the operator's key (generated into the key Secret before it is registered, so a private key
+  is never lost) is in the client's key set beside every key the operator did not add; POST
+  replaces the whole set, so the whole intended set is sent. A registered key expires a year
+  after it was posted; within :data:`RENEW_BEFORE_SECONDS` of that it is posted again.
+
+What Digdir answered is remembered, so a steady client costs no API call; after a restart,
+two (the client and its key set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from maskinporten_operator.api import ClientSpec, DeletionPolicy, parse_spec
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.ports import (
+    INTEGRATION_TYPE,
+    MAX_KEYS,
+    ClientRegistration,
+    RegisteredClient,
+    RegisteredJwks,
+    SelfService,
+    SelfServiceError,
+    SelfServiceRejected,
+    inaccessible_scopes,
+)
+from maskinporten_operator.reconcile import conditions as cond
+from maskinporten_operator.reconcile import keyring
+from maskinporten_operator.reconcile.context import (
+    ACTIVE,
+    PENDING,
+    ClientRef,
+    Dependencies,
+    Event,
+    Failure,
+    KeyRing,
+    KnownRegistration,
+    Reconciliation,
+)
+from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.rfc3339 import format_time
+
+T = TypeVar("T")
+
+DESCRIPTION_PREFIX = "maskinporten-operator:"
+KEY_LIFETIME_SECONDS = 365 * 86_400.0
+"""A registered key expires this long after it was posted."""
+DAY = 86_400.0
+RENEW_BEFORE_SECONDS = 30 * DAY
+"""A registered key is posted again when it expires within this long."""
+PROPAGATION_SECONDS = 300.0
+"""After a key is registered, a refused grant is taken for propagation (Digdir: up to about 2
+minutes) for this long; later, the refusal is reported as it is."""
+
+
+def client_description(cluster: str, ref: ClientRef) -> str:
+    """What identifies the resource's client among the organisation's."""
+    return f"{DESCRIPTION_PREFIX}{cluster}/{ref.namespace}/{ref.name}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The managed client as it now is at Digdir, its keys, and the Events its changes gave;
+    ``handled_rotation`` is the rotate-key annotation value acted on (None when none was)."""
+
+    known: KnownRegistration
+    ring: KeyRing
+    events: tuple[Event, ...]
+    handled_rotation: str | None = None
+
+    @property
+    def client_id(self) -> str:
+        return self.known.client.client_id
+
+    @property
+    def kid(self) -> str:
+        return self.ring.signing.kid
+
+    def propagating(self, now: float) -> bool:
+        """The signing key of a new client was registered moments ago and no grant signed with
+        it has been accepted yet."""
+        registered_at = _registered_at(self.known.jwks, self.kid)
+        return (
+            not self.known.accepted
+            and registered_at is not None
+            and now - registered_at < PROPAGATION_SECONDS
+        )
+
+    def accepted(self) -> Registration:
+        return replace(self, known=replace(self.known, accepted=True))
+
+    def rotated(self, ring: KeyRing, event: Event) -> Registration:
+        return replace(self, ring=ring, events=(*self.events, event))
+
+    def status(self) -> dict[str, Any]:
+        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration."""
+        keys = []
+        for ring_key in self.ring.keys:
+            entry = self.known.jwks.key(ring_key.kid)
+            expires_at = entry.expires_at if entry is not None else None
+            registered_at = _registered_at(self.known.jwks, ring_key.kid)
+            state = ring_key.state
+            if state == ACTIVE and not self.known.accepted:
+                state = PENDING
+            keys.append(
+                {
+                    "kid": ring_key.kid,
+                    "state": state,
+                    "registeredAt": format_time(registered_at) if registered_at else None,
+                    "expiresAt": format_time(expires_at) if expires_at else None,
+                }
+            )
+        status: dict[str, Any] = {"clientId": self.client_id, "keys": keys}
+        if self.handled_rotation is not None:
+            status["handledRotateKey"] = self.handled_rotation
+        return status
+
+    def condition(self) -> cond.Condition:
+        client = self.known.client
+        entry = self.known.jwks.key(self.kid)
+        until = (
+            f" until {format_time(entry.expires_at)}"
+            if entry is not None and entry.expires_at
+            else ""
+        )
+        pending = self.ring.pending
+        rotation = (
+            f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
+            "takes up to about 2 minutes): grants are signed with the current key meanwhile"
+            if pending is not None
+            else ""
+        )
+        return cond.Condition(
+            cond.CLIENT_REGISTERED,
+            True,
+            Reason.REGISTERED,
+            f"client {client.client_id} has scopes {', '.join(sorted(client.scopes))} and "
+            f"key {self.kid} registered{until}{rotation}",
+        )
+
+
+async def ensure_registered(
+    run: Reconciliation, spec: ClientSpec, signing: ClientKey, rotate_request: str | None
+) -> Registration:
+    """Make the client at Digdir match ``spec`` and carry the operator's keys (``signing`` is
+    the one grants are signed with), starting a key rotation when it is due or requested with
+    ``rotate_request`` (the rotate-key annotation); raise :class:`Failure`."""
+    deps, ref = run.deps, run.ref
+    api = deps.self_service
+    if api is None:
+        raise Failure(Reason.SELF_SERVICE_NOT_CONFIGURED, deps.self_service_problem)
+    refused = deps.settings.scopes_refused(ref.namespace, spec.scope_names)
+    if refused:
+        raise Failure(
+            Reason.SCOPE_REFUSED_BY_POLICY,
+            f"the operator's managed-scope policy (MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY) "
+            f"does not let namespace {ref.namespace} request {', '.join(refused)}; nothing was "
+            "sent to Digdir",
+        )
+    ring = await keyring.read_ring(run, spec, signing)
+    events: list[Event] = []
+    known = _remembered(run, spec)
+    if known is None:
+        client = await _find(run, spec, api)
+        if client is None:
+            client = await _create(run, spec, api)
+            jwks = RegisteredJwks(())
+            events.append(
+                Event(
+                    "Normal",
+                    Reason.CLIENT_CREATED,
+                    f"created Maskinporten client {client.client_id}",
+                )
+            )
+        else:
+            jwks = await self_service_call(api.get_jwks(client.client_id))
+            if spec.client_id is not None and run.status.get("clientId") != client.client_id:
+                events.append(
+                    Event("Normal", Reason.CLIENT_ADOPTED, f"took over client {client.client_id}")
+                )
+        known = KnownRegistration(client, jwks, accepted=_accepted_before(run, signing.kid))
+    known, changed = await _keep_scopes(run, spec, api, known)
+    events += changed
+    ring, handled = await _rotate_if_due(run, spec, known, ring, rotate_request)
+    known, registered = await _keep_keys(run, api, known, ring)
+    events += registered
+    run.memory.registration = known
+    removed = ring.due_for_removal(run.now)
+    if removed:
+        ring = await keyring.remove(run, spec, ring, removed)
+    return Registration(known, ring, tuple(events), handled)
+
+
+async def _rotate_if_due(
+    run: Reconciliation,
+    spec: ClientSpec,
+    known: KnownRegistration,
+    ring: KeyRing,
+    rotate_request: str | None,
+) -> tuple[KeyRing, str | None]:
+    """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
+    became the signing key, or on a new rotate-key request; not while one is pending, nor
+    before the signing key of a new client has been accepted."""
+    requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
+    handled = rotate_request if requested else run.status.get("handledRotateKey")
+    if ring.pending is not None:
+        return ring, handled
+    if not known.accepted:
+        return ring, run.status.get("handledRotateKey")
+    signing = ring.signing
+    since = signing.activated_at or _registered_at(known.jwks, signing.kid)
+    period = spec.registration_or_default.key_rotation_days * DAY
+    scheduled = since is not None and run.now >= since + period
+    if not (requested or scheduled):
+        return ring, handled
+    return await keyring.add_pending(run, spec, ring), handled
+
+
+def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
+    known = run.memory.registration
+    if known is None:
+        return None
+    wanted = spec.client_id or run.status.get("clientId") or known.client.client_id
+    return known if known.client.client_id == wanted else None
+
+
+def _accepted_before(run: Reconciliation, kid: str) -> bool:
+    """Whether the status says a grant signed with ``kid`` was accepted (before a restart)."""
+    keys = run.status.get("keys") or []
+    return any(entry.get("kid") == kid and entry.get("state") == ACTIVE for entry in keys)
+
+
+async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> RegisteredClient | None:
+    """The adopted client, the one ``status.clientId`` names, or the one whose description is
+    this resource's; None when there is none to take."""
+    ref, settings = run.ref, run.deps.settings
+    ours = client_description(settings.cluster_name, ref)
+    wanted = spec.client_id or run.status.get("clientId")
+    if wanted:
+        try:
+            client: RegisteredClient | None = await api.get_client(wanted)
+        except SelfServiceRejected as error:
+            if error.status != 404:
+                raise _failure(error) from None
+            client = None
+        except SelfServiceError as error:
+            raise _failure(error) from None
+        if spec.client_id is not None:
+            if client is None:
+                raise Failure(
+                    Reason.CLIENT_CONFLICT,
+                    f"client {wanted} (spec.clientId, registration.adopt) is not among the "
+                    "organisation's clients at Digdir",
+                )
+            return _usable(client)
+        if client is not None and client.description == ours:
+            return _usable(client)
+    clients = await self_service_call(api.list_clients())
+    found = sorted(
+        (c for c in clients if c.description == ours and c.integration_type == INTEGRATION_TYPE),
+        key=lambda c: c.client_id,
+    )
+    return found[0] if found else None
+
+
+def _usable(client: RegisteredClient) -> RegisteredClient:
+    if client.integration_type != INTEGRATION_TYPE:
+        raise Failure(
+            Reason.CLIENT_CONFLICT,
+            f"client {client.client_id} is a {client.integration_type or 'non-Maskinporten'} "
+            f"client, not a {INTEGRATION_TYPE} one; integration types cannot be changed",
+        )
+    return client
+
+
+def _wanted(
+    run: Reconciliation, spec: ClientSpec, client: RegisteredClient | None
+) -> ClientRegistration:
+    """The client as the spec wants it; an adopted client keeps its name and description
+    unless ``registration.clientName`` is given."""
+    ref = run.ref
+    name = spec.registration_or_default.client_name
+    if spec.client_id is not None and client is not None:
+        return ClientRegistration(
+            name or client.client_name or f"{ref.namespace}/{ref.name}",
+            client.description or client_description(run.deps.settings.cluster_name, ref),
+            spec.scope_names,
+        )
+    return ClientRegistration(
+        name or f"{ref.namespace}/{ref.name}",
+        client_description(run.deps.settings.cluster_name, ref),
+        spec.scope_names,
+    )
+
+
+async def _check_access(api: SelfService, scopes: Sequence[str], unchanged: str) -> None:
+    if not scopes:
+        return
+    access = await self_service_call(api.accessible_scopes())
+    missing = inaccessible_scopes(scopes, access)
+    if missing:
+        raise Failure(
+            Reason.SCOPE_NOT_ACCESSIBLE,
+            f"the organisation may not put {', '.join(missing)} on a client (not among the "
+            f"scopes Digdir's self-service API lists as accessible to it); {unchanged}",
+        )
+
+
+async def _create(run: Reconciliation, spec: ClientSpec, api: SelfService) -> RegisteredClient:
+    wanted = _wanted(run, spec, None)
+    await _check_access(api, wanted.scopes, "no client was created")
+    return await self_service_call(api.create_client(wanted))
+
+
+async def _keep_scopes(
+    run: Reconciliation, spec: ClientSpec, api: SelfService, known: KnownRegistration
+) -> tuple[KnownRegistration, list[Event]]:
+    client = known.client
+    wanted = _wanted(run, spec, client)
+    if (set(client.scopes), client.client_name, client.description) == (
+        set(wanted.scopes),
+        wanted.client_name,
+        wanted.description,
+    ):
+        return known, []
+    added = [scope for scope in wanted.scopes if scope not in client.scopes]
+    await _check_access(api, added, f"client {client.client_id} was left unchanged")
+    updated = await self_service_call(api.update_client(client.client_id, wanted))
+    events = []
+    if set(updated.scopes) != set(client.scopes):
+        events.append(
+            Event(
+                "Normal",
+                Reason.SCOPES_UPDATED,
+                f"client {client.client_id} now has scopes {', '.join(sorted(updated.scopes))}",
+            )
+        )
+    return replace(known, client=updated), events
+
+
+async def _keep_keys(
+    run: Reconciliation, api: SelfService, known: KnownRegistration, ring: KeyRing
+) -> tuple[KnownRegistration, list[Event]]:
+    """Make the client's key set hold every key of the ring still needed, each renewed when its
+    registration expires soon, beside every key the operator did not add; without the ring's
+    keys due for removal. One POST of the whole set when anything is to change."""
+    client_id, now = known.client.client_id, run.now
+    removed = {k.kid for k in ring.due_for_removal(now)}
+    wanted = [k for k in ring.keys if k.kid not in removed]
+    ours = {k.kid for k in ring.keys}
+    others = [entry.jwk for entry in known.jwks.keys if entry.kid not in ours]
+    missing = [k.kid for k in wanted if known.jwks.key(k.kid) is None]
+    renewed = [
+        k.kid
+        for k in wanted
+        if (entry := known.jwks.key(k.kid)) is not None
+        and entry.expires_at is not None
+        and entry.expires_at - now <= RENEW_BEFORE_SECONDS
+    ]
+    stale = [kid for kid in removed if known.jwks.key(kid) is not None]
+    if not (missing or renewed or stale):
+        return known, []
+    if len(others) + len(wanted) > MAX_KEYS:
+        raise Failure(
+            Reason.CLIENT_CONFLICT,
+            f"client {client_id} would need {len(others) + len(wanted)} keys, more than the "
+            f"{MAX_KEYS} Digdir allows: {len(others)} of them were not added by the operator; "
+            "remove one that is no longer used (by hand)",
+        )
+    keys = [*others, *(k.key.public_jwk() for k in wanted)]
+    jwks = await self_service_call(api.replace_jwks(client_id, keys))
+    events = [
+        Event("Normal", Reason.KEY_REGISTERED, f"{verb} key {kid} on client {client_id}{until}")
+        for verb, kids in (("registered", missing), ("renewed", renewed))
+        for kid in kids
+        for until in [_until(jwks, kid)]
+    ] + [
+        Event("Normal", Reason.KEY_REMOVED, f"removed retired key {kid} from client {client_id}")
+        for kid in stale
+    ]
+    signing_new = ring.signing.kid in missing
+    return replace(known, jwks=jwks, accepted=known.accepted and not signing_new), events
+
+
+def _until(jwks: RegisteredJwks, kid: str) -> str:
+    entry = jwks.key(kid)
+    return f" until {format_time(entry.expires_at)}" if entry and entry.expires_at else ""
+
+
+def _registered_at(jwks: RegisteredJwks, kid: str) -> float | None:
+    entry = jwks.key(kid)
+    if entry is None or entry.expires_at is None:
+        return None
+    return entry.expires_at - KEY_LIFETIME_SECONDS
+
+
+async def self_service_call(call: Awaitable[T]) -> T:
+    """Await a self-service API call; its :class:`SelfServiceError` becomes a :class:`Failure`
+    with the same reason and the API's own text."""
+    try:
+        return await call
+    except SelfServiceError as error:
+        raise _failure(error) from None
+
+
+def _failure(error: SelfServiceError) -> Failure:
+    return Failure(Reason(error.reason), str(error))
+
+
+async def delete_client(
+    ref: ClientRef, raw_spec: Mapping[str, Any], status: Mapping[str, Any], deps: Dependencies
+) -> Event | None:
+    """When a managed resource is deleted: delete the client the operator created, if its
+    deletion policy is ``Delete``; an adopted client (or one found by another description) is
+    never deleted. An Event saying what was done (or why it was not), or None when there was
+    nothing to do. Raises :class:`Failure` when the API fails (to be retried)."""
+    client_id = status.get("clientId")
+    try:
+        spec = parse_spec(raw_spec)
+    except ValueError:
+        return None
+    if not client_id or not spec.managed or spec.client_id is not None:
+        return None
+    if spec.registration_or_default.effective_deletion_policy is not DeletionPolicy.DELETE:
+        return None
+    api = deps.self_service
+    if api is None:  # the resource goes; blocking its deletion would not bring a credential
+        return Event(
+            "Warning",
+            Reason.SELF_SERVICE_NOT_CONFIGURED,
+            f"client {client_id} was not deleted at Digdir: {deps.self_service_problem}",
+        )
+    try:
+        client = await api.get_client(client_id)
+    except SelfServiceRejected as error:
+        if error.status == 404:
+            return None
+        raise _failure(error) from None
+    except SelfServiceError as error:
+        raise _failure(error) from None
+    if client.description != client_description(deps.settings.cluster_name, ref):
+        return None
+    await self_service_call(api.delete_client(client_id))
+    return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")

@@ -1,0 +1,505 @@
+"""Managed clients end to end: the operator as a process on the local control plane, the
+Maskinporten stand-in and the self-service stand-in beside it playing Digdir.
+
+A MaskinportenClient without ``clientId`` gets its client, scopes and key registered with no
+manual step. The operator watches ``managed-*`` namespaces only, so it never meets the
+resources of the other operator tests. Figures (API calls per operation, admin token requests)
+are printed for the closing note; run with ``-s`` to see them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+from maskinporten_operator.credentials.keys import generate_client_key
+from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
+from maskinporten_testbed.selfservice import (
+    ADMIN_SCOPES,
+    AdminClient,
+    SelfServiceThread,
+    provision_admin_client,
+)
+from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
+from maskinporten_testbed.testca import CertificateAuthority
+
+from .helpers import ORG, SCOPE, Cluster, eventually, jwt_claims
+
+OTHER_SCOPE = "test:long"
+NOT_GRANTED = "test:nobody"
+OUTSIDE_POLICY = "elsewhere:read"
+OPERATOR_NAMESPACE = f"managed-operator-{uuid.uuid4().hex[:6]}"
+CREDENTIAL_SECRET = "selfservice-admin"
+CLUSTER_NAME = f"it-{uuid.uuid4().hex[:6]}"
+PROPAGATION_DELAY = 20.0
+ROTATION_PROPAGATION_DELAY = 60.0
+READY_TIMEOUT = 60.0
+
+
+class ManagedOperator:
+    """The operator process for these tests, restartable."""
+
+    def __init__(self, kubeconfig: Path, log: Path, settings: dict[str, str]) -> None:
+        self._kubeconfig, self._log, self._settings = kubeconfig, log, settings
+        self.process = OperatorProcess(kubeconfig, log, settings)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def start(self) -> None:
+        self.process = OperatorProcess(self._kubeconfig, self._log, self._settings)
+
+
+@pytest.fixture(scope="module")
+def selfservice(standin: StandinThread) -> Iterator[SelfServiceThread]:
+    with SelfServiceThread(standin) as server:
+        server.grant_scope_access(ORG, SCOPE, OTHER_SCOPE, OUTSIDE_POLICY)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def admin(standin: StandinThread, ca: CertificateAuthority) -> AdminClient:
+    """Its tokens live an hour, as Maskinporten's admin tokens may: one serves the module."""
+    for scope in ADMIN_SCOPES:
+        standin.set_lifetime(scope, 3600)
+    return provision_admin_client(standin, ca, ORG)
+
+
+@pytest.fixture(scope="module")
+def operator_namespace(core: kubernetes.client.CoreV1Api, admin: AdminClient) -> Iterator[str]:
+    """The operator's namespace, holding the admin credential as an administrator puts it."""
+    core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
+    core.create_namespaced_secret(
+        OPERATOR_NAMESPACE,
+        {
+            "metadata": {"name": CREDENTIAL_SECRET},
+            "stringData": {
+                "clientId": admin.client_id,
+                "tls.key": admin.certificate.private_key_pem().decode(),
+                "tls.crt": admin.certificate.chain_pem().decode(),
+            },
+        },
+    )
+    yield OPERATOR_NAMESPACE
+    core.delete_namespace(OPERATOR_NAMESPACE)
+
+
+def managed_settings(
+    standin: StandinThread, selfservice: SelfServiceThread, namespaces: str, credentials: str
+) -> dict[str, str]:
+    return {
+        **operator_settings(standin, namespaces),
+        **TEST_SETTINGS,
+        "MASKINPORTEN_OPERATOR_ALLOWED_ISSUERS": "",
+        "MASKINPORTEN_OPERATOR_SELF_SERVICE_URL": selfservice.base_url,
+        "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS": credentials,
+        "MASKINPORTEN_OPERATOR_CLUSTER_NAME": CLUSTER_NAME,
+        "MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY": "managed-*=test:*",
+    }
+
+
+@pytest.fixture(scope="module")
+def managed_operator(
+    kubeconfig: Path,
+    crd_installed: None,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ManagedOperator]:
+    log = tmp_path_factory.mktemp("managed-operator") / "operator.log"
+    settings = managed_settings(
+        standin, selfservice, "managed-t-*", f"{operator_namespace}/{CREDENTIAL_SECRET}"
+    )
+    running = ManagedOperator(kubeconfig, log, settings)
+    yield running
+    running.stop()
+
+
+def new_namespace(core: kubernetes.client.CoreV1Api, prefix: str) -> Iterator[str]:
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture
+def managed(
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    managed_operator: ManagedOperator,
+) -> Iterator[Cluster]:
+    """A namespace the managed-client operator watches."""
+    for namespace in new_namespace(core, "managed-t-"):
+        yield Cluster(core, custom, namespace)
+
+
+def spec(*scopes: str, **fields: Any) -> dict[str, Any]:
+    return {"scopes": {"consumes": [{"name": s} for s in scopes or (SCOPE,)]}, **fields}
+
+
+def description(cluster: Cluster, name: str) -> str:
+    return f"maskinporten-operator:{CLUSTER_NAME}/{cluster.namespace}/{name}"
+
+
+def clients_described(
+    selfservice: SelfServiceThread, standin: StandinThread, text: str
+) -> list[str]:
+    ids = standin.call(lambda s: list(s.registry.clients))
+    return [
+        client_id
+        for client_id in ids
+        if (document := selfservice.client_document(client_id)) is not None
+        and document["description"] == text
+    ]
+
+
+def scopes_of(selfservice: SelfServiceThread, client_id: str) -> list[str]:
+    document = selfservice.client_document(client_id)
+    return list(document["scopes"]) if document is not None else []
+
+
+def calls(selfservice: SelfServiceThread) -> list[str]:
+    return [f"{r.method} {r.path.split('/api/v1', 1)[-1]}" for r in selfservice.requests(ORG)]
+
+
+def wait_ready(cluster: Cluster, name: str, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
+    return cluster.wait_condition(name, status="True", reason="TokenIssued", timeout=timeout)
+
+
+# --- create -------------------------------------------------------------------------------------
+
+
+def test_create_gives_a_registered_client_and_a_token_with_no_manual_step(
+    managed: Cluster, selfservice: SelfServiceThread, standin: StandinThread
+) -> None:
+    selfservice.clear_requests()
+
+    managed.create_client("weather", spec())
+    wait_ready(managed, "weather")
+
+    status = managed.get_client("weather")["status"]
+    [client_id] = clients_described(selfservice, standin, description(managed, "weather"))
+    data = managed.secret_data("weather-maskinporten")
+    assert status["clientId"] == client_id
+    assert data["MASKINPORTEN_CLIENT_ID"] == client_id
+    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["client_id"] == client_id
+    assert managed.condition("weather", "ClientRegistered")["status"] == "True"
+    assert status["keys"][0]["state"] == "Active"
+    print(f"\nself-service API calls per create: {len(calls(selfservice))}: {calls(selfservice)}")
+
+
+def test_a_scope_change_updates_the_client(
+    managed: Cluster, selfservice: SelfServiceThread
+) -> None:
+    managed.create_client("scoped", spec())
+    wait_ready(managed, "scoped")
+    client_id = managed.get_client("scoped")["status"]["clientId"]
+    selfservice.clear_requests()
+
+    managed.patch_client("scoped", {"spec": spec(SCOPE, OTHER_SCOPE)})
+
+    eventually(
+        lambda: sorted(scopes_of(selfservice, client_id)) == [OTHER_SCOPE, SCOPE],
+        what="the client's scopes to follow the spec",
+    )
+    eventually(
+        lambda: (
+            managed.get_client("scoped")["status"].get("observedGeneration") == 2
+            and managed.condition("scoped")["status"] == "True"
+        ),
+        what="a token for the new spec",
+    )
+    made = calls(selfservice)
+    print(f"\nself-service API calls per scope change: {len(made)}: {made}")
+
+
+def test_a_scope_the_organisation_lacks_is_reported_by_name(
+    managed: Cluster, selfservice: SelfServiceThread, standin: StandinThread
+) -> None:
+    managed.create_client("typo", spec(NOT_GRANTED))
+
+    ready = managed.wait_condition("typo", status="False", reason="ScopeNotAccessible")
+
+    assert NOT_GRANTED in ready["message"]
+    assert clients_described(selfservice, standin, description(managed, "typo")) == []
+
+
+def test_a_scope_refused_by_policy_sends_nothing_to_digdir(
+    managed: Cluster, selfservice: SelfServiceThread
+) -> None:
+    selfservice.clear_requests()
+
+    managed.create_client("outside", spec(OUTSIDE_POLICY))
+    ready = managed.wait_condition("outside", status="False", reason="ScopeRefusedByPolicy")
+
+    assert OUTSIDE_POLICY in ready["message"]
+    assert calls(selfservice) == []
+
+
+def test_a_new_client_is_ready_once_its_registration_propagated(
+    managed: Cluster, selfservice: SelfServiceThread
+) -> None:
+    selfservice.set_propagation_delay(PROPAGATION_DELAY)
+    try:
+        managed.create_client("slow", spec())
+        managed.wait_condition("slow", status="False", reason="RegistrationPropagating")
+        wait_ready(managed, "slow", timeout=PROPAGATION_DELAY + READY_TIMEOUT)
+    finally:
+        selfservice.set_propagation_delay(0)
+
+
+def test_a_rotation_under_propagation_delay_never_leaves_the_secret_without_a_valid_token(
+    managed: Cluster, selfservice: SelfServiceThread, standin: StandinThread
+) -> None:
+    managed.create_client("rotating", spec())
+    wait_ready(managed, "rotating")
+    old = managed.get_client("rotating")["status"]["keyId"]
+    client_id = managed.get_client("rotating")["status"]["clientId"]
+    selfservice.set_propagation_delay(ROTATION_PROPAGATION_DELAY)
+    sampler = TokenSampler(managed, "rotating-maskinporten")
+    try:
+        with sampler:
+            managed.patch_client(
+                "rotating",
+                {"metadata": {"annotations": {"maskinporten-operator.dev/rotate-key": "1"}}},
+            )
+            eventually(
+                lambda: managed.get_client("rotating")["status"]["keyId"] != old,
+                what="grants signed with the new key",
+                timeout=ROTATION_PROPAGATION_DELAY + READY_TIMEOUT,
+            )
+            switched_at = standin.now()
+            wait_ready(managed, "rotating")
+            managed.force_refresh("rotating", "after-rotation")
+            eventually(
+                lambda: (
+                    managed.get_client("rotating")["status"].get("handledForceRefresh")
+                    == "after-rotation"
+                ),
+                what="a token requested with the new key",
+            )
+    finally:
+        selfservice.set_propagation_delay(0)
+
+    after = [r for r in standin.requests(client_id) if r.at >= switched_at]
+    states = {k["state"] for k in managed.get_client("rotating")["status"]["keys"]}
+    print(
+        f"\nrotation: {sampler.samples} samples of the Secret, longest gap without a valid "
+        f"token {sampler.longest_gap:.1f} s; grants after the switch: {len(after)}, rejected: "
+        f"{sum(r.status != 200 for r in after)}"
+    )
+    assert sampler.longest_gap == 0.0
+    assert after
+    assert all(r.status == 200 for r in after)
+    assert states == {"Active", "Retiring"}
+
+
+class TokenSampler:
+    """Reads the workload Secret every 0.2 s on a thread and records the longest stretch in
+    which it held no token that was valid at the moment of reading."""
+
+    def __init__(self, cluster: Cluster, secret: str) -> None:
+        self._cluster, self._secret = cluster, secret
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples = 0
+        self.longest_gap = 0.0
+
+    def __enter__(self) -> TokenSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        invalid_since: float | None = None
+        while not self._stop.wait(0.2):
+            now = time.time()
+            token = self._cluster.secret_data(self._secret).get("MASKINPORTEN_ACCESS_TOKEN")
+            valid = token is not None and jwt_claims(token)["exp"] > now
+            self.samples += 1
+            if valid:
+                invalid_since = None
+                continue
+            invalid_since = invalid_since if invalid_since is not None else now
+            self.longest_gap = max(self.longest_gap, now - invalid_since + 0.2)
+
+
+# --- restart, adopt, delete ---------------------------------------------------------------------
+
+
+def test_a_restart_after_create_with_the_status_lost_keeps_one_client(
+    managed: Cluster,
+    managed_operator: ManagedOperator,
+    selfservice: SelfServiceThread,
+    standin: StandinThread,
+) -> None:
+    managed.create_client("restarted", spec())
+    wait_ready(managed, "restarted")
+    managed_operator.stop()
+    managed.custom.patch_namespaced_custom_object_status(
+        "maskinporten-operator.dev",
+        "v1alpha1",
+        managed.namespace,
+        "maskinportenclients",
+        "restarted",
+        {"status": {"clientId": None, "keys": None, "conditions": None}},
+    )
+
+    managed_operator.start()
+    wait_ready(managed, "restarted")
+
+    found = clients_described(selfservice, standin, description(managed, "restarted"))
+    assert found == [managed.get_client("restarted")["status"]["clientId"]]
+
+
+def test_an_adopted_client_keeps_its_hand_registered_keys(
+    managed: Cluster, selfservice: SelfServiceThread
+) -> None:
+    client_id = f"hand-{managed.namespace}"
+    hand_key = generate_client_key()
+    selfservice.register_client(
+        Client(client_id, ORG, frozenset({SCOPE}), (RegisteredKey(hand_key.public_jwk()),)),
+        description="registered in the portal",
+    )
+
+    managed.create_client("adopted", spec(clientId=client_id, registration={"adopt": True}))
+    wait_ready(managed, "adopted")
+
+    jwks = selfservice.jwks_document(client_id)
+    assert jwks is not None
+    kids = [key["kid"] for key in jwks["keys"]]
+    assert kids == [hand_key.kid, managed.get_client("adopted")["status"]["keyId"]]
+    managed.delete_client("adopted")
+    eventually(lambda: not _exists(managed, "adopted"), what="the resource to be gone")
+    assert selfservice.client_document(client_id) is not None
+
+
+@pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Retain", True)])
+def test_deleting_the_resource_follows_its_deletion_policy(
+    managed: Cluster, selfservice: SelfServiceThread, policy: str, kept: bool
+) -> None:
+    managed.create_client("gone", spec(registration={"deletionPolicy": policy}))
+    wait_ready(managed, "gone")
+    client_id = managed.get_client("gone")["status"]["clientId"]
+
+    managed.delete_client("gone")
+    eventually(lambda: not _exists(managed, "gone"), what="the resource to be gone")
+
+    assert (selfservice.client_document(client_id) is not None) == kept
+
+
+def _exists(cluster: Cluster, name: str) -> bool:
+    try:
+        cluster.get_client(name)
+    except kubernetes.client.ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+# --- the admin credential and its token ---------------------------------------------------------
+
+
+def test_many_managed_clients_share_one_admin_token(
+    managed: Cluster,
+    managed_operator: ManagedOperator,
+    standin: StandinThread,
+    admin: AdminClient,
+) -> None:
+    count = 100
+    managed_operator.stop()
+    managed_operator.start()  # with no admin token cached
+    before = standin.token_request_count(admin.client_id)
+    started = time.monotonic()
+
+    for index in range(count):
+        managed.create_client(f"many-{index}", spec())
+    for index in range(count):
+        wait_ready(managed, f"many-{index}", timeout=180)
+
+    requests = standin.token_request_count(admin.client_id) - before
+    print(
+        f"\nadmin token requests for {count} managed clients: {requests} "
+        f"(all Ready after {time.monotonic() - started:.0f} s)"
+    )
+    assert requests == 1
+
+
+def test_without_the_admin_credential_managed_clients_say_what_to_configure(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log = tmp_path_factory.mktemp("no-credential") / "operator.log"
+    settings = managed_settings(standin, selfservice, "managed-x-*", "nowhere/missing")
+    operator = OperatorProcess(kubeconfig, log, settings)
+    try:
+        for namespace in new_namespace(core, "managed-x-"):
+            cluster = Cluster(core, custom, namespace)
+            cluster.create_client("lonely", spec())
+
+            ready = cluster.wait_condition(
+                "lonely", status="False", reason="SelfServiceNotConfigured"
+            )
+
+            assert "nowhere/missing" in ready["message"]
+    finally:
+        operator.stop()
+
+
+def test_a_wrong_admin_credential_is_one_clear_condition(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    admin: AdminClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    core.create_namespaced_secret(
+        operator_namespace,
+        {
+            "metadata": {"name": "wrong-admin"},
+            "stringData": {
+                "clientId": "not-an-admin-client",
+                "tls.key": admin.certificate.private_key_pem().decode(),
+                "tls.crt": admin.certificate.chain_pem().decode(),
+            },
+        },
+    )
+    log = tmp_path_factory.mktemp("wrong-credential") / "operator.log"
+    settings = managed_settings(
+        standin, selfservice, "managed-w-*", f"{operator_namespace}/wrong-admin"
+    )
+    operator = OperatorProcess(kubeconfig, log, settings)
+    try:
+        for namespace in new_namespace(core, "managed-w-"):
+            cluster = Cluster(core, custom, namespace)
+            cluster.create_client("refused", spec())
+
+            ready = cluster.wait_condition("refused", status="False", reason="AdminTokenRejected")
+
+            assert "self-service admin token" in ready["message"]
+            assert cluster.condition("refused", "ClientRegistered")["reason"] == (
+                "AdminTokenRejected"
+            )
+    finally:
+        operator.stop()

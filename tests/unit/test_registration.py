@@ -1,0 +1,639 @@
+"""Managed clients, one reconciliation at a time: the reconcile core against the in-memory
+Kubernetes API, the real self-service API client talking to the self-service stand-in, and the
+real authorization server client talking to the Maskinporten stand-in behind it (they share one
+registry, so what is registered is what the token endpoint accepts).
+
+Time is one frozen clock shared by the operator and both stand-ins; nothing sleeps. Each test
+states a starting point and what reconciliations make of it: conditions, Events, the client at
+Digdir, and how many self-service API calls it took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from maskinporten_operator.adapters.metrics import Metrics
+from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfServiceApi
+from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.pem import load_pem
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.reconcile import reconciler, registration
+from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
+from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.rfc3339 import format_time
+from maskinporten_operator.settings import Environment, Settings
+from maskinporten_testbed.fakekube import FakeKube, merge_patch
+from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
+from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ORG = "123456789"
+NAMESPACE = "team"
+NAME = "weather"
+REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
+DESCRIPTION = "maskinporten-operator:default/team/weather"
+WORKLOAD_SECRET = "weather-maskinporten"
+SCOPE = "test:read"
+OTHER_SCOPE = "test:write"
+NOT_GRANTED = "test:secret"
+START = 1_800_000_000.0
+DAY = 86_400.0
+SPEC: Mapping[str, Any] = {"scopes": {"consumes": [{"name": SCOPE}]}}
+
+
+@dataclass
+class World:
+    """The operator's surroundings, and the resource as the cluster holds it between runs."""
+
+    maskinporten: MaskinportenStandin
+    selfservice: SelfServiceStandin
+    kube: FakeKube
+    clock: FrozenClock
+    deps: Dependencies
+    spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
+    annotations: dict[str, str] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    memory: ClientMemory = field(default_factory=ClientMemory)
+
+    async def reconcile(self) -> Outcome:
+        outcome = await reconciler.reconcile(
+            REF, self.spec, self.status, self.annotations, self.memory, self.deps
+        )
+        merge_patch(self.status, outcome.status)
+        return outcome
+
+    def advance(self, seconds: float) -> None:
+        self.clock.offset += seconds
+
+    def set_policy(self, policy: str) -> None:
+        """MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY as the environment would give it."""
+        rules = Settings.model_validate({"managed_scope_policy": policy}).managed_scope_policy
+        self.deps.settings = self.deps.settings.model_copy(update={"managed_scope_policy": rules})
+
+    def restart(self) -> None:
+        """The operator restarts: what it remembered is gone, the cluster keeps the rest."""
+        self.memory = ClientMemory()
+
+    def calls(self) -> list[str]:
+        """Self-service API calls since the last :meth:`observe_from_here`, as "METHOD path"."""
+        return [
+            f"{r.method} {r.path.split('/api/v1', 1)[-1]}" for r in self.selfservice.requests(ORG)
+        ]
+
+    def observe_from_here(self) -> None:
+        self.selfservice.clear_requests()
+        self.maskinporten.clear_requests()
+
+    def our_clients(self) -> list[dict[str, Any]]:
+        return [
+            document
+            for client_id in self.client_ids()
+            if (document := self.selfservice.client_document(client_id)) is not None
+            and document["description"] == DESCRIPTION
+        ]
+
+    def client_ids(self) -> list[str]:
+        return [c.client_id for c in self.maskinporten.registry.clients.values()]
+
+    def registered_kids(self, client_id: str) -> list[str]:
+        jwks = self.selfservice.jwks_document(client_id) or {"keys": []}
+        return [key["kid"] for key in jwks["keys"]]
+
+
+@pytest.fixture(scope="module")
+def admin_certificate(ca: CertificateAuthority) -> BusinessCertificate:
+    """Valid beyond the year the frozen clock moves through."""
+    return ca.issue(ORG, not_after=datetime.now(UTC) + timedelta(days=3 * 365))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def world(
+    ca: CertificateAuthority, admin_certificate: BusinessCertificate
+) -> AsyncIterator[World]:
+    clock = FrozenClock(START)
+    async with (
+        MaskinportenStandin(trusted_cas=[ca.root], clock=clock) as maskinporten,
+        SelfServiceStandin(maskinporten) as selfservice,
+    ):
+        selfservice.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
+        admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
+        admin_key = load_pem(
+            admin.credential_pem(), source="admin", now=datetime.fromtimestamp(START, UTC)
+        )
+        auth = AuthorizationServerClient(timeout_seconds=5.0)
+        tokens = AdminTokenProvider(
+            auth,
+            client_id=admin.client_id,
+            key=admin_key,
+            issuer=maskinporten.issuer,
+            clock=clock.now,
+        )
+        api = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=5.0)
+        kube = FakeKube()
+        deps = Dependencies(
+            settings=Settings(
+                environment=Environment.CUSTOM,
+                issuer=maskinporten.issuer,
+                self_service_url=selfservice.base_url,
+                self_service_credentials="operator/admin",
+            ),
+            kube=kube,
+            auth=auth,
+            token_requests=asyncio.Semaphore(4),
+            metrics=Metrics(),
+            rng=random.Random(7),  # noqa: S311 - jitter, not cryptography
+            clock=clock.now,
+            self_service=api,
+        )
+        try:
+            yield World(maskinporten, selfservice, kube, clock, deps)
+        finally:
+            await api.aclose()
+            await auth.aclose()
+
+
+def condition(outcome: Outcome, kind: str) -> Mapping[str, Any]:
+    return find(outcome.status["conditions"], kind)
+
+
+def reasons(outcome: Outcome) -> list[str]:
+    return [event.reason for event in outcome.events]
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+async def test_a_resource_without_client_id_gets_a_client_and_a_token_with_no_manual_step(
+    world: World,
+) -> None:
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.REGISTERED
+    [client] = world.our_clients()
+    assert client["scopes"] == [SCOPE]
+    assert client["client_name"] == "team/weather"
+    assert client["integration_type"] == "maskinporten"
+    assert world.status["clientId"] == client["client_id"]
+    assert (
+        world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_CLIENT_ID"]
+        == (client["client_id"])
+    )
+    assert world.registered_kids(client["client_id"]) == [world.status["keyId"]]
+    [key] = world.status["keys"]
+    assert (key["kid"], key["state"]) == (world.status["keyId"], "Active")
+    assert reasons(outcome) == [
+        Reason.KEY_GENERATED,
+        Reason.CLIENT_CREATED,
+        Reason.KEY_REGISTERED,
+        Reason.TOKEN_ISSUED,
+    ]
+
+
+async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world: World) -> None:
+    await world.reconcile()
+
+    expiry = world.memory.earliest_key_registration_expiry()
+
+    assert expiry is not None
+    assert format_time(expiry) == world.status["keys"][0]["expiresAt"]
+
+
+async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(
+    world: World,
+) -> None:
+    await world.reconcile()
+    created = world.calls()
+    world.observe_from_here()
+    world.advance(3600)
+
+    again = await world.reconcile()
+
+    assert created == [
+        "GET /clients",
+        "GET /scopes/access/all",
+        "POST /clients",
+        f"POST /clients/{world.status['clientId']}/jwks",
+    ]
+    assert world.calls() == []
+    assert condition(again, READY)["status"] == "True"
+    assert reasons(again) == []
+
+
+async def test_a_restart_between_create_and_status_write_finds_the_same_client(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status.pop("clientId")  # the status write never happened
+    world.restart()
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    assert [c["client_id"] for c in world.our_clients()] == [client_id]
+    assert world.status["clientId"] == client_id
+    assert Reason.CLIENT_CREATED not in reasons(outcome)
+
+
+async def test_after_a_restart_the_client_is_checked_with_two_calls(world: World) -> None:
+    await world.reconcile()
+    world.restart()
+    world.observe_from_here()
+
+    await world.reconcile()
+
+    client_id = world.status["clientId"]
+    assert world.calls() == [f"GET /clients/{client_id}", f"GET /clients/{client_id}/jwks"]
+
+
+async def test_the_cluster_name_and_resource_identify_the_client_in_its_description(
+    world: World,
+) -> None:
+    world.deps.settings = world.deps.settings.model_copy(update={"cluster_name": "prod-a"})
+
+    await world.reconcile()
+
+    [document] = [
+        d
+        for client_id in world.client_ids()
+        if (d := world.selfservice.client_document(client_id)) is not None
+        and d["description"] == "maskinporten-operator:prod-a/team/weather"
+    ]
+    assert document["client_id"] == world.status["clientId"]
+
+
+# --- scopes ---------------------------------------------------------------------------------
+
+
+async def test_a_scope_change_updates_the_client_with_two_calls(world: World) -> None:
+    await world.reconcile()
+    world.observe_from_here()
+    world.spec = {"scopes": {"consumes": [{"name": SCOPE}, {"name": OTHER_SCOPE}]}}
+
+    outcome = await world.reconcile()
+
+    client_id = world.status["clientId"]
+    assert condition(outcome, READY)["status"] == "True"
+    document = world.selfservice.client_document(client_id)
+    assert document is not None
+    assert sorted(document["scopes"]) == [SCOPE, OTHER_SCOPE]
+    assert world.calls() == ["GET /scopes/access/all", f"PUT /clients/{client_id}"]
+    assert Reason.SCOPES_UPDATED in reasons(outcome)
+
+
+async def test_a_scope_the_organisation_lacks_is_named_and_the_client_left_unchanged(
+    world: World,
+) -> None:
+    await world.reconcile()
+    world.observe_from_here()
+    world.spec = {"scopes": {"consumes": [{"name": SCOPE}, {"name": NOT_GRANTED}]}}
+
+    outcome = await world.reconcile()
+
+    registered = condition(outcome, CLIENT_REGISTERED)
+    assert condition(outcome, READY)["reason"] == Reason.SCOPE_NOT_ACCESSIBLE
+    assert registered["status"] == "False"
+    assert NOT_GRANTED in registered["message"]
+    assert SCOPE not in registered["message"].replace(NOT_GRANTED, "")
+    assert world.selfservice.client_document(world.status["clientId"])["scopes"] == [SCOPE]  # type: ignore[index]
+    assert world.calls() == ["GET /scopes/access/all"]
+
+
+async def test_no_client_is_created_with_a_scope_the_organisation_lacks(world: World) -> None:
+    world.spec = {"scopes": {"consumes": [{"name": NOT_GRANTED}]}}
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.SCOPE_NOT_ACCESSIBLE
+    assert world.our_clients() == []
+    assert "clientId" not in world.status
+
+
+@pytest.mark.parametrize(
+    ("policy", "refused"),
+    [
+        ("team=test:write", [SCOPE]),
+        ("other-*=test:*", [SCOPE]),
+        ("team-a=test:*;t*=nothing:*", [SCOPE]),
+    ],
+)
+async def test_a_scope_refused_by_the_policy_names_it_and_sends_nothing_to_digdir(
+    world: World, policy: str, refused: list[str]
+) -> None:
+    world.set_policy(policy)
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert ready["reason"] == Reason.SCOPE_REFUSED_BY_POLICY
+    assert all(scope in ready["message"] for scope in refused)
+    assert "MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY" in ready["message"]
+    assert world.calls() == []
+
+
+@pytest.mark.parametrize("policy", ["team=test:*", "t*=test:read,nav:*", "x=a:b;team=test:read"])
+async def test_a_scope_the_policy_allows_is_registered(world: World, policy: str) -> None:
+    world.set_policy(policy)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+async def test_a_new_client_says_its_registration_is_propagating_until_the_key_is_accepted(
+    world: World,
+) -> None:
+    world.selfservice.set_propagation_delay(60)
+
+    propagating = await world.reconcile()
+    [pending] = world.status["keys"]
+    world.advance(61)
+    ready = await world.reconcile()
+
+    assert condition(propagating, READY)["reason"] == Reason.REGISTRATION_PROPAGATING
+    assert "up to about 2 minutes" in condition(propagating, READY)["message"]
+    assert condition(propagating, CLIENT_REGISTERED)["status"] == "True"
+    assert pending["state"] == "Pending"
+    assert condition(ready, READY)["status"] == "True"
+    assert world.status["keys"][0]["state"] == "Active"
+
+
+async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(world: World) -> None:
+    world.spec = {**SPEC, "registration": {"keyRotationDays": 365}}
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    first_expiry = world.status["keys"][0]["expiresAt"]
+    world.advance(334 * DAY)
+    world.observe_from_here()
+    quiet = await world.reconcile()
+    world.advance(2 * DAY)
+
+    renewed = await world.reconcile()
+
+    assert Reason.KEY_REGISTERED not in reasons(quiet)
+    assert Reason.KEY_REGISTERED in reasons(renewed)
+    assert f"POST /clients/{client_id}/jwks" in world.calls()
+    assert world.status["keys"][0]["expiresAt"] > first_expiry
+    assert world.status["keys"][0]["state"] == "Active"
+    assert condition(renewed, READY)["status"] == "True"
+
+
+# --- rotation -------------------------------------------------------------------------------
+
+ROTATE = "maskinporten-operator.dev/rotate-key"
+
+
+def key_ring_in_secret(world: World) -> list[str]:
+    """The kids of the private keys the key Secret holds."""
+    data = world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")
+    return [key["kid"] for key in json.loads(data["jwks"])["keys"]] if "jwks" in data else []
+
+
+def states(world: World) -> list[tuple[str, str]]:
+    return [(key["kid"], key["state"]) for key in world.status["keys"]]
+
+
+async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world: World) -> None:
+    await world.reconcile()
+    old = world.status["keyId"]
+    client_id = world.status["clientId"]
+    world.selfservice.set_propagation_delay(60)
+    world.observe_from_here()
+    world.annotations[ROTATE] = "now"
+
+    propagating = await world.reconcile()
+    [new] = [kid for kid in key_ring_in_secret(world) if kid != old]
+    registered_during = world.registered_kids(client_id)
+    token_during = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    world.advance(61)
+    rotated = await world.reconcile()
+
+    assert condition(propagating, READY)["status"] == "True"
+    assert "propagating" in condition(propagating, CLIENT_REGISTERED)["message"]
+    assert states(world) == [(old, "Retiring"), (new, "Active")]
+    assert registered_during == [old, new]
+    assert token_during  # the current token stays while the new key propagates
+    assert world.status["keyId"] == new
+    assert Reason.KEY_ROTATED in reasons(rotated)
+    assert world.status["handledRotateKey"] == "now"
+    assert world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")["jwk"] != ""
+    assert world.maskinporten.requests()[-1].status == 200
+
+
+async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:
+    await world.reconcile()
+    old = world.status["keyId"]
+    client_id = world.status["clientId"]
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()  # no propagation delay: the new key is accepted at once
+    new = world.status["keyId"]
+    world.observe_from_here()
+    world.advance(119)
+    kept = await world.reconcile()
+    world.advance(2)
+
+    removed = await world.reconcile()
+
+    assert Reason.KEY_REMOVED not in reasons(kept)
+    assert Reason.KEY_REMOVED in reasons(removed)
+    assert world.registered_kids(client_id) == [new]
+    assert key_ring_in_secret(world) == [new]
+    assert states(world) == [(new, "Active")]
+    assert old != new
+    assert world.calls() == [f"POST /clients/{client_id}/jwks"]
+
+
+async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.observe_from_here()
+    world.annotations[ROTATE] = "now"
+
+    await world.reconcile()
+    world.advance(3600)
+    await world.reconcile()
+
+    assert world.calls() == [f"POST /clients/{client_id}/jwks"] * 2
+
+
+async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
+    world.spec = {**SPEC, "registration": {"keyRotationDays": 30}}
+    await world.reconcile()
+    old = world.status["keyId"]
+    world.advance(29 * DAY)
+    early = await world.reconcile()
+    world.advance(DAY)
+
+    due = await world.reconcile()
+
+    assert Reason.KEY_ROTATED not in reasons(early)
+    assert Reason.KEY_ROTATED in reasons(due)
+    assert world.status["keyId"] != old
+
+
+async def test_the_same_rotate_request_rotates_once(world: World) -> None:
+    await world.reconcile()
+    world.annotations[ROTATE] = "once"
+    await world.reconcile()
+    after_first = world.status["keyId"]
+
+    again = await world.reconcile()
+
+    assert Reason.KEY_ROTATED not in reasons(again)
+    assert world.status["keyId"] == after_first
+
+
+async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
+    world: World, client_key: ClientKey
+) -> None:
+    world.selfservice.register_client(
+        Client("hand-made", ORG, frozenset({SCOPE}), (RegisteredKey(client_key.public_jwk()),)),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+    await world.reconcile()
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(3600)
+
+    await world.reconcile()
+
+    assert world.registered_kids("hand-made") == [client_key.kid, world.status["keyId"]]
+
+
+# --- adopt ----------------------------------------------------------------------------------
+
+
+async def test_an_adopted_client_keeps_its_hand_registered_keys(
+    world: World, client_key: ClientKey
+) -> None:
+    world.selfservice.register_client(
+        Client(
+            "hand-made", ORG, frozenset({SCOPE}), keys=(RegisteredKey(client_key.public_jwk()),)
+        ),
+        client_name="made by hand",
+        description="the portal",
+    )
+    world.spec = {
+        "clientId": "hand-made",
+        "scopes": {"consumes": [{"name": SCOPE}, {"name": OTHER_SCOPE}]},
+        "registration": {"adopt": True},
+    }
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    assert world.registered_kids("hand-made") == [client_key.kid, world.status["keyId"]]
+    document = world.selfservice.client_document("hand-made")
+    assert document is not None
+    assert (document["client_name"], document["description"]) == ("made by hand", "the portal")
+    assert sorted(document["scopes"]) == [SCOPE, OTHER_SCOPE]
+    assert Reason.CLIENT_ADOPTED in reasons(outcome)
+
+
+async def test_adopting_a_client_that_does_not_exist_says_so(world: World) -> None:
+    world.spec = {**SPEC, "clientId": "nowhere", "registration": {"adopt": True}}
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.CLIENT_CONFLICT
+    assert "nowhere" in condition(outcome, READY)["message"]
+
+
+# --- admin credential -----------------------------------------------------------------------
+
+
+async def test_without_an_admin_credential_the_message_says_what_to_configure(
+    world: World,
+) -> None:
+    world.deps.self_service = None
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert ready["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS" in ready["message"]
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+
+
+async def test_a_refused_admin_token_is_one_clear_condition(world: World) -> None:
+    world.maskinporten.registry.clients.pop(f"selfservice-admin-{ORG}")
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert ready["reason"] == Reason.ADMIN_TOKEN_REJECTED
+    assert "self-service admin token" in ready["message"]
+
+
+async def test_self_service_errors_back_off_like_token_errors(world: World) -> None:
+    world.selfservice.fail_next(10, status=503)
+
+    first = await world.reconcile()
+    second = await world.reconcile()
+
+    assert condition(first, READY)["reason"] == Reason.SELF_SERVICE_UNAVAILABLE
+    assert world.status["consecutiveFailures"] == 2
+    assert (second.next_attempt_at - START) > (first.next_attempt_at - START) / 2
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("registration_spec", "deleted"),
+    [({}, True), ({"deletionPolicy": "Delete"}, True), ({"deletionPolicy": "Retain"}, False)],
+)
+async def test_deleting_the_resource_deletes_the_client_it_created_by_policy(
+    world: World, registration_spec: dict[str, Any], deleted: bool
+) -> None:
+    world.spec = {**SPEC, "registration": registration_spec}
+    await world.reconcile()
+    client_id = world.status["clientId"]
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert (world.selfservice.client_document(client_id) is None) == deleted
+    assert (event is not None and event.reason == Reason.CLIENT_DELETED) == deleted
+
+
+async def test_an_adopted_client_is_never_deleted(world: World) -> None:
+    world.selfservice.register_client(
+        Client("hand-made", ORG, frozenset({SCOPE})), description="the portal"
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+    await world.reconcile()
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert event is None
+    assert world.selfservice.client_document("hand-made") is not None
+
+
+async def test_a_deletion_without_the_admin_credential_says_the_client_stays(world: World) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.deps.self_service = None
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
+    assert client_id in event.message
+    assert world.selfservice.client_document(client_id) is not None
