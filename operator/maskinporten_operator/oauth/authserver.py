@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import logging
 import ssl
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,18 +30,6 @@ from maskinporten_operator.oauth.grant import (
 
 log = logging.getLogger(__name__)
 
-
-def _answer_absent_sniffio_at_once() -> None:
-    """httpcore runs ``import sniffio`` on every acquisition of its connection pool's locks
-    (about 17 per token request); sniffio is optional and not installed, and a failed import is
-    not remembered, so each one searched ``sys.path`` again (~1 ms of CPU on the event loop:
-    a fifth of the operator's steady-state time). ``None`` in ``sys.modules`` makes that import
-    fail at once; httpcore then assumes asyncio, as it does without sniffio anyway."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_answer_absent_sniffio_at_once()
 
 METADATA_PATH = ".well-known/oauth-authorization-server"
 METADATA_MAX_AGE_SECONDS = 3600.0
