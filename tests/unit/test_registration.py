@@ -212,7 +212,7 @@ async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world
     assert format_time(expiry) == world.status["keys"][0]["expiresAt"]
 
 
-async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(
+async def test_a_create_takes_five_self_service_calls_and_a_steady_client_none(
     world: World,
 ) -> None:
     await world.reconcile()
@@ -226,6 +226,7 @@ async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(
         "GET /clients",
         "GET /scopes/access/all",
         "POST /clients",
+        f"GET /clients/{world.status['clientId']}/jwks",
         f"POST /clients/{world.status['clientId']}/jwks",
     ]
     assert world.calls() == []
@@ -456,10 +457,10 @@ async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: Worl
     assert key_ring_in_secret(world) == [new]
     assert states(world) == [(new, "Active")]
     assert old != new
-    assert world.calls() == [f"POST /clients/{client_id}/jwks"]
+    assert world.calls() == [f"GET /clients/{client_id}/jwks", f"POST /clients/{client_id}/jwks"]
 
 
-async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
+async def test_a_rotation_takes_two_key_set_reads_each_before_a_post(world: World) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
     world.observe_from_here()
@@ -469,7 +470,8 @@ async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
     world.advance(3600)
     await world.reconcile()
 
-    assert world.calls() == [f"POST /clients/{client_id}/jwks"] * 2
+    read_then_post = [f"GET /clients/{client_id}/jwks", f"POST /clients/{client_id}/jwks"]
+    assert world.calls() == read_then_post * 2
 
 
 async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
@@ -515,6 +517,26 @@ async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
     await world.reconcile()
 
     assert world.registered_kids("hand-made") == [client_key.kid, world.status["keyId"]]
+
+
+async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_registered(
+    world: World, client_key: ClientKey
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    api = world.deps.self_service
+    assert api is not None
+    registered = await api.get_jwks(client_id)
+    await api.replace_jwks(
+        client_id, [*(entry.jwk for entry in registered.keys), client_key.public_jwk()]
+    )
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(3600)
+
+    await world.reconcile()
+
+    assert world.registered_kids(client_id) == [client_key.kid, world.status["keyId"]]
 
 
 # --- adopt ----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ client*: the operator keeps a client at Digdir's self-service API equal to the s
   so that a typo is reported by name and never leaves the client half-updated;
 - the operator's key (generated into the key Secret before it is registered, so a private key
   is never lost) is in the client's key set beside every key the operator did not add; POST
-  replaces the whole set, so the whole intended set is sent. A registered key expires a year
+  replaces the whole set, so the set is read again just before and the whole intended set sent
+  (a key someone registered by hand meanwhile stays). A registered key expires a year
   after it was posted; within :data:`RENEW_BEFORE_SECONDS` of that it is posted again.
 
 What Digdir answered is remembered, so a steady client costs no API call; after a restart,
@@ -358,12 +359,11 @@ async def _keep_keys(
 ) -> tuple[KnownRegistration, list[Event]]:
     """Make the client's key set hold every key of the ring still needed, each renewed when its
     registration expires soon, beside every key the operator did not add; without the ring's
-    keys due for removal. One POST of the whole set when anything is to change."""
+    keys due for removal. When anything is to change: the set is read again (a key added by
+    hand since it was last read is kept) and the whole set posted."""
     client_id, now = known.client.client_id, run.now
     removed = {k.kid for k in ring.due_for_removal(now)}
     wanted = [k for k in ring.keys if k.kid not in removed]
-    ours = {k.kid for k in ring.keys}
-    others = [entry.jwk for entry in known.jwks.keys if entry.kid not in ours]
     missing = [k.kid for k in wanted if known.jwks.key(k.kid) is None]
     renewed = [
         k.kid
@@ -375,6 +375,8 @@ async def _keep_keys(
     stale = [kid for kid in removed if known.jwks.key(kid) is not None]
     if not (missing or renewed or stale):
         return known, []
+    current = await self_service_call(api.get_jwks(client_id))
+    others = _others(current, ring)
     if len(others) + len(wanted) > MAX_KEYS:
         raise Failure(
             Reason.CLIENT_CONFLICT,
@@ -395,6 +397,12 @@ async def _keep_keys(
     ]
     signing_new = ring.signing.kid in missing
     return replace(known, jwks=jwks, accepted=known.accepted and not signing_new), events
+
+
+def _others(jwks: RegisteredJwks, ring: KeyRing) -> list[Mapping[str, Any]]:
+    """The public JWKs of the registered keys the operator did not add."""
+    ours = {k.kid for k in ring.keys}
+    return [entry.jwk for entry in jwks.keys if entry.kid not in ours]
 
 
 def _until(jwks: RegisteredJwks, kid: str) -> str:
