@@ -539,6 +539,42 @@ async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_regi
     assert world.registered_kids(client_id) == [client_key.kid, world.status["keyId"]]
 
 
+# --- key Secret ---------------------------------------------------------------------------
+
+
+async def test_a_key_secret_name_naming_a_users_secret_is_refused_and_the_secret_kept(
+    world: World, client_key: ClientKey
+) -> None:
+    users = {"jwk": client_key.private_jwk_json(), "password": "kept"}
+    world.kube.put_secret(NAMESPACE, "users-own", users)
+    world.spec = {**SPEC, "key": {"secretName": "users-own"}}
+    await world.reconcile()
+    world.annotations[ROTATE] = "now"
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
+    assert "users-own" in condition(outcome, READY)["message"]
+    assert world.kube.secret_data(NAMESPACE, "users-own") == users
+
+
+async def test_a_key_secret_name_naming_another_resources_key_secret_is_refused(
+    world: World,
+) -> None:
+    await world.reconcile()
+    weathers = world.kube.secret(NAMESPACE, "weather-maskinporten-key")
+    rain = ClientRef(NAMESPACE, "rain", uid="uid-rain", generation=1)
+    spec = {**SPEC, "key": {"secretName": "weather-maskinporten-key"}}
+    memory, status = ClientMemory(), {}
+    for rotate in ({}, {ROTATE: "now"}):
+        outcome = await reconciler.reconcile(rain, spec, status, rotate, memory, world.deps)
+        merge_patch(status, outcome.status)
+
+    assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
+    assert "MaskinportenClient weather" in condition(outcome, READY)["message"]
+    assert world.kube.secret(NAMESPACE, "weather-maskinporten-key") == weathers
+
+
 # --- adopt ----------------------------------------------------------------------------------
 
 
