@@ -23,7 +23,7 @@ import pytest_asyncio
 
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfServiceApi
-from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reconcile import reconciler, registration
@@ -537,6 +537,35 @@ async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_regi
     await world.reconcile()
 
     assert world.registered_kids(client_id) == [client_key.kid, world.status["keyId"]]
+
+
+async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep_coming(
+    world: World,
+) -> None:
+    hand_keys = [generate_client_key() for _ in range(4)]
+    world.selfservice.register_client(
+        Client(
+            "hand-made",
+            ORG,
+            frozenset({SCOPE}),
+            keys=tuple(RegisteredKey(key.public_jwk()) for key in hand_keys),
+        ),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+    await world.reconcile()
+    signing = world.status["keyId"]
+    world.annotations[ROTATE] = "now"
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    registered = condition(outcome, CLIENT_REGISTERED)
+    assert "rotation is due but skipped" in registered["message"]
+    assert world.status["keyId"] == signing
+    assert key_ring_in_secret(world) in ([], [signing])
+    assert world.registered_kids("hand-made") == [*(key.kid for key in hand_keys), signing]
 
 
 # --- key Secret ---------------------------------------------------------------------------

@@ -83,6 +83,8 @@ class Registration:
     ring: KeyRing
     events: tuple[Event, ...]
     handled_rotation: str | None = None
+    skipped_rotation: str | None = None
+    """Why a rotation that is due was skipped (a note for ClientRegistered), None when none was."""
 
     @property
     def client_id(self) -> str:
@@ -151,7 +153,7 @@ class Registration:
             True,
             Reason.REGISTERED,
             f"client {client.client_id} has scopes {', '.join(sorted(client.scopes))} and "
-            f"key {self.kid} registered{until}{rotation}",
+            f"key {self.kid} registered{until}{rotation}{self.skipped_rotation or ''}",
         )
 
 
@@ -197,14 +199,14 @@ async def ensure_registered(
         known = KnownRegistration(client, jwks, accepted=_accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
-    ring, handled = await _rotate_if_due(run, spec, known, ring, rotate_request)
+    ring, handled, skipped = await _rotate_if_due(run, spec, known, ring, rotate_request)
     known, registered = await _keep_keys(run, api, known, ring)
     events += registered
     run.memory.registration = known
     removed = ring.due_for_removal(run.now)
     if removed:
         ring = await keyring.remove(run, spec, ring, removed)
-    return Registration(known, ring, tuple(events), handled)
+    return Registration(known, ring, tuple(events), handled, skipped)
 
 
 async def _rotate_if_due(
@@ -213,23 +215,35 @@ async def _rotate_if_due(
     known: KnownRegistration,
     ring: KeyRing,
     rotate_request: str | None,
-) -> tuple[KeyRing, str | None]:
+) -> tuple[KeyRing, str | None, str | None]:
     """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
     became the signing key, or on a new rotate-key request; not while one is pending, nor
-    before the signing key of a new client has been accepted."""
+    before the signing key of a new client has been accepted, nor (with a note saying why, for
+    the ClientRegistered condition) when the client's key set has no room for one."""
     requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
     handled = rotate_request if requested else run.status.get("handledRotateKey")
     if ring.pending is not None:
-        return ring, handled
+        return ring, handled, None
     if not known.accepted:
-        return ring, run.status.get("handledRotateKey")
+        return ring, run.status.get("handledRotateKey"), None
     signing = ring.signing
     since = signing.activated_at or _registered_at(known.jwks, signing.kid)
     period = spec.registration_or_default.key_rotation_days * DAY
     scheduled = since is not None and run.now >= since + period
     if not (requested or scheduled):
-        return ring, handled
-    return await keyring.add_pending(run, spec, ring), handled
+        return ring, handled, None
+    others = len(_others(known.jwks, ring))
+    needed = others + len(ring.keys) - len(ring.due_for_removal(run.now)) + 1
+    if needed > MAX_KEYS:
+        return (
+            ring,
+            run.status.get("handledRotateKey"),
+            f"; key rotation is due but skipped: a new key would make {needed} keys on client "
+            f"{known.client.client_id}, more than the {MAX_KEYS} Digdir allows ({others} of them "
+            f"were not added by the operator): grants stay signed with key {signing.kid} until "
+            "one is removed by hand",
+        )
+    return await keyring.add_pending(run, spec, ring), handled, None
 
 
 def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
