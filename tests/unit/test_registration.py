@@ -305,8 +305,8 @@ async def test_a_scope_the_organisation_lacks_is_named_and_the_client_left_uncha
     outcome = await world.reconcile()
 
     registered = condition(outcome, CLIENT_REGISTERED)
-    assert condition(outcome, READY)["reason"] == Reason.SCOPE_NOT_ACCESSIBLE
-    assert registered["status"] == "False"
+    assert condition(outcome, READY)["status"] == "False"
+    assert (registered["status"], registered["reason"]) == ("False", Reason.SCOPE_NOT_ACCESSIBLE)
     assert NOT_GRANTED in registered["message"]
     assert SCOPE not in registered["message"].replace(NOT_GRANTED, "")
     assert world.selfservice.client_document(world.status["clientId"])["scopes"] == [SCOPE]  # type: ignore[index]
@@ -678,6 +678,38 @@ async def test_self_service_errors_back_off_like_token_errors(world: World) -> N
     assert condition(first, READY)["reason"] == Reason.SELF_SERVICE_UNAVAILABLE
     assert world.status["consecutiveFailures"] == 2
     assert (second.next_attempt_at - START) > (first.next_attempt_at - START) / 2
+
+
+async def test_tokens_keep_coming_while_the_self_service_api_is_down(world: World) -> None:
+    await world.reconcile()
+    token_before = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    world.restart()  # what the operator remembered is gone: registration needs the API
+    world.selfservice.fail_next(10, status=503)
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    token_after = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    registered = condition(outcome, CLIENT_REGISTERED)
+    assert (registered["status"], registered["reason"]) == (
+        "False",
+        Reason.SELF_SERVICE_UNAVAILABLE,
+    )
+    assert "tokens are still requested" in registered["message"]
+    assert token_after != token_before
+    assert world.maskinporten.requests()[-1].status == 200
+
+
+async def test_a_new_client_gets_no_token_while_the_self_service_api_is_down(
+    world: World,
+) -> None:
+    world.selfservice.fail_next(10, status=503)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.SELF_SERVICE_UNAVAILABLE
+    assert "MASKINPORTEN_ACCESS_TOKEN" not in world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
 
 
 # --- delete ---------------------------------------------------------------------------------

@@ -35,7 +35,11 @@ from maskinporten_operator.reconcile.context import (
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
 from maskinporten_operator.reconcile.reasons import Reason
-from maskinporten_operator.reconcile.registration import Registration, ensure_registered
+from maskinporten_operator.reconcile.registration import (
+    Registration,
+    accepted_before,
+    ensure_registered,
+)
 from maskinporten_operator.reconcile.schedule import (
     MOUNT_DELAY_SECONDS,
     RetryPolicy,
@@ -81,6 +85,7 @@ async def reconcile(
     events: list[Event] = []
     managed = False
     registration: Registration | None = None
+    unregistered: Failure | None = None
     try:
         spec = _parse(raw_spec, deps.settings)
         managed = spec.managed
@@ -94,8 +99,10 @@ async def reconcile(
         events += [expiring] if expiring else []
         base_status.update(certificate)
         if managed:
-            rotate_request = annotations.get(ROTATE_KEY_ANNOTATION)
-            registration = await ensure_registered(run, spec, key, rotate_request)
+            registration, unregistered = await _register(
+                run, spec, key, annotations.get(ROTATE_KEY_ANNOTATION)
+            )
+        if registration is not None:
             base_status.update(registration.status())
         metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
         if registration is not None and registration.ring.pending is not None:
@@ -105,7 +112,7 @@ async def reconcile(
         else:
             slots = await _supply(run, spec, key, metadata, registration)
     except Failure as failure:
-        registered = _registered_condition(managed, registration, failure)
+        registered = _registered_condition(managed, registration, unregistered or failure)
         if registration is not None:
             events += registration.events
             base_status.update(registration.status())
@@ -147,7 +154,58 @@ async def reconcile(
     desired = [ready, _lifetime_condition(slots)]
     if registration is not None:
         desired.append(registration.condition())
+    if unregistered is not None:
+        desired.append(_unregistered_condition(unregistered))
+        next_refresh = min(next_refresh, _registration_retry_at(run))
     return _outcome(run, new_status, desired, (), next_refresh, events)
+
+
+async def _register(
+    run: Reconciliation, spec: ClientSpec, key: ClientKey, rotate_request: str | None
+) -> tuple[Registration | None, Failure | None]:
+    """The managed client's registration; or, when it fails for a client whose id and signing
+    key (``key``, accepted by Maskinporten before) are known, no registration and the failure,
+    so that tokens keep coming while only the registration waits for its retry."""
+    memory = run.memory
+    try:
+        registration = await ensure_registered(run, spec, key, rotate_request)
+    except Failure as failure:
+        if _known_client_id(run, spec) is None or not accepted_before(run, key.kid):
+            raise
+        memory.registration_failures += 1
+        if memory.registration_failing_since is None:
+            memory.registration_failing_since = run.now
+        return None, Failure(
+            failure.reason,
+            f"{failure}{NOTE_SEPARATOR}tokens are still requested for client "
+            f"{run.status['clientId']} with key {key.kid}, which Maskinporten accepted before",
+        )
+    memory.registration_failures = 0
+    memory.registration_failing_since = None
+    return registration, None
+
+
+def _known_client_id(run: Reconciliation, spec: ClientSpec) -> str | None:
+    """The managed client's id from the status, unless the spec now names another client."""
+    known = run.status.get("clientId")
+    if not known or (spec.client_id is not None and spec.client_id != known):
+        return None
+    return str(known)
+
+
+def _registration_retry_at(run: Reconciliation) -> float:
+    """When a failed registration is tried again, with back-off of its own."""
+    memory, settings = run.memory, run.deps.settings
+    failing_since = memory.registration_failing_since
+    delay = retry_delay(
+        consecutive_failures=memory.registration_failures,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
+        now=run.now,
+        valid_token_expires_at=memory.earliest_valid_expiry(run.now),
+        failing_for=run.now - failing_since if failing_since is not None else 0.0,
+    )
+    return run.now + delay
 
 
 async def _supply(
@@ -157,9 +215,14 @@ async def _supply(
     metadata: ServerMetadata,
     registration: Registration | None,
 ) -> tuple[TokenSlot, ...]:
-    """Tokens; a grant refused just after the key was registered is reported as propagation."""
-    client_id = registration.client_id if registration is not None else spec.client_id
-    assert client_id is not None, "a client with no clientId is managed: it has a registration"
+    """Tokens; a grant refused just after the key was registered is reported as propagation.
+    Without a registration, a managed client's tokens are requested with its known id."""
+    client_id = (
+        registration.client_id
+        if registration is not None
+        else spec.client_id or _known_client_id(run, spec)
+    )
+    assert client_id is not None, "a managed client has a registration or a known client id"
     try:
         return await supply_tokens(run.supplying(spec, client_id, key, metadata))
     except Failure as failure:
@@ -226,6 +289,10 @@ def _registered_condition(
         return registration.condition()
     if not managed:
         return None
+    return _unregistered_condition(failure)
+
+
+def _unregistered_condition(failure: Failure) -> cond.Condition:
     return cond.Condition(cond.CLIENT_REGISTERED, False, failure.reason, str(failure))
 
 

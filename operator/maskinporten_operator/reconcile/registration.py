@@ -196,7 +196,7 @@ async def ensure_registered(
                 events.append(
                     Event("Normal", Reason.CLIENT_ADOPTED, f"took over client {client.client_id}")
                 )
-        known = KnownRegistration(client, jwks, accepted=_accepted_before(run, signing.kid))
+        known = KnownRegistration(client, jwks, accepted=accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
     ring, handled, skipped = await _rotate_if_due(run, spec, known, ring, rotate_request)
@@ -254,7 +254,7 @@ def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | No
     return known if known.client.client_id == wanted else None
 
 
-def _accepted_before(run: Reconciliation, kid: str) -> bool:
+def accepted_before(run: Reconciliation, kid: str) -> bool:
     """Whether the status says a grant signed with ``kid`` was accepted (before a restart)."""
     keys = run.status.get("keys") or []
     return any(entry.get("kid") == kid and entry.get("state") == ACTIVE for entry in keys)
