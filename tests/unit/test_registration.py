@@ -31,9 +31,10 @@ from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY,
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
 from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.reconcile.workload import decode_data
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Environment, Settings
-from maskinporten_testbed.fakekube import FakeKube, merge_patch
+from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
 from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
 from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
@@ -435,6 +436,33 @@ async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world:
     assert world.status["handledRotateKey"] == "now"
     assert world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")["jwk"] != ""
     assert world.maskinporten.requests()[-1].status == 200
+
+
+def client_jwk_kids_written(world: World) -> list[str]:
+    """The kid of the private JWK each write of the workload Secret carried."""
+    return [
+        json.loads(decode_data(write.body)["MASKINPORTEN_CLIENT_JWK"])["kid"]
+        for write in world.kube.writes
+        if write.name == WORKLOAD_SECRET and write.verb in (Verb.CREATE, Verb.REPLACE)
+    ]
+
+
+async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(world: World) -> None:
+    world.spec = {**SPEC, "includeClientJwk": True}
+    await world.reconcile()
+    old = world.status["keyId"]
+    world.selfservice.set_propagation_delay(60)
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(30)
+    await world.reconcile()
+    world.advance(31)
+
+    await world.reconcile()
+
+    new = world.status["keyId"]
+    assert new != old
+    assert client_jwk_kids_written(world) == [old, new]
 
 
 async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:

@@ -46,7 +46,7 @@ from maskinporten_operator.reconcile.schedule import (
     attempt_after_failure,
     retry_delay,
 )
-from maskinporten_operator.reconcile.tokensupply import supply_tokens
+from maskinporten_operator.reconcile.tokensupply import keep_tokens, obtain_tokens, supply_tokens
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Settings
 
@@ -244,25 +244,27 @@ async def _try_pending(
     run: Reconciliation, spec: ClientSpec, metadata: ServerMetadata, registration: Registration
 ) -> tuple[tuple[TokenSlot, ...], Registration]:
     """During a rotation: tokens with the pending key once Maskinporten accepts it, which makes
-    it the signing key; until then (its registration propagating), with the current key."""
+    it the signing key; until then (its registration propagating), with the current key. The
+    pending key's tokens are obtained without writing anything: the workload Secret gets them
+    (and, with ``includeClientJwk``, the new key) only once the key is promoted."""
     ring = registration.ring
     pending = ring.pending
     assert pending is not None
-    try:
-        slots = await supply_tokens(
-            run.supplying(spec, registration.client_id, pending.key, metadata)
-        )
-    except Failure as failure:
+    trial = run.supplying(spec, registration.client_id, pending.key, metadata)
+    obtained = await obtain_tokens(trial)
+    if obtained.failures:
+        failure = obtained.failures[0]
         if failure.reason is not Reason.TOKEN_REQUEST_REJECTED:
-            raise
+            raise failure
         slots = await supply_tokens(
             run.supplying(spec, registration.client_id, ring.signing.key, metadata)
         )
         return slots, registration
     previous = ring.signing.kid
-    lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in slots)
+    lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in obtained.slots.values())
     retire_after = run.now + lifetime + (MOUNT_DELAY_SECONDS if spec.include_client_jwk else 0.0)
     ring = await keyring.promote(run, spec, ring, retire_after=retire_after)
+    slots = await keep_tokens(trial, obtained)
     rotated = Event(
         "Normal",
         Reason.KEY_ROTATED,
