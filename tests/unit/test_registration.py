@@ -465,6 +465,27 @@ async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(worl
     assert client_jwk_kids_written(world) == [old, new]
 
 
+async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with_back_off(
+    world: World,
+) -> None:
+    world.maskinporten.registry.default_lifetime = 3600  # token refreshes do not mask key work
+    base = world.deps.settings.retry_base_seconds
+    await world.reconcile()
+    world.selfservice.set_propagation_delay(10 * 3600)
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(registration.DIGDIR_PROPAGATION_SECONDS + 600)
+    first = await world.reconcile()
+    world.advance(first.next_attempt_at - world.clock.now())
+
+    second = await world.reconcile()
+
+    registered = condition(second, CLIENT_REGISTERED)
+    assert registered["status"] == "True"
+    assert "tried again with back-off" in registered["message"]
+    assert second.next_attempt_at - world.clock.now() > base
+
+
 async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:
     await world.reconcile()
     old = world.status["keyId"]

@@ -138,6 +138,8 @@ class ClientMemory:
     CPU, so an unchanged key Secret is not parsed again."""
     registration: KnownRegistration | None = None
     """A managed client's registration, so that an unchanged one costs no API call."""
+    pending_refusals: int = 0
+    """Grants signed with a pending key refused in a row past Digdir's propagation window."""
     registration_failures: int = 0
     """Failed registrations in a row while tokens kept coming (their back-off)."""
     registration_failing_since: float | None = None

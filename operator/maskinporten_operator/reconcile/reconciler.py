@@ -112,7 +112,7 @@ async def reconcile(
         else:
             slots = await _supply(run, spec, key, metadata, registration)
     except Failure as failure:
-        registered = _registered_condition(managed, registration, unregistered or failure)
+        registered = _registered_condition(managed, registration, unregistered or failure, run.now)
         if registration is not None:
             events += registration.events
             base_status.update(registration.status())
@@ -153,7 +153,7 @@ async def reconcile(
     )
     desired = [ready, _lifetime_condition(slots)]
     if registration is not None:
-        desired.append(registration.condition())
+        desired.append(registration.condition(run.now))
     if unregistered is not None:
         desired.append(_unregistered_condition(unregistered))
         next_refresh = min(next_refresh, _registration_retry_at(run))
@@ -256,6 +256,8 @@ async def _try_pending(
         failure = obtained.failures[0]
         if failure.reason is not Reason.TOKEN_REQUEST_REJECTED:
             raise failure
+        if registration.pending_overdue_for(run.now) is not None:
+            run.memory.pending_refusals += 1
         slots = await supply_tokens(
             run.supplying(spec, registration.client_id, ring.signing.key, metadata)
         )
@@ -264,6 +266,7 @@ async def _try_pending(
     lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in obtained.slots.values())
     retire_after = run.now + lifetime + (MOUNT_DELAY_SECONDS if spec.include_client_jwk else 0.0)
     ring = await keyring.promote(run, spec, ring, retire_after=retire_after)
+    run.memory.pending_refusals = 0
     slots = await keep_tokens(trial, obtained)
     rotated = Event(
         "Normal",
@@ -275,20 +278,41 @@ async def _try_pending(
 
 
 def _key_work_at(run: Reconciliation, registration: Registration) -> float:
-    """When key work is next due: trying a pending key again soon, or removing a retired one."""
+    """When key work is next due: trying a pending key again (soon while it propagates, with
+    back-off once Digdir's propagation window has passed), or removing a retired one."""
     ring = registration.ring
-    soon = [run.now + run.deps.settings.retry_base_seconds] if ring.pending else []
+    overdue_for = registration.pending_overdue_for(run.now)
+    soon = (
+        []
+        if ring.pending is None
+        else [run.now + run.deps.settings.retry_base_seconds]
+        if overdue_for is None
+        else [run.now + _pending_retry_delay(run, overdue_for)]
+    )
     retiring = [k.retire_after for k in ring.keys if k.retire_after is not None]
     return min([*soon, *retiring], default=float("inf"))
 
 
+def _pending_retry_delay(run: Reconciliation, overdue_for: float) -> float:
+    """The back-off for a pending key refused ``overdue_for`` seconds past Digdir's window."""
+    memory, settings = run.memory, run.deps.settings
+    return retry_delay(
+        consecutive_failures=memory.pending_refusals,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
+        now=run.now,
+        valid_token_expires_at=memory.earliest_valid_expiry(run.now),
+        failing_for=overdue_for,
+    )
+
+
 def _registered_condition(
-    managed: bool, registration: Registration | None, failure: Failure
+    managed: bool, registration: Registration | None, failure: Failure, now: float
 ) -> cond.Condition | None:
     """ClientRegistered for a managed client: True once registered (a later step failed), else
     False with the failure."""
     if registration is not None:
-        return registration.condition()
+        return registration.condition(now)
     if not managed:
         return None
     return _unregistered_condition(failure)

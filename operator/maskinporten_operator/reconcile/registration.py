@@ -64,6 +64,9 @@ KEY_LIFETIME_SECONDS = 365 * 86_400.0
 DAY = 86_400.0
 RENEW_BEFORE_SECONDS = 30 * DAY
 """A registered key is posted again when it expires within this long."""
+DIGDIR_PROPAGATION_SECONDS = 120.0
+"""Digdir hands a registered key to Maskinporten's token endpoint within about this long; a
+pending key still refused after it is tried again with back-off, not at once."""
 PROPAGATION_SECONDS = 300.0
 """After a key is registered, a refused grant is taken for propagation (Digdir: up to about 2
 minutes) for this long; later, the refusal is reported as it is."""
@@ -104,6 +107,16 @@ class Registration:
             and now - registered_at < PROPAGATION_SECONDS
         )
 
+    def pending_overdue_for(self, now: float) -> float | None:
+        """How long the pending key has been refused past Digdir's propagation window; None
+        when there is no pending key, or its window has not passed."""
+        pending = self.ring.pending
+        registered_at = _registered_at(self.known.jwks, pending.kid) if pending else None
+        if registered_at is None:
+            return None
+        overdue = now - registered_at - DIGDIR_PROPAGATION_SECONDS
+        return overdue if overdue > 0 else None
+
     def accepted(self) -> Registration:
         return replace(self, known=replace(self.known, accepted=True))
 
@@ -133,7 +146,7 @@ class Registration:
             status["handledRotateKey"] = self.handled_rotation
         return status
 
-    def condition(self) -> cond.Condition:
+    def condition(self, now: float) -> cond.Condition:
         client = self.known.client
         entry = self.known.jwks.key(self.kid)
         until = (
@@ -143,10 +156,14 @@ class Registration:
         )
         pending = self.ring.pending
         rotation = (
-            f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
+            ""
+            if pending is None
+            else f"; new key {pending.kid} is registered but Maskinporten still refuses grants "
+            "signed with it after Digdir's propagation window (about 2 minutes): grants are "
+            "signed with the current key, and the new key is tried again with back-off"
+            if self.pending_overdue_for(now) is not None
+            else f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
             "takes up to about 2 minutes): grants are signed with the current key meanwhile"
-            if pending is not None
-            else ""
         )
         return cond.Condition(
             cond.CLIENT_REGISTERED,
