@@ -26,6 +26,7 @@ from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfS
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
@@ -248,6 +249,24 @@ async def test_a_restart_between_create_and_status_write_finds_the_same_client(
     assert [c["client_id"] for c in world.our_clients()] == [client_id]
     assert world.status["clientId"] == client_id
     assert Reason.CLIENT_CREATED not in reasons(outcome)
+
+
+async def test_the_client_in_the_status_is_kept_when_its_description_was_edited(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    api = world.deps.self_service
+    assert api is not None
+    await api.update_client(client_id, ClientRegistration("team/weather", "edited", (SCOPE,)))
+    world.restart()
+    world.observe_from_here()
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    assert world.status["clientId"] == client_id
+    assert "POST /clients" not in world.calls()
 
 
 async def test_after_a_restart_the_client_is_checked_with_two_calls(world: World) -> None:

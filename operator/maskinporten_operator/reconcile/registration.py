@@ -4,10 +4,11 @@ A MaskinportenClient without ``spec.clientId`` (or with ``registration.adopt``) 
 client*: the operator keeps a client at Digdir's self-service API equal to the spec
 (``docs/maskinporten-facts.md``, "Self-service API"):
 
-- the client is found by ``status.clientId``, else among the organisation's clients by its
-  ``description`` (``maskinporten-operator:<cluster>/<namespace>/<name>``) and integration
-  type, so that a lost status or a restart between create and status write never gives a
-  second client; only when none is found is one created;
+- the client is found by ``status.clientId`` (even when its description was edited since),
+  else among the organisation's clients by its ``description``
+  (``maskinporten-operator:<cluster>/<namespace>/<name>``) and integration type, so that a
+  lost status or a restart between create and status write never gives a second client; only
+  when none is found is one created;
 - its scopes equal the spec's: the operator's managed-scope policy is checked first (nothing is
   sent to Digdir when it refuses), then the organisation's access to every scope to be added,
   so that a typo is reported by name and never leaves the client half-updated;
@@ -278,20 +279,13 @@ def accepted_before(run: Reconciliation, kid: str) -> bool:
 
 
 async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> RegisteredClient | None:
-    """The adopted client, the one ``status.clientId`` names, or the one whose description is
-    this resource's; None when there is none to take."""
+    """The adopted client, the one ``status.clientId`` names (whatever its description now
+    says), or the one whose description is this resource's; None when there is none to take."""
     ref, settings = run.ref, run.deps.settings
     ours = client_description(settings.cluster_name, ref)
     wanted = spec.client_id or run.status.get("clientId")
     if wanted:
-        try:
-            client: RegisteredClient | None = await api.get_client(wanted)
-        except SelfServiceRejected as error:
-            if error.status != 404:
-                raise _failure(error) from None
-            client = None
-        except SelfServiceError as error:
-            raise _failure(error) from None
+        client = await _client_or_none(api, wanted)
         if spec.client_id is not None:
             if client is None:
                 raise Failure(
@@ -300,7 +294,7 @@ async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> Regi
                     "organisation's clients at Digdir",
                 )
             return _usable(client)
-        if client is not None and client.description == ours:
+        if client is not None:  # even when its description was edited: never a second one
             return _usable(client)
     clients = await self_service_call(api.list_clients())
     found = sorted(
@@ -308,6 +302,19 @@ async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> Regi
         key=lambda c: c.client_id,
     )
     return found[0] if found else None
+
+
+async def _client_or_none(api: SelfService, client_id: str) -> RegisteredClient | None:
+    """The client ``client_id`` names; None when Digdir has none (404); raise :class:`Failure`
+    on any other error."""
+    try:
+        return await api.get_client(client_id)
+    except SelfServiceRejected as error:
+        if error.status != 404:
+            raise _failure(error) from None
+        return None
+    except SelfServiceError as error:
+        raise _failure(error) from None
 
 
 def _usable(client: RegisteredClient) -> RegisteredClient:
@@ -484,15 +491,8 @@ async def delete_client(
             Reason.SELF_SERVICE_NOT_CONFIGURED,
             f"client {client_id} was not deleted at Digdir: {deps.self_service_problem}",
         )
-    try:
-        client = await api.get_client(client_id)
-    except SelfServiceRejected as error:
-        if error.status == 404:
-            return None
-        raise _failure(error) from None
-    except SelfServiceError as error:
-        raise _failure(error) from None
-    if client.description != client_description(deps.settings.cluster_name, ref):
+    client = await _client_or_none(api, client_id)
+    if client is None or client.description != client_description(deps.settings.cluster_name, ref):
         return None
     await self_service_call(api.delete_client(client_id))
     return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")
