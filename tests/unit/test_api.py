@@ -314,6 +314,38 @@ def test_an_adopted_client_is_managed_and_always_retained() -> None:
 
 
 @pytest.mark.parametrize(
+    "key",
+    [
+        {"keyId": "mine"},
+        {"secretKey": "private.jwk"},
+        {"passwordSecretRef": {"name": "password"}},
+        {"mode": "KeyId"},
+        {"mode": "Certificate"},
+    ],
+)
+@pytest.mark.parametrize("identity", [{}, {"clientId": "c", "registration": {"adopt": True}}])
+def test_a_managed_client_refuses_key_settings_that_rotation_cannot_keep_naming_them(
+    key: dict[str, Any], identity: dict[str, Any]
+) -> None:
+    [field] = key
+
+    with pytest.raises(InvalidSpecError, match=f"remove key.{field}"):
+        parse_spec({"scopes": {"consumes": [{"name": "a:b"}]}, "key": key, **identity})
+
+
+def test_a_client_with_its_own_client_id_keeps_every_key_setting() -> None:
+    spec = parse_spec(
+        {
+            "clientId": "c",
+            "scopes": {"consumes": [{"name": "a:b"}]},
+            "key": {"source": "Existing", "keyId": "mine", "mode": "KeyId"},
+        }
+    )
+
+    assert spec.key.key_id == "mine"
+
+
+@pytest.mark.parametrize(
     ("extra", "message"),
     [
         ({"registration": {"adopt": True}}, "set clientId"),

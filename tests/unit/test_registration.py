@@ -23,17 +23,19 @@ import pytest_asyncio
 
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfServiceApi
-from maskinporten_operator.credentials.keys import ClientKey
+from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
 from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.reconcile.workload import decode_data
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Environment, Settings
-from maskinporten_testbed.fakekube import FakeKube, merge_patch
+from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
 from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
 from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
@@ -212,7 +214,7 @@ async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world
     assert format_time(expiry) == world.status["keys"][0]["expiresAt"]
 
 
-async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(
+async def test_a_create_takes_five_self_service_calls_and_a_steady_client_none(
     world: World,
 ) -> None:
     await world.reconcile()
@@ -226,6 +228,7 @@ async def test_a_create_takes_four_self_service_calls_and_a_steady_client_none(
         "GET /clients",
         "GET /scopes/access/all",
         "POST /clients",
+        f"GET /clients/{world.status['clientId']}/jwks",
         f"POST /clients/{world.status['clientId']}/jwks",
     ]
     assert world.calls() == []
@@ -246,6 +249,24 @@ async def test_a_restart_between_create_and_status_write_finds_the_same_client(
     assert [c["client_id"] for c in world.our_clients()] == [client_id]
     assert world.status["clientId"] == client_id
     assert Reason.CLIENT_CREATED not in reasons(outcome)
+
+
+async def test_the_client_in_the_status_is_kept_when_its_description_was_edited(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    api = world.deps.self_service
+    assert api is not None
+    await api.update_client(client_id, ClientRegistration("team/weather", "edited", (SCOPE,)))
+    world.restart()
+    world.observe_from_here()
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    assert world.status["clientId"] == client_id
+    assert "POST /clients" not in world.calls()
 
 
 async def test_after_a_restart_the_client_is_checked_with_two_calls(world: World) -> None:
@@ -304,8 +325,8 @@ async def test_a_scope_the_organisation_lacks_is_named_and_the_client_left_uncha
     outcome = await world.reconcile()
 
     registered = condition(outcome, CLIENT_REGISTERED)
-    assert condition(outcome, READY)["reason"] == Reason.SCOPE_NOT_ACCESSIBLE
-    assert registered["status"] == "False"
+    assert condition(outcome, READY)["status"] == "False"
+    assert (registered["status"], registered["reason"]) == ("False", Reason.SCOPE_NOT_ACCESSIBLE)
     assert NOT_GRANTED in registered["message"]
     assert SCOPE not in registered["message"].replace(NOT_GRANTED, "")
     assert world.selfservice.client_document(world.status["clientId"])["scopes"] == [SCOPE]  # type: ignore[index]
@@ -436,6 +457,54 @@ async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world:
     assert world.maskinporten.requests()[-1].status == 200
 
 
+def client_jwk_kids_written(world: World) -> list[str]:
+    """The kid of the private JWK each write of the workload Secret carried."""
+    return [
+        json.loads(decode_data(write.body)["MASKINPORTEN_CLIENT_JWK"])["kid"]
+        for write in world.kube.writes
+        if write.name == WORKLOAD_SECRET and write.verb in (Verb.CREATE, Verb.REPLACE)
+    ]
+
+
+async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(world: World) -> None:
+    world.spec = {**SPEC, "includeClientJwk": True}
+    await world.reconcile()
+    old = world.status["keyId"]
+    world.selfservice.set_propagation_delay(60)
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(30)
+    await world.reconcile()
+    world.advance(31)
+
+    await world.reconcile()
+
+    new = world.status["keyId"]
+    assert new != old
+    assert client_jwk_kids_written(world) == [old, new]
+
+
+async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with_back_off(
+    world: World,
+) -> None:
+    world.maskinporten.registry.default_lifetime = 3600  # token refreshes do not mask key work
+    base = world.deps.settings.retry_base_seconds
+    await world.reconcile()
+    world.selfservice.set_propagation_delay(10 * 3600)
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(registration.DIGDIR_PROPAGATION_SECONDS + 600)
+    first = await world.reconcile()
+    world.advance(first.next_attempt_at - world.clock.now())
+
+    second = await world.reconcile()
+
+    registered = condition(second, CLIENT_REGISTERED)
+    assert registered["status"] == "True"
+    assert "tried again with back-off" in registered["message"]
+    assert second.next_attempt_at - world.clock.now() > base
+
+
 async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:
     await world.reconcile()
     old = world.status["keyId"]
@@ -456,10 +525,10 @@ async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: Worl
     assert key_ring_in_secret(world) == [new]
     assert states(world) == [(new, "Active")]
     assert old != new
-    assert world.calls() == [f"POST /clients/{client_id}/jwks"]
+    assert world.calls() == [f"GET /clients/{client_id}/jwks", f"POST /clients/{client_id}/jwks"]
 
 
-async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
+async def test_a_rotation_takes_two_key_set_reads_each_before_a_post(world: World) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
     world.observe_from_here()
@@ -469,7 +538,8 @@ async def test_a_rotation_takes_two_key_set_posts(world: World) -> None:
     world.advance(3600)
     await world.reconcile()
 
-    assert world.calls() == [f"POST /clients/{client_id}/jwks"] * 2
+    read_then_post = [f"GET /clients/{client_id}/jwks", f"POST /clients/{client_id}/jwks"]
+    assert world.calls() == read_then_post * 2
 
 
 async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
@@ -515,6 +585,91 @@ async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
     await world.reconcile()
 
     assert world.registered_kids("hand-made") == [client_key.kid, world.status["keyId"]]
+
+
+async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_registered(
+    world: World, client_key: ClientKey
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    api = world.deps.self_service
+    assert api is not None
+    registered = await api.get_jwks(client_id)
+    await api.replace_jwks(
+        client_id, [*(entry.jwk for entry in registered.keys), client_key.public_jwk()]
+    )
+    world.annotations[ROTATE] = "now"
+    await world.reconcile()
+    world.advance(3600)
+
+    await world.reconcile()
+
+    assert world.registered_kids(client_id) == [client_key.kid, world.status["keyId"]]
+
+
+async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep_coming(
+    world: World,
+) -> None:
+    hand_keys = [generate_client_key() for _ in range(4)]
+    world.selfservice.register_client(
+        Client(
+            "hand-made",
+            ORG,
+            frozenset({SCOPE}),
+            keys=tuple(RegisteredKey(key.public_jwk()) for key in hand_keys),
+        ),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+    await world.reconcile()
+    signing = world.status["keyId"]
+    world.annotations[ROTATE] = "now"
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    registered = condition(outcome, CLIENT_REGISTERED)
+    assert "rotation is due but skipped" in registered["message"]
+    assert world.status["keyId"] == signing
+    assert key_ring_in_secret(world) in ([], [signing])
+    assert world.registered_kids("hand-made") == [*(key.kid for key in hand_keys), signing]
+
+
+# --- key Secret ---------------------------------------------------------------------------
+
+
+async def test_a_key_secret_name_naming_a_users_secret_is_refused_and_the_secret_kept(
+    world: World, client_key: ClientKey
+) -> None:
+    users = {"jwk": client_key.private_jwk_json(), "password": "kept"}
+    world.kube.put_secret(NAMESPACE, "users-own", users)
+    world.spec = {**SPEC, "key": {"secretName": "users-own"}}
+    await world.reconcile()
+    world.annotations[ROTATE] = "now"
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
+    assert "users-own" in condition(outcome, READY)["message"]
+    assert world.kube.secret_data(NAMESPACE, "users-own") == users
+
+
+async def test_a_key_secret_name_naming_another_resources_key_secret_is_refused(
+    world: World,
+) -> None:
+    await world.reconcile()
+    weathers = world.kube.secret(NAMESPACE, "weather-maskinporten-key")
+    rain = ClientRef(NAMESPACE, "rain", uid="uid-rain", generation=1)
+    spec = {**SPEC, "key": {"secretName": "weather-maskinporten-key"}}
+    memory, status = ClientMemory(), {}
+    for rotate in ({}, {ROTATE: "now"}):
+        outcome = await reconciler.reconcile(rain, spec, status, rotate, memory, world.deps)
+        merge_patch(status, outcome.status)
+
+    assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
+    assert "MaskinportenClient weather" in condition(outcome, READY)["message"]
+    assert world.kube.secret(NAMESPACE, "weather-maskinporten-key") == weathers
 
 
 # --- adopt ----------------------------------------------------------------------------------
@@ -591,6 +746,38 @@ async def test_self_service_errors_back_off_like_token_errors(world: World) -> N
     assert condition(first, READY)["reason"] == Reason.SELF_SERVICE_UNAVAILABLE
     assert world.status["consecutiveFailures"] == 2
     assert (second.next_attempt_at - START) > (first.next_attempt_at - START) / 2
+
+
+async def test_tokens_keep_coming_while_the_self_service_api_is_down(world: World) -> None:
+    await world.reconcile()
+    token_before = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    world.restart()  # what the operator remembered is gone: registration needs the API
+    world.selfservice.fail_next(10, status=503)
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    token_after = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    registered = condition(outcome, CLIENT_REGISTERED)
+    assert (registered["status"], registered["reason"]) == (
+        "False",
+        Reason.SELF_SERVICE_UNAVAILABLE,
+    )
+    assert "tokens are still requested" in registered["message"]
+    assert token_after != token_before
+    assert world.maskinporten.requests()[-1].status == 200
+
+
+async def test_a_new_client_gets_no_token_while_the_self_service_api_is_down(
+    world: World,
+) -> None:
+    world.selfservice.fail_next(10, status=503)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.SELF_SERVICE_UNAVAILABLE
+    assert "MASKINPORTEN_ACCESS_TOKEN" not in world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
 
 
 # --- delete ---------------------------------------------------------------------------------

@@ -137,6 +137,12 @@ class ClientMemory:
     """The key last read: an unchanged key Secret is not parsed (nor checked) again."""
     registration: KnownRegistration | None = None
     """A managed client's registration, so that an unchanged one costs no API call."""
+    pending_refusals: int = 0
+    """Grants signed with a pending key refused in a row past Digdir's propagation window."""
+    registration_failures: int = 0
+    """Failed registrations in a row while tokens kept coming (their back-off)."""
+    registration_failing_since: float | None = None
+    """When that run of failed registrations began (Unix time); None while registered."""
     ring: KeyRing | None = None
     """A managed client's keys as last read from (or written to) its key Secret."""
 

@@ -27,7 +27,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from maskinporten_operator.api import GROUP, KEY_ID_ANNOTATION, ClientSpec, DeletionPolicy
+from maskinporten_operator.api import (
+    CLIENT_ANNOTATION,
+    GROUP,
+    KEY_ID_ANNOTATION,
+    ROLE_LABEL,
+    ClientSpec,
+    DeletionPolicy,
+)
 from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.secret_data import raw_data
@@ -65,6 +72,7 @@ async def read_ring(run: Reconciliation, spec: ClientSpec, signing: ClientKey) -
     secret = await kube_call(run.deps.kube.get_secret(run.ref.namespace, name))
     if secret is None:
         raise Failure(Reason.KEY_SECRET_MISSING, f"key Secret {run.ref.namespace}/{name} is gone")
+    _check_ours(secret, run.ref.name, f"Secret {run.ref.namespace}/{name}")
     version = str(secret.get("metadata", {}).get("resourceVersion", ""))
     known = run.memory.ring
     if known is not None and known.version == version and version:
@@ -89,6 +97,28 @@ async def read_ring(run: Reconciliation, spec: ClientSpec, signing: ClientKey) -
     ring = KeyRing(keys, version)
     run.memory.ring = ring
     return ring
+
+
+def _check_ours(secret: Mapping[str, Any], resource: str, where: str) -> None:
+    """Raise :class:`Failure` unless ``secret`` is the key Secret the operator created for the
+    resource named ``resource``: the ring is written back whole, so anyone else's Secret would
+    lose its data."""
+    metadata = secret.get("metadata", {})
+    role = (metadata.get("labels") or {}).get(ROLE_LABEL)
+    owner = (metadata.get("annotations") or {}).get(CLIENT_ANNOTATION)
+    if role == workload.Role.KEY and owner == resource:
+        return
+    whose = (
+        f"the key Secret of MaskinportenClient {owner}"
+        if role == workload.Role.KEY and owner
+        else "not a key Secret the operator created"
+    )
+    raise Failure(
+        Reason.SECRET_CONFLICT,
+        f"{where} (spec.key.secretName) is {whose}; a managed client's key Secret is written "
+        "by the operator and nothing else's is changed: name a Secret that does not exist yet "
+        "(the operator creates it) or leave out key.secretName",
+    )
 
 
 def _ring_keys(jwks: bytes, states: Mapping[str, Mapping[str, Any]], where: str) -> list[RingKey]:
@@ -132,7 +162,8 @@ def _number(value: object) -> float | None:
 
 async def write_ring(run: Reconciliation, spec: ClientSpec, ring: KeyRing) -> KeyRing:
     """Replace the key Secret's ``jwk``, ``jwks`` and states with ``ring`` (only if unchanged
-    since it was read: a conflict is retried with back-off, never overwritten)."""
+    since :func:`read_ring` read it and found it the operator's key Secret for this resource:
+    a conflict is retried with back-off, never overwritten)."""
     signing = ring.signing.key
     jwks = {"keys": [json.loads(k.key.private_jwk_json()) for k in ring.keys]}
     name = spec.key_secret_name(run.ref.name)

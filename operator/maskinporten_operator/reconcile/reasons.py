@@ -34,8 +34,9 @@ class Reason(StrEnum):
     the message says."""
 
     SECRET_CONFLICT = "SecretConflict"
-    """Not ready: the workload Secret's name is taken by a Secret this resource does not own.
-    Choose another ``spec.secretName``, or remove that Secret."""
+    """Not ready: the workload Secret's name (or a managed client's ``key.secretName``) is
+    taken by a Secret this resource does not own. Choose another ``spec.secretName`` (or
+    ``spec.key.secretName``), or remove that Secret."""
 
     TOKEN_REQUEST_REJECTED = "TokenRequestRejected"
     """Not ready: the authorization server refused the request (HTTP 4xx); the message carries

@@ -35,14 +35,18 @@ from maskinporten_operator.reconcile.context import (
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
 from maskinporten_operator.reconcile.reasons import Reason
-from maskinporten_operator.reconcile.registration import Registration, ensure_registered
+from maskinporten_operator.reconcile.registration import (
+    Registration,
+    accepted_before,
+    ensure_registered,
+)
 from maskinporten_operator.reconcile.schedule import (
     MOUNT_DELAY_SECONDS,
     RetryPolicy,
     attempt_after_failure,
     retry_delay,
 )
-from maskinporten_operator.reconcile.tokensupply import supply_tokens
+from maskinporten_operator.reconcile.tokensupply import keep_tokens, obtain_tokens, supply_tokens
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Settings
 
@@ -81,6 +85,7 @@ async def reconcile(
     events: list[Event] = []
     managed = False
     registration: Registration | None = None
+    unregistered: Failure | None = None
     try:
         spec = _parse(raw_spec, deps.settings)
         managed = spec.managed
@@ -94,8 +99,10 @@ async def reconcile(
         events += [expiring] if expiring else []
         base_status.update(certificate)
         if managed:
-            rotate_request = annotations.get(ROTATE_KEY_ANNOTATION)
-            registration = await ensure_registered(run, spec, key, rotate_request)
+            registration, unregistered = await _register(
+                run, spec, key, annotations.get(ROTATE_KEY_ANNOTATION)
+            )
+        if registration is not None:
             base_status.update(registration.status())
         metadata = await auth_call(deps.auth.metadata(deps.settings.issuer_for(spec.issuer)))
         if registration is not None and registration.ring.pending is not None:
@@ -105,7 +112,7 @@ async def reconcile(
         else:
             slots = await _supply(run, spec, key, metadata, registration)
     except Failure as failure:
-        registered = _registered_condition(managed, registration, failure)
+        registered = _registered_condition(managed, registration, unregistered or failure, run.now)
         if registration is not None:
             events += registration.events
             base_status.update(registration.status())
@@ -146,8 +153,59 @@ async def reconcile(
     )
     desired = [ready, _lifetime_condition(slots)]
     if registration is not None:
-        desired.append(registration.condition())
+        desired.append(registration.condition(run.now))
+    if unregistered is not None:
+        desired.append(_unregistered_condition(unregistered))
+        next_refresh = min(next_refresh, _registration_retry_at(run))
     return _outcome(run, new_status, desired, (), next_refresh, events)
+
+
+async def _register(
+    run: Reconciliation, spec: ClientSpec, key: ClientKey, rotate_request: str | None
+) -> tuple[Registration | None, Failure | None]:
+    """The managed client's registration; or, when it fails for a client whose id and signing
+    key (``key``, accepted by Maskinporten before) are known, no registration and the failure,
+    so that tokens keep coming while only the registration waits for its retry."""
+    memory = run.memory
+    try:
+        registration = await ensure_registered(run, spec, key, rotate_request)
+    except Failure as failure:
+        if _known_client_id(run, spec) is None or not accepted_before(run, key.kid):
+            raise
+        memory.registration_failures += 1
+        if memory.registration_failing_since is None:
+            memory.registration_failing_since = run.now
+        return None, Failure(
+            failure.reason,
+            f"{failure}{NOTE_SEPARATOR}tokens are still requested for client "
+            f"{run.status['clientId']} with key {key.kid}, which Maskinporten accepted before",
+        )
+    memory.registration_failures = 0
+    memory.registration_failing_since = None
+    return registration, None
+
+
+def _known_client_id(run: Reconciliation, spec: ClientSpec) -> str | None:
+    """The managed client's id from the status, unless the spec now names another client."""
+    known = run.status.get("clientId")
+    if not known or (spec.client_id is not None and spec.client_id != known):
+        return None
+    return str(known)
+
+
+def _registration_retry_at(run: Reconciliation) -> float:
+    """When a failed registration is tried again, with back-off of its own."""
+    memory, settings = run.memory, run.deps.settings
+    failing_since = memory.registration_failing_since
+    delay = retry_delay(
+        consecutive_failures=memory.registration_failures,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
+        now=run.now,
+        valid_token_expires_at=memory.earliest_valid_expiry(run.now),
+        failing_for=run.now - failing_since if failing_since is not None else 0.0,
+    )
+    return run.now + delay
 
 
 async def _supply(
@@ -157,9 +215,14 @@ async def _supply(
     metadata: ServerMetadata,
     registration: Registration | None,
 ) -> tuple[TokenSlot, ...]:
-    """Tokens; a grant refused just after the key was registered is reported as propagation."""
-    client_id = registration.client_id if registration is not None else spec.client_id
-    assert client_id is not None, "a client with no clientId is managed: it has a registration"
+    """Tokens; a grant refused just after the key was registered is reported as propagation.
+    Without a registration, a managed client's tokens are requested with its known id."""
+    client_id = (
+        registration.client_id
+        if registration is not None
+        else spec.client_id or _known_client_id(run, spec)
+    )
+    assert client_id is not None, "a managed client has a registration or a known client id"
     try:
         return await supply_tokens(run.supplying(spec, client_id, key, metadata))
     except Failure as failure:
@@ -181,25 +244,30 @@ async def _try_pending(
     run: Reconciliation, spec: ClientSpec, metadata: ServerMetadata, registration: Registration
 ) -> tuple[tuple[TokenSlot, ...], Registration]:
     """During a rotation: tokens with the pending key once Maskinporten accepts it, which makes
-    it the signing key; until then (its registration propagating), with the current key."""
+    it the signing key; until then (its registration propagating), with the current key. The
+    pending key's tokens are obtained without writing anything: the workload Secret gets them
+    (and, with ``includeClientJwk``, the new key) only once the key is promoted."""
     ring = registration.ring
     pending = ring.pending
     assert pending is not None
-    try:
-        slots = await supply_tokens(
-            run.supplying(spec, registration.client_id, pending.key, metadata)
-        )
-    except Failure as failure:
+    trial = run.supplying(spec, registration.client_id, pending.key, metadata)
+    obtained = await obtain_tokens(trial)
+    if obtained.failures:
+        failure = obtained.failures[0]
         if failure.reason is not Reason.TOKEN_REQUEST_REJECTED:
-            raise
+            raise failure
+        if registration.pending_overdue_for(run.now) is not None:
+            run.memory.pending_refusals += 1
         slots = await supply_tokens(
             run.supplying(spec, registration.client_id, ring.signing.key, metadata)
         )
         return slots, registration
     previous = ring.signing.kid
-    lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in slots)
+    lifetime = max(slot.token.expires_at - slot.token.issued_at for slot in obtained.slots.values())
     retire_after = run.now + lifetime + (MOUNT_DELAY_SECONDS if spec.include_client_jwk else 0.0)
     ring = await keyring.promote(run, spec, ring, retire_after=retire_after)
+    run.memory.pending_refusals = 0
+    slots = await keep_tokens(trial, obtained)
     rotated = Event(
         "Normal",
         Reason.KEY_ROTATED,
@@ -210,22 +278,47 @@ async def _try_pending(
 
 
 def _key_work_at(run: Reconciliation, registration: Registration) -> float:
-    """When key work is next due: trying a pending key again soon, or removing a retired one."""
+    """When key work is next due: trying a pending key again (soon while it propagates, with
+    back-off once Digdir's propagation window has passed), or removing a retired one."""
     ring = registration.ring
-    soon = [run.now + run.deps.settings.retry_base_seconds] if ring.pending else []
+    overdue_for = registration.pending_overdue_for(run.now)
+    soon = (
+        []
+        if ring.pending is None
+        else [run.now + run.deps.settings.retry_base_seconds]
+        if overdue_for is None
+        else [run.now + _pending_retry_delay(run, overdue_for)]
+    )
     retiring = [k.retire_after for k in ring.keys if k.retire_after is not None]
     return min([*soon, *retiring], default=float("inf"))
 
 
+def _pending_retry_delay(run: Reconciliation, overdue_for: float) -> float:
+    """The back-off for a pending key refused ``overdue_for`` seconds past Digdir's window."""
+    memory, settings = run.memory, run.deps.settings
+    return retry_delay(
+        consecutive_failures=memory.pending_refusals,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=run.deps.rng,
+        now=run.now,
+        valid_token_expires_at=memory.earliest_valid_expiry(run.now),
+        failing_for=overdue_for,
+    )
+
+
 def _registered_condition(
-    managed: bool, registration: Registration | None, failure: Failure
+    managed: bool, registration: Registration | None, failure: Failure, now: float
 ) -> cond.Condition | None:
     """ClientRegistered for a managed client: True once registered (a later step failed), else
     False with the failure."""
     if registration is not None:
-        return registration.condition()
+        return registration.condition(now)
     if not managed:
         return None
+    return _unregistered_condition(failure)
+
+
+def _unregistered_condition(failure: Failure) -> cond.Condition:
     return cond.Condition(cond.CLIENT_REGISTERED, False, failure.reason, str(failure))
 
 

@@ -4,16 +4,18 @@ A MaskinportenClient without ``spec.clientId`` (or with ``registration.adopt``) 
 client*: the operator keeps a client at Digdir's self-service API equal to the spec
 (``docs/maskinporten-facts.md``, "Self-service API"):
 
-- the client is found by ``status.clientId``, else among the organisation's clients by its
-  ``description`` (``maskinporten-operator:<cluster>/<namespace>/<name>``) and integration
-  type, so that a lost status or a restart between create and status write never gives a
-  second client; only when none is found is one created;
+- the client is found by ``status.clientId`` (even when its description was edited since),
+  else among the organisation's clients by its ``description``
+  (``maskinporten-operator:<cluster>/<namespace>/<name>``) and integration type, so that a
+  lost status or a restart between create and status write never gives a second client; only
+  when none is found is one created;
 - its scopes equal the spec's: the operator's managed-scope policy is checked first (nothing is
   sent to Digdir when it refuses), then the organisation's access to every scope to be added,
   so that a typo is reported by name and never leaves the client half-updated;
 - the operator's key (generated into the key Secret before it is registered, so a private key
   is never lost) is in the client's key set beside every key the operator did not add; POST
-  replaces the whole set, so the whole intended set is sent. A registered key expires a year
+  replaces the whole set, so the set is read again just before and the whole intended set sent
+  (a key someone registered by hand meanwhile stays). A registered key expires a year
   after it was posted; within :data:`RENEW_BEFORE_SECONDS` of that it is posted again.
 
 What Digdir answered is remembered, so a steady client costs no API call; after a restart,
@@ -63,6 +65,9 @@ KEY_LIFETIME_SECONDS = 365 * 86_400.0
 DAY = 86_400.0
 RENEW_BEFORE_SECONDS = 30 * DAY
 """A registered key is posted again when it expires within this long."""
+DIGDIR_PROPAGATION_SECONDS = 120.0
+"""Digdir hands a registered key to Maskinporten's token endpoint within about this long; a
+pending key still refused after it is tried again with back-off, not at once."""
 PROPAGATION_SECONDS = 300.0
 """After a key is registered, a refused grant is taken for propagation (Digdir: up to about 2
 minutes) for this long; later, the refusal is reported as it is."""
@@ -82,6 +87,8 @@ class Registration:
     ring: KeyRing
     events: tuple[Event, ...]
     handled_rotation: str | None = None
+    skipped_rotation: str | None = None
+    """Why a rotation that is due was skipped (a note for ClientRegistered), None when none was."""
 
     @property
     def client_id(self) -> str:
@@ -100,6 +107,16 @@ class Registration:
             and registered_at is not None
             and now - registered_at < PROPAGATION_SECONDS
         )
+
+    def pending_overdue_for(self, now: float) -> float | None:
+        """How long the pending key has been refused past Digdir's propagation window; None
+        when there is no pending key, or its window has not passed."""
+        pending = self.ring.pending
+        registered_at = _registered_at(self.known.jwks, pending.kid) if pending else None
+        if registered_at is None:
+            return None
+        overdue = now - registered_at - DIGDIR_PROPAGATION_SECONDS
+        return overdue if overdue > 0 else None
 
     def accepted(self) -> Registration:
         return replace(self, known=replace(self.known, accepted=True))
@@ -130,7 +147,7 @@ class Registration:
             status["handledRotateKey"] = self.handled_rotation
         return status
 
-    def condition(self) -> cond.Condition:
+    def condition(self, now: float) -> cond.Condition:
         client = self.known.client
         entry = self.known.jwks.key(self.kid)
         until = (
@@ -140,17 +157,21 @@ class Registration:
         )
         pending = self.ring.pending
         rotation = (
-            f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
+            ""
+            if pending is None
+            else f"; new key {pending.kid} is registered but Maskinporten still refuses grants "
+            "signed with it after Digdir's propagation window (about 2 minutes): grants are "
+            "signed with the current key, and the new key is tried again with back-off"
+            if self.pending_overdue_for(now) is not None
+            else f"; new key {pending.kid} is registered and propagating to Maskinporten (Digdir "
             "takes up to about 2 minutes): grants are signed with the current key meanwhile"
-            if pending is not None
-            else ""
         )
         return cond.Condition(
             cond.CLIENT_REGISTERED,
             True,
             Reason.REGISTERED,
             f"client {client.client_id} has scopes {', '.join(sorted(client.scopes))} and "
-            f"key {self.kid} registered{until}{rotation}",
+            f"key {self.kid} registered{until}{rotation}{self.skipped_rotation or ''}",
         )
 
 
@@ -193,17 +214,17 @@ async def ensure_registered(
                 events.append(
                     Event("Normal", Reason.CLIENT_ADOPTED, f"took over client {client.client_id}")
                 )
-        known = KnownRegistration(client, jwks, accepted=_accepted_before(run, signing.kid))
+        known = KnownRegistration(client, jwks, accepted=accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
-    ring, handled = await _rotate_if_due(run, spec, known, ring, rotate_request)
+    ring, handled, skipped = await _rotate_if_due(run, spec, known, ring, rotate_request)
     known, registered = await _keep_keys(run, api, known, ring)
     events += registered
     run.memory.registration = known
     removed = ring.due_for_removal(run.now)
     if removed:
         ring = await keyring.remove(run, spec, ring, removed)
-    return Registration(known, ring, tuple(events), handled)
+    return Registration(known, ring, tuple(events), handled, skipped)
 
 
 async def _rotate_if_due(
@@ -212,23 +233,35 @@ async def _rotate_if_due(
     known: KnownRegistration,
     ring: KeyRing,
     rotate_request: str | None,
-) -> tuple[KeyRing, str | None]:
+) -> tuple[KeyRing, str | None, str | None]:
     """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
     became the signing key, or on a new rotate-key request; not while one is pending, nor
-    before the signing key of a new client has been accepted."""
+    before the signing key of a new client has been accepted, nor (with a note saying why, for
+    the ClientRegistered condition) when the client's key set has no room for one."""
     requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
     handled = rotate_request if requested else run.status.get("handledRotateKey")
     if ring.pending is not None:
-        return ring, handled
+        return ring, handled, None
     if not known.accepted:
-        return ring, run.status.get("handledRotateKey")
+        return ring, run.status.get("handledRotateKey"), None
     signing = ring.signing
     since = signing.activated_at or _registered_at(known.jwks, signing.kid)
     period = spec.registration_or_default.key_rotation_days * DAY
     scheduled = since is not None and run.now >= since + period
     if not (requested or scheduled):
-        return ring, handled
-    return await keyring.add_pending(run, spec, ring), handled
+        return ring, handled, None
+    others = len(_others(known.jwks, ring))
+    needed = others + len(ring.keys) - len(ring.due_for_removal(run.now)) + 1
+    if needed > MAX_KEYS:
+        return (
+            ring,
+            run.status.get("handledRotateKey"),
+            f"; key rotation is due but skipped: a new key would make {needed} keys on client "
+            f"{known.client.client_id}, more than the {MAX_KEYS} Digdir allows ({others} of them "
+            f"were not added by the operator): grants stay signed with key {signing.kid} until "
+            "one is removed by hand",
+        )
+    return await keyring.add_pending(run, spec, ring), handled, None
 
 
 def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
@@ -239,27 +272,20 @@ def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | No
     return known if known.client.client_id == wanted else None
 
 
-def _accepted_before(run: Reconciliation, kid: str) -> bool:
+def accepted_before(run: Reconciliation, kid: str) -> bool:
     """Whether the status says a grant signed with ``kid`` was accepted (before a restart)."""
     keys = run.status.get("keys") or []
     return any(entry.get("kid") == kid and entry.get("state") == ACTIVE for entry in keys)
 
 
 async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> RegisteredClient | None:
-    """The adopted client, the one ``status.clientId`` names, or the one whose description is
-    this resource's; None when there is none to take."""
+    """The adopted client, the one ``status.clientId`` names (whatever its description now
+    says), or the one whose description is this resource's; None when there is none to take."""
     ref, settings = run.ref, run.deps.settings
     ours = client_description(settings.cluster_name, ref)
     wanted = spec.client_id or run.status.get("clientId")
     if wanted:
-        try:
-            client: RegisteredClient | None = await api.get_client(wanted)
-        except SelfServiceRejected as error:
-            if error.status != 404:
-                raise _failure(error) from None
-            client = None
-        except SelfServiceError as error:
-            raise _failure(error) from None
+        client = await _client_or_none(api, wanted)
         if spec.client_id is not None:
             if client is None:
                 raise Failure(
@@ -268,7 +294,7 @@ async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> Regi
                     "organisation's clients at Digdir",
                 )
             return _usable(client)
-        if client is not None and client.description == ours:
+        if client is not None:  # even when its description was edited: never a second one
             return _usable(client)
     clients = await self_service_call(api.list_clients())
     found = sorted(
@@ -276,6 +302,19 @@ async def _find(run: Reconciliation, spec: ClientSpec, api: SelfService) -> Regi
         key=lambda c: c.client_id,
     )
     return found[0] if found else None
+
+
+async def _client_or_none(api: SelfService, client_id: str) -> RegisteredClient | None:
+    """The client ``client_id`` names; None when Digdir has none (404); raise :class:`Failure`
+    on any other error."""
+    try:
+        return await api.get_client(client_id)
+    except SelfServiceRejected as error:
+        if error.status != 404:
+            raise _failure(error) from None
+        return None
+    except SelfServiceError as error:
+        raise _failure(error) from None
 
 
 def _usable(client: RegisteredClient) -> RegisteredClient:
@@ -358,12 +397,11 @@ async def _keep_keys(
 ) -> tuple[KnownRegistration, list[Event]]:
     """Make the client's key set hold every key of the ring still needed, each renewed when its
     registration expires soon, beside every key the operator did not add; without the ring's
-    keys due for removal. One POST of the whole set when anything is to change."""
+    keys due for removal. When anything is to change: the set is read again (a key added by
+    hand since it was last read is kept) and the whole set posted."""
     client_id, now = known.client.client_id, run.now
     removed = {k.kid for k in ring.due_for_removal(now)}
     wanted = [k for k in ring.keys if k.kid not in removed]
-    ours = {k.kid for k in ring.keys}
-    others = [entry.jwk for entry in known.jwks.keys if entry.kid not in ours]
     missing = [k.kid for k in wanted if known.jwks.key(k.kid) is None]
     renewed = [
         k.kid
@@ -375,6 +413,8 @@ async def _keep_keys(
     stale = [kid for kid in removed if known.jwks.key(kid) is not None]
     if not (missing or renewed or stale):
         return known, []
+    current = await self_service_call(api.get_jwks(client_id))
+    others = _others(current, ring)
     if len(others) + len(wanted) > MAX_KEYS:
         raise Failure(
             Reason.CLIENT_CONFLICT,
@@ -395,6 +435,12 @@ async def _keep_keys(
     ]
     signing_new = ring.signing.kid in missing
     return replace(known, jwks=jwks, accepted=known.accepted and not signing_new), events
+
+
+def _others(jwks: RegisteredJwks, ring: KeyRing) -> list[Mapping[str, Any]]:
+    """The public JWKs of the registered keys the operator did not add."""
+    ours = {k.kid for k in ring.keys}
+    return [entry.jwk for entry in jwks.keys if entry.kid not in ours]
 
 
 def _until(jwks: RegisteredJwks, kid: str) -> str:
@@ -445,15 +491,8 @@ async def delete_client(
             Reason.SELF_SERVICE_NOT_CONFIGURED,
             f"client {client_id} was not deleted at Digdir: {deps.self_service_problem}",
         )
-    try:
-        client = await api.get_client(client_id)
-    except SelfServiceRejected as error:
-        if error.status == 404:
-            return None
-        raise _failure(error) from None
-    except SelfServiceError as error:
-        raise _failure(error) from None
-    if client.description != client_description(deps.settings.cluster_name, ref):
+    client = await _client_or_none(api, client_id)
+    if client is None or client.description != client_description(deps.settings.cluster_name, ref):
         return None
     await self_service_call(api.delete_client(client_id))
     return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")

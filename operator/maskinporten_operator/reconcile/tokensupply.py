@@ -1,5 +1,9 @@
 """Tokens: reused while fresh, requested when due, written to the workload Secret.
 
+Obtaining tokens and keeping them are two steps, so that a managed client's pending key can be
+tried without writing anything: only tokens obtained with a key Maskinporten accepted (and that
+key, with ``includeClientJwk``) reach the Secret.
+
 A spec asks for one token, or one per ``spec.tokens`` entry. Each has its own refresh plan; a
 failure of one keeps the others, and keeps its own current token while that is still valid.
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
@@ -28,8 +32,34 @@ from maskinporten_operator.reconcile.schedule import RefreshPolicy, plan_refresh
 from maskinporten_operator.settings import Settings
 
 
+@dataclass(frozen=True)
+class Obtained:
+    """Tokens obtained (fresh ones kept, due ones requested), not yet kept in memory or written;
+    the failures of the requests that failed; the workload Secret as it was read."""
+
+    slots: dict[str, TokenSlot]
+    failures: list[Failure]
+    existing: Mapping[str, Any] | None
+
+
 async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
     """Make the workload Secret hold a fresh token for each request; raise the first failure."""
+    return await keep_tokens(ctx, await obtain_tokens(ctx))
+
+
+async def keep_tokens(ctx: Supply, obtained: Obtained) -> tuple[TokenSlot, ...]:
+    """Remember the tokens obtained and write them (and, with ``includeClientJwk``, the key
+    they were obtained with) to the workload Secret; raise the first failure."""
+    ctx.memory.tokens = obtained.slots
+    if obtained.slots:
+        await _write_workload_secret(ctx, obtained.slots, obtained.existing)
+    if obtained.failures:
+        raise obtained.failures[0]
+    return tuple(obtained.slots.values())
+
+
+async def obtain_tokens(ctx: Supply) -> Obtained:
+    """A token for each request, reused while fresh, else requested; nothing is written."""
     ref, spec, deps = ctx.ref, ctx.spec, ctx.deps
     secret_name = spec.workload_secret_name(ref.name)
     existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
@@ -70,12 +100,7 @@ async def supply_tokens(ctx: Supply) -> tuple[TokenSlot, ...]:
                 slots[request.name] = current
             continue
         slots[request.name] = _planned(token, policy, deps)
-    ctx.memory.tokens = slots
-    if slots:
-        await _write_workload_secret(ctx, slots, existing)
-    if failures:
-        raise failures[0]
-    return tuple(slots.values())
+    return Obtained(slots, failures, existing)
 
 
 def _claims(ctx: Supply, request: DesiredToken) -> GrantClaims:
