@@ -28,13 +28,13 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from maskinporten_testbed.standin.model import Client, Clock, RegisteredKey
 from maskinporten_testbed.standin.server import MaskinportenStandin
+from maskinporten_testbed.standin.site import LoopbackSite
 from maskinporten_testbed.standin.state import DEFAULT_FAILURE_BODY, CannedResponse, Faults
 
 from .model import (
@@ -66,13 +66,12 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 REQUEST_LOG_SIZE = 10_000
-IN_FLIGHT_GRACE = 2.0
 _CALLER = web.RequestKey("caller", Caller)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class SelfServiceStandin:
+class SelfServiceStandin(LoopbackSite):
     """A strict stand-in for Digdir's self-service API, sharing ``maskinporten``'s state.
 
     ``propagation_delay``: seconds (server clock) from an answer of this API until the token
@@ -89,8 +88,7 @@ class SelfServiceStandin:
         port: int = 0,
         propagation_delay: float = 0.0,
     ) -> None:
-        self.host = host
-        self._port = port
+        super().__init__(web.Application(middlewares=[self._middleware]), host=host, port=port)
         self.maskinporten = maskinporten
         self.propagation_delay = propagation_delay
         self.faults = Faults()
@@ -98,7 +96,6 @@ class SelfServiceStandin:
         self._scope_access: dict[str, dict[str, ScopeAccess]] = {}
         self._public_scopes: dict[str, str] = {}
         self._requests: deque[ApiRequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
-        self._app = web.Application(middlewares=[self._middleware])
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "clients", self._list_clients),
             ("POST", "clients", self._create_client),
@@ -111,16 +108,8 @@ class SelfServiceStandin:
         ]
         for method, path, handler in routes:
             self._app.router.add_route(method, BASE_PATH + path, handler)
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port == 0:
-            raise RuntimeError("the self-service stand-in has not started yet")
-        return self._port
 
     @property
     def base_url(self) -> str:
@@ -130,49 +119,6 @@ class SelfServiceStandin:
     @property
     def clock(self) -> Clock:
         return self.maskinporten.clock
-
-    async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
-        await runner.setup()
-        self._runner = runner
-        await self.accept_connections()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = self._site = None
-
-    async def __aenter__(self) -> SelfServiceStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def refuse_connections(self) -> None:
-        """Stop listening and close open connections (in-flight ones may finish); keep state."""
-        if self._site is None or self._runner is None:
-            return
-        await self._site.stop()
-        self._site = None
-        server = self._runner.server
-        if server is not None:
-            server.pre_shutdown()
-            await server.shutdown(IN_FLIGHT_GRACE)
-
-    async def accept_connections(self) -> None:
-        """Listen (again), on the same port as before."""
-        if self._site is not None or self._runner is None:
-            return
-        site = web.TCPSite(self._runner, self.host, self._port)
-        await site.start()
-        self._site = site
-        self._port = site.port
 
     # --- set-up by tests ------------------------------------------------------------------------
 

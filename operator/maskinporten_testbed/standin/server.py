@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from .admin import add_admin_routes
 from .authz import authorize
 from .grant import FORM, authenticate, parse_request
 from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, RequestRecord
+from .site import LoopbackSite
 from .state import DEFAULT_FAILURE_BODY, CannedResponse, Faults, Registry
 from .tokens import TokenSigner
 
@@ -22,15 +22,12 @@ log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 REQUEST_LOG_SIZE = 10_000
-IN_FLIGHT_GRACE = 2.0
-"""Seconds a request in flight may take to finish when connections are refused or the server
-stops."""
 
 
 ALTINN_EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten"
 
 
-class MaskinportenStandin:
+class MaskinportenStandin(LoopbackSite):
     """A strict Maskinporten authorization server for tests and demos.
 
     ``issuer`` defaults to ``http://<host>:<port>/``; pass it when clients reach the server
@@ -53,8 +50,7 @@ class MaskinportenStandin:
         """``clock``: the server's time (a :class:`FrozenClock` for exact boundaries)."""
         if issuer is not None and not issuer.endswith("/"):
             raise ValueError("the issuer must end with a slash")
-        self.host = host
-        self._port = port
+        super().__init__(web.Application(), host=host, port=port)
         self._issuer = issuer
         self.clock = clock or Clock()
         self.registry = Registry(default_lifetime, lifetimes or {}, trusted_cas)
@@ -62,20 +58,11 @@ class MaskinportenStandin:
         self._signer = TokenSigner()
         self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self._issued: list[str] = []
-        self._app = web.Application()
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
         self._app.router.add_post("/token", self._token)
         self._app.router.add_get(ALTINN_EXCHANGE_PATH, self._altinn_exchange)
         add_admin_routes(self._app, self)
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
-
-    @property
-    def port(self) -> int:
-        if self._port == 0:
-            raise RuntimeError("the stand-in has not started yet")
-        return self._port
 
     @property
     def issuer(self) -> str:
@@ -97,49 +84,6 @@ class MaskinportenStandin:
     def base_url(self) -> str:
         """Where this process reaches the server (the issuer may name another host)."""
         return f"http://{self.host}:{self.port}/"
-
-    async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=IN_FLIGHT_GRACE)
-        await runner.setup()
-        self._runner = runner
-        await self.accept_connections()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = self._site = None
-
-    async def __aenter__(self) -> MaskinportenStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def refuse_connections(self) -> None:
-        """Stop listening and close open connections (in-flight ones may finish); keep state."""
-        if self._site is None or self._runner is None:
-            return
-        await self._site.stop()
-        self._site = None
-        server = self._runner.server
-        if server is not None:
-            server.pre_shutdown()
-            await server.shutdown(IN_FLIGHT_GRACE)
-
-    async def accept_connections(self) -> None:
-        """Listen (again), on the same port as before."""
-        if self._site is not None or self._runner is None:
-            return
-        site = web.TCPSite(self._runner, self.host, self._port)
-        await site.start()
-        self._site = site
-        self._port = site.port
 
     def register_client(self, client: Client) -> None:
         """Register, or replace, a client; the token endpoint acts on it at once."""
