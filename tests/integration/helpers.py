@@ -45,6 +45,15 @@ class Cluster:
         )
         return found
 
+    def client_exists(self, name: str) -> bool:
+        try:
+            self.get_client(name)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     def patch_client(self, name: str, patch: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, name, patch

@@ -18,7 +18,7 @@ def test_deleting_a_client_keeps_its_generated_key_by_default(cluster: Cluster) 
     cluster.create_client("keeper", {"clientId": "x", "scopes": {"consumes": [{"name": SCOPE}]}})
     eventually(lambda: cluster.secret("keeper-maskinporten-key"), what="a generated key")
     cluster.delete_client("keeper")
-    eventually(lambda: not _exists(cluster, "keeper"), what="the client to be gone")
+    eventually(lambda: not cluster.client_exists("keeper"), what="the client to be gone")
     assert cluster.secret("keeper-maskinporten-key") is not None
 
 
@@ -52,16 +52,6 @@ def test_deleting_a_client_garbage_collects_its_workload_secret(
         timeout=90,
     )
     assert cluster.secret("gone-maskinporten-key") is not None
-
-
-def _exists(cluster: Cluster, name: str) -> bool:
-    try:
-        cluster.get_client(name)
-    except kubernetes.client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 @pytest.fixture

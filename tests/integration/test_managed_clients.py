@@ -381,7 +381,7 @@ def test_an_adopted_client_keeps_its_hand_registered_keys(
     kids = [key["kid"] for key in jwks["keys"]]
     assert kids == [hand_key.kid, managed.get_client("adopted")["status"]["keyId"]]
     managed.delete_client("adopted")
-    eventually(lambda: not _exists(managed, "adopted"), what="the resource to be gone")
+    eventually(lambda: not managed.client_exists("adopted"), what="the resource to be gone")
     assert selfservice.client_document(client_id) is not None
 
 
@@ -394,19 +394,9 @@ def test_deleting_the_resource_follows_its_deletion_policy(
     client_id = managed.get_client("gone")["status"]["clientId"]
 
     managed.delete_client("gone")
-    eventually(lambda: not _exists(managed, "gone"), what="the resource to be gone")
+    eventually(lambda: not managed.client_exists("gone"), what="the resource to be gone")
 
     assert (selfservice.client_document(client_id) is not None) == kept
-
-
-def _exists(cluster: Cluster, name: str) -> bool:
-    try:
-        cluster.get_client(name)
-    except kubernetes.client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 # --- the admin credential and its token ---------------------------------------------------------

@@ -39,7 +39,7 @@ from maskinporten_operator.reconcile.schedule import OUTAGE_FRACTION
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.settings import Environment, Settings
 from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
-from maskinporten_testbed.standin import Client, Clock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import CertificateAuthority
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -63,30 +63,6 @@ TWO_TOKENS: Mapping[str, Any] = {
     "scopes": {"consumes": [{"name": SCOPE}, {"name": UNGRANTED}]},
     "tokens": [{"name": "read", "scopes": [SCOPE]}, {"name": "write", "scopes": [UNGRANTED]}],
 }
-
-
-class FrozenClock:
-    """Time stands still until a test moves it."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class StandinClock(Clock):
-    """The stand-in reads the test's frozen clock too."""
-
-    def __init__(self, clock: FrozenClock) -> None:
-        super().__init__()
-        self._clock = clock
-
-    def now(self) -> float:
-        return self._clock()
 
 
 @dataclass
@@ -147,7 +123,7 @@ async def world(shared_standin: MaskinportenStandin, client_key: ClientKey) -> A
     await standin.accept_connections()
     standin.clear_faults()
     standin.clear_requests()
-    standin.clock = StandinClock(clock)
+    standin.clock = clock
     standin.register_client(
         Client(
             client_id=CLIENT_ID,
@@ -167,7 +143,7 @@ async def world(shared_standin: MaskinportenStandin, client_key: ClientKey) -> A
         token_requests=asyncio.Semaphore(4),
         metrics=Metrics(),
         rng=random.Random(7),  # noqa: S311 - jitter, not cryptography
-        clock=clock,
+        clock=clock.now,
     )
     try:
         yield World(standin, kube, clock, deps, client_key)
@@ -672,7 +648,7 @@ async def test_back_off_starts_at_base_seconds_and_grows_with_the_time_spent_fai
     delays = []
     for _ in range(6):
         outcome = await world.reconcile()
-        delays.append(outcome.next_attempt_at - world.clock.now)
+        delays.append(outcome.next_attempt_at - world.clock.now())
         world.clock.advance(delays[-1])
 
     assert delays[0] >= BASE
