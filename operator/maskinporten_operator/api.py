@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -25,10 +25,13 @@ OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "maskinporten-operator"
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-"""Selects every Secret the operator manages (workload and generated key Secrets)."""
 CLIENT_LABEL = f"{GROUP}/client"
-"""On a managed Secret: the MaskinportenClient it belongs to, as :func:`label_value` gives it."""
+"""On a Secret: the MaskinportenClient it belongs to, as :func:`label_value` gives it. The
+operator puts it on every Secret it writes; a user puts it on a key or password Secret of their
+own so that the operator watches that Secret too."""
+WATCHED_SELECTOR = CLIENT_LABEL
+"""The server-side label selector of the operator's one Secret watch: every Secret with a
+:data:`CLIENT_LABEL` (its own, and users' Secrets labelled for a MaskinportenClient)."""
 CLIENT_ANNOTATION = f"{GROUP}/client"
 """On a managed Secret: the full name of the MaskinportenClient it belongs to."""
 LABEL_VALUE_MAX_LENGTH = 63
@@ -54,6 +57,11 @@ def label_value(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return name[: LABEL_VALUE_MAX_LENGTH - len(digest) - 1].rstrip("-.") + "-" + digest
+
+
+def is_watched(secret: Mapping[str, Any]) -> bool:
+    """Whether :data:`WATCHED_SELECTOR` selects ``secret`` (a Secret in wire shape)."""
+    return CLIENT_LABEL in (secret.get("metadata", {}).get("labels") or {})
 
 
 class _Model(BaseModel):

@@ -36,6 +36,14 @@ class KubernetesApi(Protocol):
         """The Secret, or None when it does not exist. Raises :class:`KubeError`."""
         ...
 
+    async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret if it carries :data:`~maskinporten_operator.api.CLIENT_LABEL` (the
+        operator's own Secrets, and users' Secrets labelled for a MaskinportenClient), else
+        None: a Secret without the label may still exist under that name (creating one is then
+        HTTP 409). Served from the operator's Secret watch when it is complete, with no API
+        request. Raises :class:`KubeError`."""
+        ...
+
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create and return the Secret as stored; a Secret of that name already there is
         HTTP 409. Raises :class:`KubeError`."""

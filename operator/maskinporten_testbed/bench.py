@@ -48,7 +48,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from joserfc.util import base64_to_int
 
-from maskinporten_operator.api import GROUP, KIND, MANAGED_SELECTOR, PLURAL, VERSION
+from maskinporten_operator.api import CLIENT_LABEL, GROUP, KIND, PLURAL, VERSION, WATCHED_SELECTOR
 from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_operator.rfc3339 import parse_time
 from maskinporten_testbed import binaries
@@ -135,8 +135,11 @@ class Api:
 
     def put_key_secrets(self, namespace: str, keys: Sequence[str]) -> None:
         def put(index: int) -> None:
-            body = {
-                "metadata": {"name": key_secret_name(index)},
+            body = {  # labelled for its client, as the README recommends
+                "metadata": {
+                    "name": key_secret_name(index),
+                    "labels": {CLIENT_LABEL: resource_name(index)},
+                },
                 "stringData": {"jwk": keys[index]},
             }
             self.core.create_namespaced_secret(namespace, body)
@@ -483,7 +486,7 @@ def steady(
         samples = 0
         while time.monotonic() - started < duration:
             listed = api.core.list_namespaced_secret(
-                namespace, label_selector=MANAGED_SELECTOR, _preload_content=False
+                namespace, label_selector=WATCHED_SELECTOR, _preload_content=False
             )
             api.own["LIST secrets"] += 1
             samples += 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from maskinporten_operator.api import is_watched
 from maskinporten_operator.credentials.secret_data import encode_data
 from maskinporten_operator.ports import KubeError, KubernetesApi
 from maskinporten_operator.reconcile.workload import decode_data
@@ -59,6 +60,8 @@ class FakeKube:
         self.writes: list[Write] = []
         self.calls = 0
         """Calls made through the port, failed ones included."""
+        self.reads = 0
+        """Secrets read from the API server (:meth:`get_secret`), failed reads included."""
 
     # --- arranging and inspecting (not calls through the port, never fail) ---------------------
 
@@ -95,8 +98,14 @@ class FakeKube:
     # --- ports.KubernetesApi ------------------------------------------------------------------
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads += 1
         self._call("reading", namespace, name)
         return self.secret(namespace, name)
+
+    async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Like the operator's Secret watch: no API call, labelled Secrets only."""
+        secret = self.secret(namespace, name)
+        return secret if secret is not None and is_watched(secret) else None
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]

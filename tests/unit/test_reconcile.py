@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 
 from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.api import FORCE_REFRESH_ANNOTATION, KEY_ID_ANNOTATION
+from maskinporten_operator.api import CLIENT_LABEL, FORCE_REFRESH_ANNOTATION, KEY_ID_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
@@ -80,8 +80,8 @@ class World:
     status: dict[str, Any] = field(default_factory=dict)
     memory: ClientMemory = field(default_factory=ClientMemory)
 
-    def put_registered_key(self) -> None:
-        self.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": self.key.private_jwk_json()})
+    def put_registered_key(self, **meta: Any) -> None:
+        self.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": self.key.private_jwk_json()}, **meta)
 
     async def reconcile(self, memory: ClientMemory | None = None) -> Outcome:
         """One reconciliation; its status is then merged in as the operator's patch would be."""
@@ -92,8 +92,9 @@ class World:
         return outcome
 
     def observe_from_here(self) -> None:
-        """Count Secret writes and token requests from now on."""
+        """Count Secret reads and writes and token requests from now on."""
         self.kube.writes.clear()
+        self.kube.reads = 0
         self.standin.clear_requests()
 
     @property
@@ -355,7 +356,7 @@ CASES = [
             message="choose another spec.secretName",
             events=(("Warning", Reason.SECRET_CONFLICT),),
             secret_writes=(),
-            token_requests=0,
+            token_requests=1,
             next_attempt_in=(BASE, BASE),
         ),
         id="workload-secret-name-taken-by-another-secret",
@@ -530,6 +531,71 @@ async def ready_world(world: World) -> Outcome:
     assert outcome.ready
     world.observe_from_here()
     return outcome
+
+
+async def test_a_taken_secret_name_costs_one_token_request_not_one_per_retry(
+    world: World,
+) -> None:
+    await secret_name_taken(world)
+    first = await world.reconcile()
+    world.observe_from_here()
+    world.clock.advance(first.next_attempt_at - START)
+
+    outcome = await world.reconcile()
+
+    assert world.token_requests == 0
+    assert ready_of(outcome)["reason"] == Reason.SECRET_CONFLICT
+
+
+async def test_the_first_reconciliation_creates_the_workload_secret_without_reading_it(
+    world: World,
+) -> None:
+    world.put_registered_key(labels={CLIENT_LABEL: REF.name})
+
+    await world.reconcile()
+
+    assert (world.kube.reads, world.secret_writes) == (0, [(Verb.CREATE, WORKLOAD_SECRET)])
+
+
+async def test_a_routine_refresh_with_a_labelled_key_secret_reads_no_secret(world: World) -> None:
+    world.put_registered_key(labels={CLIENT_LABEL: REF.name})
+    first = await world.reconcile()
+    world.observe_from_here()
+    world.clock.advance(first.next_attempt_at - START)
+
+    await world.reconcile()
+
+    assert (world.kube.reads, world.secret_writes) == (0, [(Verb.REPLACE, WORKLOAD_SECRET)])
+
+
+async def test_an_unlabelled_key_secret_is_read_from_the_api_server(world: World) -> None:
+    world.put_registered_key()
+    first = await world.reconcile()
+    world.observe_from_here()
+    world.clock.advance(first.next_attempt_at - START)
+
+    await world.reconcile()
+
+    assert world.kube.reads == 1
+
+
+async def test_a_generated_key_secret_is_created_without_reading_it_first(world: World) -> None:
+    await world.reconcile()
+
+    assert world.kube.reads == 0
+    assert world.secret_writes[0] == (Verb.CREATE, KEY_SECRET)
+
+
+async def test_an_unlabelled_secret_where_the_key_is_to_be_generated_is_read_not_overwritten(
+    world: World,
+) -> None:
+    world.put_registered_key()
+    world.spec = {**SPEC, "key": {"source": "Generated"}}
+
+    outcome = await world.reconcile()
+
+    assert outcome.ready
+    assert world.kube.secret_data(NAMESPACE, KEY_SECRET) == {"jwk": world.key.private_jwk_json()}
 
 
 async def test_before_the_refresh_is_due_a_reconciliation_requests_and_writes_nothing(

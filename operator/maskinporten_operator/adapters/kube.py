@@ -18,7 +18,7 @@ from typing import Any, cast
 import kubernetes
 import urllib3
 
-from maskinporten_operator.api import GROUP, KIND, PLURAL, VERSION
+from maskinporten_operator.api import GROUP, KIND, PLURAL, VERSION, is_watched
 from maskinporten_operator.ports import KubeError
 
 UNREACHABLE = 0
@@ -87,6 +87,10 @@ class Kube:
             f"Secret {namespace}/{name}",
             lambda: self._core.read_namespaced_secret(name, namespace, _preload_content=False),
         )
+
+    async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        secret = await self.get_secret(namespace, name)
+        return secret if secret is not None and is_watched(secret) else None
 
     async def get_client(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The MaskinportenClient, or None when it does not exist."""

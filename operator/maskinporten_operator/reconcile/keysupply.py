@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from maskinporten_operator.api import (
@@ -23,6 +24,7 @@ from maskinporten_operator.credentials.secret_data import (
     raw_data,
     read_key,
 )
+from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
     Event,
@@ -40,7 +42,10 @@ async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, 
     ref = run.ref
     name = spec.key_secret_name(ref.name)
     where = f"Secret {ref.namespace}/{name}"
-    secret = await kube_call(run.deps.kube.get_secret(ref.namespace, name))
+    kube = run.deps.kube
+    secret = await kube_call(kube.get_watched_secret(ref.namespace, name))
+    if secret is None and (spec.key.source is KeySource.EXISTING or run.status.get("keyId")):
+        secret = await kube_call(kube.get_secret(ref.namespace, name))  # a user's, unlabelled
     if secret is None:
         if spec.key.source is KeySource.EXISTING:
             raise Failure(
@@ -56,7 +61,15 @@ async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, 
                 "generated behind your back: restore the Secret, or delete and recreate this "
                 "MaskinportenClient to generate a new key (which must then be registered)",
             )
-        return await _generate_key(run, spec, name)
+        generated = await _generate_key(run, spec, name)
+        if generated is not None:
+            return generated
+        secret = await kube_call(kube.get_secret(ref.namespace, name))
+        if secret is None:
+            raise Failure(
+                Reason.KUBERNETES_API_ERROR,
+                f"key {where} was deleted while being created: created on the next try",
+            )
     password = await _password(run, spec)
     data = raw_data(secret)
     now = datetime.fromtimestamp(run.now, UTC)
@@ -107,7 +120,9 @@ async def _password(run: Reconciliation, spec: ClientSpec) -> bytes | None:
 
 async def _generate_key(
     run: Reconciliation, spec: ClientSpec, name: str
-) -> tuple[ClientKey, Event]:
+) -> tuple[ClientKey, Event] | None:
+    """A new key in a new Secret, and its Event; None when a Secret of that name without the
+    operator's labels is there already (HTTP 409): that one is read instead."""
     key = await asyncio.to_thread(generate_client_key)  # ~0.1-1 s of CPU: off the event loop
     body = workload.secret_body(
         name=name,
@@ -121,7 +136,12 @@ async def _generate_key(
         },
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
-    await kube_call(run.deps.kube.create_secret(run.ref.namespace, body))
+    try:
+        await run.deps.kube.create_secret(run.ref.namespace, body)
+    except KubeError as error:
+        if error.status == HTTPStatus.CONFLICT:
+            return None
+        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
     register = "" if spec.managed else "; register its public JWK (status.publicJwk) on the client"
     generated = Event(
         "Normal",

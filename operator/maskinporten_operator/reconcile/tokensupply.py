@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
 from maskinporten_operator.oauth.authserver import TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
+from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
     Dependencies,
@@ -62,13 +64,9 @@ async def obtain_tokens(ctx: Supply) -> Obtained:
     """A token for each request, reused while fresh, else requested; nothing is written."""
     ref, spec, deps = ctx.ref, ctx.spec, ctx.deps
     secret_name = spec.workload_secret_name(ref.name)
-    existing = await kube_call(deps.kube.get_secret(ref.namespace, secret_name))
-    if existing is not None and not workload.is_owned_by(existing, ref.owner):
-        raise Failure(
-            Reason.SECRET_CONFLICT,
-            f"Secret {ref.namespace}/{secret_name} exists and is not managed by this "
-            "MaskinportenClient; choose another spec.secretName or remove that Secret",
-        )
+    existing = await kube_call(deps.kube.get_watched_secret(ref.namespace, secret_name))
+    if existing is not None:
+        _refuse_unless_owned(ctx, existing)
     stored = workload.tokens_in_secret(existing) if existing else {}
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
@@ -198,10 +196,41 @@ async def _write_workload_secret(
     )
     kube = ctx.deps.kube
     if existing is None:
-        await kube_call(kube.create_secret(ref.namespace, body))
-    elif workload.differs(existing, body):
+        existing = await _create_or_read(ctx, body)
+    if existing is not None and workload.differs(existing, body):
         version = existing["metadata"]["resourceVersion"]
         await kube_call(kube.replace_secret(ref.namespace, body, version))
+
+
+async def _create_or_read(ctx: Supply, body: dict[str, Any]) -> Mapping[str, Any] | None:
+    """Create the workload Secret; None once created. A Secret of that name the watch does not
+    know (one without the operator's labels) makes the create fail with 409: it is then read,
+    and returned when this MaskinportenClient owns it (its labels were removed)."""
+    namespace = ctx.ref.namespace
+    try:
+        await ctx.deps.kube.create_secret(namespace, body)
+    except KubeError as error:
+        if error.status != HTTPStatus.CONFLICT:
+            raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
+    else:
+        return None
+    existing = await kube_call(ctx.deps.kube.get_secret(namespace, body["metadata"]["name"]))
+    if existing is None:  # deleted in between: created on the next reconciliation
+        raise Failure(
+            Reason.KUBERNETES_API_ERROR,
+            f"Secret {namespace}/{body['metadata']['name']} was deleted while being created",
+        )
+    _refuse_unless_owned(ctx, existing)
+    return existing
+
+
+def _refuse_unless_owned(ctx: Supply, secret: Mapping[str, Any]) -> None:
+    if not workload.is_owned_by(secret, ctx.ref.owner):
+        raise Failure(
+            Reason.SECRET_CONFLICT,
+            f"Secret {ctx.ref.namespace}/{secret['metadata']['name']} exists and is not managed "
+            "by this MaskinportenClient; choose another spec.secretName or remove that Secret",
+        )
 
 
 def refresh_policy(spec: ClientSpec, settings: Settings) -> RefreshPolicy:

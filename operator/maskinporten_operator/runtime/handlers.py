@@ -13,7 +13,6 @@ from typing import Any
 import kopf
 
 from maskinporten_operator.adapters.kube import Kube, load_api_client
-from maskinporten_operator.adapters.managed_secrets import CachingKube, ManagedSecrets
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
     AdminTokenProvider,
@@ -21,6 +20,7 @@ from maskinporten_operator.adapters.selfservice import (
     admin_credential,
     base_url,
 )
+from maskinporten_operator.adapters.watched_secrets import CachingKube, WatchedSecrets
 from maskinporten_operator.api import (
     FORCE_REFRESH_ANNOTATION,
     GROUP,
@@ -57,7 +57,7 @@ class OperatorMemo:
     kube: Kube
     auth: AuthorizationServerClient
     metrics: Metrics
-    managed_secrets: ManagedSecrets
+    watched_secrets: WatchedSecrets
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
     self_service: SelfServiceApi | None = None
 
@@ -72,13 +72,13 @@ def operator_memo(settings: Settings) -> OperatorMemo:
     )
     metrics = Metrics()
     wakeups = WakeRegistry()
-    managed_secrets = ManagedSecrets(
+    watched_secrets = WatchedSecrets(
         load_api_client(), wakeups.wake, namespaces=settings.namespaces
     )
     return OperatorMemo(
         deps=Dependencies(
             settings=settings,
-            kube=CachingKube(kube, managed_secrets),
+            kube=CachingKube(kube, watched_secrets),
             auth=auth,
             token_requests=asyncio.Semaphore(settings.max_concurrent_token_requests),
             metrics=metrics,
@@ -87,7 +87,7 @@ def operator_memo(settings: Settings) -> OperatorMemo:
         kube=kube,
         auth=auth,
         metrics=metrics,
-        managed_secrets=managed_secrets,
+        watched_secrets=watched_secrets,
         wakeups=wakeups,
     )
 
@@ -122,7 +122,7 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
     settings.persistence.diffbase_storage = NoDiffBase()
     if memo.deps.settings.metrics_port:
         memo.metrics.serve(memo.deps.settings.metrics_port)
-    memo.managed_secrets.start(asyncio.get_running_loop())
+    memo.watched_secrets.start(asyncio.get_running_loop())
     await connect_self_service(memo)
 
 
@@ -165,7 +165,7 @@ async def connect_self_service(memo: OperatorMemo) -> None:
 
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
-    memo.managed_secrets.stop()
+    memo.watched_secrets.stop()
     if memo.self_service is not None:
         await memo.self_service.aclose()
     await memo.auth.aclose()

@@ -1,7 +1,7 @@
 """Waking a resource's daemon before its next scheduled refresh.
 
 :class:`WakeRegistry` holds one :class:`Wakeup` per resource; kopf's watch events and the
-managed-Secret watch (:mod:`maskinporten_operator.adapters.managed_secrets`) wake it.
+Secret watch (:mod:`maskinporten_operator.adapters.watched_secrets`) wake it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
-"""The Secrets this operator manages, and only those, kept in memory from a list and a watch.
+"""The Secrets this operator watches, kept in memory from a list and a watch: its own, and
+users' key and password Secrets labelled for a MaskinportenClient
+(:data:`~maskinporten_operator.api.CLIENT_LABEL`).
 
 One list-then-watch per watched scope, with a server-side label selector (never every Secret
 in the cluster, as a kopf handler on Secrets would be). It serves two purposes:
 
-- a routine refresh reads the workload and generated key Secrets from memory instead of a GET
-  per Secret (:class:`CachingKube`);
-- when a managed Secret is deleted or its data no longer matches what the operator wrote,
-  ``on_change(namespace, client_name)`` is called on the event loop, so its owner acts at once.
+- a routine refresh reads the workload and key Secrets from memory instead of a GET per Secret
+  (:class:`CachingKube`), and creates a Secret the watch has not seen without reading first;
+- when a managed Secret is deleted or its data no longer matches what the operator wrote, or a
+  user's labelled Secret is added, changed or deleted, ``on_change(namespace, client_name)`` is
+  called on the event loop, so its owner acts at once.
 
 The watch runs on background threads (the ``kubernetes`` client is synchronous); every change
 to the cache is applied on the event loop, so the loop never sees a half-updated cache.
@@ -26,7 +29,7 @@ from typing import Any
 
 import kubernetes
 
-from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, MANAGED_SELECTOR, ROLE_LABEL
+from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, ROLE_LABEL, WATCHED_SELECTOR
 from maskinporten_operator.ports import KubernetesApi
 from maskinporten_operator.reconcile import workload
 
@@ -37,10 +40,14 @@ ALL_NAMESPACES = None
 
 
 def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
-    """Whether a watch event on a managed Secret means its owner must act."""
+    """Whether a watch event on a watched Secret means its owner must act: a user's Secret
+    (one without the operator's role label) whenever it appears, changes or goes; the
+    operator's own when it goes, or when anyone else changes it."""
     if event_type == "DELETED":
         return True
     role = (secret.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
+    if role is None:
+        return True
     if role == workload.Role.WORKLOAD:
         return not workload.is_intact(secret)
     return event_type == "MODIFIED"
@@ -66,7 +73,7 @@ def _version(secret: dict[str, Any]) -> int:
     return -1
 
 
-class ManagedSecrets:
+class WatchedSecrets:
     """The managed Secrets by (namespace, name), once a scope's first list has arrived."""
 
     def __init__(
@@ -175,7 +182,7 @@ class ManagedSecrets:
         time.sleep(RECONNECT_DELAY_SECONDS)
 
     def _list(self, scope: str | None) -> str:
-        kwargs: dict[str, Any] = {"label_selector": MANAGED_SELECTOR, "_preload_content": False}
+        kwargs: dict[str, Any] = {"label_selector": WATCHED_SELECTOR, "_preload_content": False}
         if scope is ALL_NAMESPACES:
             response: Any = self._core.list_secret_for_all_namespaces(**kwargs)
         else:
@@ -189,7 +196,7 @@ class ManagedSecrets:
         """Stream events until the server ends the watch; return where to resume from."""
         watch = kubernetes.watch.Watch()
         kwargs: dict[str, Any] = {
-            "label_selector": MANAGED_SELECTOR,
+            "label_selector": WATCHED_SELECTOR,
             "timeout_seconds": WATCH_TIMEOUT_SECONDS,
             "resource_version": resource_version,
             "deserialize": False,
@@ -211,11 +218,11 @@ class ManagedSecrets:
 
 
 class CachingKube:
-    """:class:`~maskinporten_operator.ports.KubernetesApi` that reads managed Secrets from
-    :class:`ManagedSecrets` and everything else (a user's key or password Secret, a Secret not
-    in the cache) from the API server."""
+    """:class:`~maskinporten_operator.ports.KubernetesApi` that reads watched Secrets from
+    :class:`WatchedSecrets` and everything else (a user's unlabelled Secret, a namespace whose
+    list has not arrived) from the API server."""
 
-    def __init__(self, kube: KubernetesApi, cache: ManagedSecrets) -> None:
+    def __init__(self, kube: KubernetesApi, cache: WatchedSecrets) -> None:
         self._kube = kube
         self._cache = cache
 
@@ -225,6 +232,11 @@ class CachingKube:
             if cached is not None:
                 return cached
         return await self._kube.get_secret(namespace, name)
+
+    async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self._cache.knows(namespace):
+            return self._cache.get(namespace, name)
+        return await self._kube.get_watched_secret(namespace, name)
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         created = await self._kube.create_secret(namespace, body)

@@ -1,4 +1,4 @@
-"""Managed Secrets served from the list-and-watch cache: no GET for what the watch knows."""
+"""Watched Secrets served from the list-and-watch cache: no GET for what the watch knows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from typing import Any
 
 import kubernetes
 
-from maskinporten_operator.adapters.managed_secrets import CachingKube, ManagedSecrets
-from maskinporten_operator.api import CLIENT_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, ROLE_LABEL
+from maskinporten_operator.adapters.watched_secrets import CachingKube, WatchedSecrets
+from maskinporten_operator.api import (
+    CLIENT_ANNOTATION,
+    CLIENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ROLE_LABEL,
+)
 from maskinporten_operator.credentials.secret_data import encode_data
 from maskinporten_testbed.fakekube import FakeKube
 
@@ -27,10 +33,16 @@ def managed(name: str, version: int, role: str = "key", owner: str = "weather") 
     }
 
 
+def users(name: str, version: int, client: str = "weather") -> dict[str, Any]:
+    """A user's own key Secret, labelled for its MaskinportenClient."""
+    metadata = {"name": name, "namespace": NAMESPACE, "resourceVersion": str(version)}
+    return {"metadata": {**metadata, "labels": {CLIENT_LABEL: client}}, "data": {}}
+
+
 class Cached:
     def __init__(self, namespaces: tuple[str, ...] = ()) -> None:
         self.woken: list[tuple[str, str]] = []
-        self.secrets = ManagedSecrets(
+        self.secrets = WatchedSecrets(
             kubernetes.client.ApiClient(),
             lambda namespace, name: self.woken.append((namespace, name)),
             namespaces=namespaces,
@@ -146,3 +158,38 @@ def test_a_list_drops_secrets_that_are_gone() -> None:
     cached.secrets.apply_list(None, [])
 
     assert cached.secrets.get(NAMESPACE, "weather-key") is None
+
+
+async def test_a_secret_the_watch_has_not_seen_is_absent_without_a_call() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+
+    assert await cached.kube.get_watched_secret(NAMESPACE, "weather-token") is None
+    assert cached.fake.calls == 0
+
+
+async def test_before_the_first_list_a_watched_secret_is_looked_up_on_the_api_server() -> None:
+    cached = Cached()
+    cached.fake.put_secret(NAMESPACE, "weather-key", {"jwk": "{}"}, labels={CLIENT_LABEL: "w"})
+    cached.fake.put_secret(NAMESPACE, "users-own", {"jwk": "{}"})
+
+    assert await cached.kube.get_watched_secret(NAMESPACE, "weather-key") is not None
+    assert await cached.kube.get_watched_secret(NAMESPACE, "users-own") is None
+
+
+def test_a_users_labelled_secret_wakes_its_client_when_it_appears() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [])
+
+    cached.secrets.apply_event("ADDED", users("weather-key", 3))
+
+    assert cached.woken == [(NAMESPACE, "weather")]
+
+
+def test_a_users_labelled_secret_wakes_its_client_when_it_changes() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [users("weather-key", 3)])
+
+    cached.secrets.apply_event("MODIFIED", users("weather-key", 4))
+
+    assert cached.woken == [(NAMESPACE, "weather")]
