@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kubernetes
@@ -48,7 +49,7 @@ class Cached:
             namespaces=namespaces,
         )
         self.fake = FakeKube()
-        self.kube = CachingKube(self.fake, self.secrets)
+        self.kube = CachingKube(self.fake, self.secrets, list_wait_seconds=0.0)
 
 
 async def test_a_listed_secret_is_read_without_a_call() -> None:
@@ -193,3 +194,15 @@ def test_a_users_labelled_secret_wakes_its_client_when_it_changes() -> None:
     cached.secrets.apply_event("MODIFIED", users("weather-key", 4))
 
     assert cached.woken == [(NAMESPACE, "weather")]
+
+
+async def test_a_read_before_the_first_list_waits_for_it_instead_of_calling_the_api() -> None:
+    cached = Cached()
+    waiting = CachingKube(cached.fake, cached.secrets, list_wait_seconds=3600.0)
+    read = asyncio.create_task(waiting.get_secret(NAMESPACE, "weather-key"))
+    await asyncio.sleep(0)
+
+    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+
+    assert (await read) is not None
+    assert cached.fake.calls == 0

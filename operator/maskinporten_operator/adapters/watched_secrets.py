@@ -92,6 +92,9 @@ class WatchedSecrets:
         )
         self._secrets: dict[tuple[str, str], dict[str, Any]] = {}
         self._synced: set[str | None] = set()
+        self._listed: dict[str | None, asyncio.Event] = {
+            scope: asyncio.Event() for scope in self._scopes
+        }
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -112,6 +115,13 @@ class WatchedSecrets:
         """Whether the cache is complete for ``namespace`` (its scope's list has arrived)."""
         return ALL_NAMESPACES in self._synced or namespace in self._synced
 
+    async def wait_for_list(self, namespace: str) -> None:
+        """Return once the list of ``namespace``'s scope has arrived (at start-up, or after a
+        watch fell behind), or at once when no watched scope covers it."""
+        listed = self._listed.get(namespace, self._listed.get(ALL_NAMESPACES))
+        if listed is not None:
+            await listed.wait()
+
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The managed Secret as last seen; None when there is none (or the cache is not
         complete for the namespace: ask :meth:`knows` first)."""
@@ -131,7 +141,7 @@ class WatchedSecrets:
         known = self._secrets.get(key)
         if known is not None and _version(secret) < _version(known):
             return  # an event older than what the operator itself wrote since
-        if event_type == "DELETED":  # also sent when a Secret loses the managed-by label
+        if event_type == "DELETED":  # also sent when a Secret loses the watched label
             self._secrets.pop(key, None)
         else:
             self._secrets[key] = secret
@@ -148,10 +158,12 @@ class WatchedSecrets:
         for secret in secrets:
             self.apply_event("ADDED", secret, wake=False)
         self._synced.add(scope)
+        self._listed[scope].set()
 
     def forget_scope(self, scope: str | None) -> None:
         """The scope's watch fell too far behind: incomplete until listed again."""
         self._synced.discard(scope)
+        self._listed[scope].clear()
 
     # --- on the watch threads -----------------------------------------------------------------
 
@@ -222,21 +234,33 @@ class CachingKube:
     :class:`WatchedSecrets` and everything else (a user's unlabelled Secret, a namespace whose
     list has not arrived) from the API server."""
 
-    def __init__(self, kube: KubernetesApi, cache: WatchedSecrets) -> None:
+    def __init__(
+        self, kube: KubernetesApi, cache: WatchedSecrets, *, list_wait_seconds: float
+    ) -> None:
+        """``list_wait_seconds``: how long a read waits for the watch's list (at start-up,
+        thousands of resources would otherwise each read their Secrets from the API server)
+        before it reads from the API server."""
         self._kube = kube
         self._cache = cache
+        self._list_wait_seconds = list_wait_seconds
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        if self._cache.knows(namespace):
+        if await self._known(namespace):
             cached = self._cache.get(namespace, name)
             if cached is not None:
                 return cached
         return await self._kube.get_secret(namespace, name)
 
     async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        if self._cache.knows(namespace):
+        if await self._known(namespace):
             return self._cache.get(namespace, name)
         return await self._kube.get_watched_secret(namespace, name)
+
+    async def _known(self, namespace: str) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._list_wait_seconds):
+                await self._cache.wait_for_list(namespace)
+        return self._cache.knows(namespace)
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         created = await self._kube.create_secret(namespace, body)

@@ -46,6 +46,9 @@ from maskinporten_operator.runtime.wakeups import WakeRegistry
 from maskinporten_operator.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+SECRET_LIST_WAIT_SECONDS = 10.0
+"""At start-up, reads wait this long for the Secret watch's first list rather than each
+resource reading its Secrets from the API server."""
 logger = logging.getLogger(__name__)
 
 
@@ -78,7 +81,7 @@ def operator_memo(settings: Settings) -> OperatorMemo:
     return OperatorMemo(
         deps=Dependencies(
             settings=settings,
-            kube=CachingKube(kube, watched_secrets),
+            kube=CachingKube(kube, watched_secrets, list_wait_seconds=SECRET_LIST_WAIT_SECONDS),
             auth=auth,
             token_requests=asyncio.Semaphore(settings.max_concurrent_token_requests),
             metrics=metrics,
