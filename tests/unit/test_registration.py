@@ -11,13 +11,16 @@ Digdir, and how many self-service API calls it took.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import kopf
 import pytest
 import pytest_asyncio
 
@@ -34,6 +37,7 @@ from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.workload import decode_data
 from maskinporten_operator.rfc3339 import format_time
+from maskinporten_operator.runtime import handlers
 from maskinporten_operator.settings import Environment, Settings
 from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
 from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
@@ -824,3 +828,52 @@ async def test_a_deletion_without_the_admin_credential_says_the_client_stays(wor
     assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
     assert client_id in event.message
     assert world.selfservice.client_document(client_id) is not None
+
+
+async def deletion_retry_requested(world: World, *, retry: int, runtime: float) -> float:
+    """The delay the delete handler asks kopf for when the deletion fails at its ``retry``-th
+    retry, ``runtime`` seconds after the first attempt."""
+    body = kopf.Body(
+        {
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "uid": REF.uid, "generation": 1},
+            "spec": dict(world.spec),
+            "status": world.status,
+        }
+    )
+    with pytest.raises(kopf.TemporaryError) as raised:
+        await handlers.delete_managed_client(
+            body=body,
+            name=NAME,
+            namespace=NAMESPACE,
+            uid=REF.uid,
+            retry=retry,
+            runtime=timedelta(seconds=runtime),
+            memo=SimpleNamespace(deps=world.deps),  # the only part of the memo it reads
+        )
+    assert raised.value.delay is not None
+    return raised.value.delay
+
+
+async def test_a_failing_deletion_is_retried_with_growing_back_off(world: World) -> None:
+    await world.reconcile()
+    world.selfservice.fail_next(100, status=503)
+    base = world.deps.settings.retry_base_seconds
+    delays: list[float] = []
+
+    for retry in range(10):
+        delays.append(await deletion_retry_requested(world, retry=retry, runtime=sum(delays)))
+
+    assert delays[0] == base
+    assert all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(delays))
+    assert delays[-1] > 4 * base
+    assert world.selfservice.client_document(world.status["clientId"]) is not None
+
+
+async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world: World) -> None:
+    await world.reconcile()
+    world.selfservice.fail_next(1, status=503)
+    longest = world.deps.settings.retry_max_seconds
+
+    delay = await deletion_retry_requested(world, retry=30, runtime=DAY)
+
+    assert 0.9 * longest <= delay <= longest

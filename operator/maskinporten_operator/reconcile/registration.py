@@ -24,6 +24,7 @@ two (the client and its key set).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -55,6 +56,7 @@ from maskinporten_operator.reconcile.context import (
     Reconciliation,
 )
 from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.reconcile.schedule import RetryPolicy, retry_delay
 from maskinporten_operator.rfc3339 import format_time
 
 T = TypeVar("T")
@@ -496,3 +498,20 @@ async def delete_client(
         return None
     await self_service_call(api.delete_client(client_id))
     return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")
+
+
+def deletion_retry_delay(deps: Dependencies, *, failures: int, failing_for: float) -> float:
+    """Seconds until a failed client deletion (``failures`` in a row, the first
+    ``failing_for`` seconds ago) is tried again: the back-off of every other failure (the retry
+    base doubling, at most the retry maximum and half the time spent failing, with jitter). No
+    token is at stake, so neither the short wait while none is valid nor a token's expiry
+    shortens it."""
+    settings = deps.settings
+    return retry_delay(
+        consecutive_failures=failures,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=deps.rng,
+        now=deps.clock(),
+        valid_token_expires_at=math.inf,
+        failing_for=failing_for,
+    )

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
@@ -231,17 +231,26 @@ async def keep_client_supplied(
 
 @kopf.on.delete(*RESOURCE)
 async def delete_managed_client(
-    body: kopf.Body, name: str, namespace: str | None, uid: str, memo: OperatorMemo, **_: Any
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    uid: str,
+    retry: int,
+    runtime: timedelta,
+    memo: OperatorMemo,
+    **_: Any,
 ) -> None:
     """A managed client the operator created goes with its resource (deletion policy
-    ``Delete``); failures are retried, keeping the resource until the client is gone."""
+    ``Delete``); failures are retried with back-off (kopf counts the ``retry`` and the
+    ``runtime`` since the first attempt), keeping the resource until the client is gone."""
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
         event = await registration.delete_client(ref, body.spec, body.status, memo.deps)
     except Failure as failure:
-        raise kopf.TemporaryError(
-            str(failure), delay=memo.deps.settings.retry_base_seconds
-        ) from None
+        delay = registration.deletion_retry_delay(
+            memo.deps, failures=retry + 1, failing_for=runtime.total_seconds()
+        )
+        raise kopf.TemporaryError(str(failure), delay=delay) from None
     if event is not None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
