@@ -784,6 +784,44 @@ async def test_a_new_client_gets_no_token_while_the_self_service_api_is_down(
     assert "MASKINPORTEN_ACCESS_TOKEN" not in world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
 
 
+# --- unexpected errors ----------------------------------------------------------------------
+
+
+async def broken(*_: object, **__: object) -> None:
+    raise RuntimeError("a bug")
+
+
+async def test_an_unexpected_error_before_registration_keeps_client_registered_as_it_was(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.reconcile()
+    before = find(world.status["conditions"], CLIENT_REGISTERED)
+    monkeypatch.setattr(world.kube, "get_secret", broken)
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert condition(outcome, CLIENT_REGISTERED) == before
+
+
+async def test_an_unexpected_error_after_registration_keeps_what_the_registration_did(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.deps.self_service is not None
+    await world.deps.self_service.list_clients()  # the admin token is at hand
+    monkeypatch.setattr(world.deps.auth, "metadata", broken)
+
+    outcome = await world.reconcile()
+
+    client = world.selfservice.client_document(world.status.get("clientId", ""))
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.REGISTERED
+    assert client is not None
+    assert client["description"] == DESCRIPTION
+    assert Reason.CLIENT_CREATED in reasons(outcome)
+
+
 # --- delete ---------------------------------------------------------------------------------
 
 
