@@ -78,17 +78,19 @@ def operator_namespace(core: kubernetes.client.CoreV1Api, admin: AdminClient) ->
     core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
     core.create_namespaced_secret(
         OPERATOR_NAMESPACE,
-        {
-            "metadata": {"name": CREDENTIAL_SECRET},
-            "stringData": {
-                "clientId": admin.client_id,
-                "tls.key": admin.certificate.private_key_pem().decode(),
-                "tls.crt": admin.certificate.chain_pem().decode(),
-            },
-        },
+        {"metadata": {"name": CREDENTIAL_SECRET}, "stringData": admin_credential_data(admin)},
     )
     yield OPERATOR_NAMESPACE
     core.delete_namespace(OPERATOR_NAMESPACE)
+
+
+def admin_credential_data(admin: AdminClient, client_id: str | None = None) -> dict[str, str]:
+    """The admin credential Secret's data as an administrator puts it (PEM key and chain)."""
+    return {
+        "clientId": client_id or admin.client_id,
+        "tls.key": admin.certificate.private_key_pem().decode(),
+        "tls.crt": admin.certificate.chain_pem().decode(),
+    }
 
 
 def managed_settings(
@@ -453,6 +455,40 @@ def test_without_the_admin_credential_managed_clients_say_what_to_configure(
         operator.stop()
 
 
+def test_an_admin_credential_created_after_the_start_is_used_without_a_restart(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    admin: AdminClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log = tmp_path_factory.mktemp("late-credential") / "operator.log"
+    settings = managed_settings(
+        standin, selfservice, "managed-l-*", f"{operator_namespace}/late-admin"
+    )
+    operator = OperatorProcess(kubeconfig, log, settings)
+    try:
+        for namespace in new_namespace(core, "managed-l-"):
+            cluster = Cluster(core, custom, namespace)
+            cluster.create_client("early", spec())
+            cluster.wait_condition("early", status="False", reason="SelfServiceNotConfigured")
+
+            core.create_namespaced_secret(
+                operator_namespace,
+                {"metadata": {"name": "late-admin"}, "stringData": admin_credential_data(admin)},
+            )
+
+            wait_ready(cluster, "early")
+            client_id = cluster.get_client("early")["status"]["clientId"]
+            assert selfservice.client_document(client_id) is not None
+    finally:
+        operator.stop()
+
+
 def test_a_wrong_admin_credential_is_one_clear_condition(
     kubeconfig: Path,
     crd_installed: None,
@@ -468,11 +504,7 @@ def test_a_wrong_admin_credential_is_one_clear_condition(
         operator_namespace,
         {
             "metadata": {"name": "wrong-admin"},
-            "stringData": {
-                "clientId": "not-an-admin-client",
-                "tls.key": admin.certificate.private_key_pem().decode(),
-                "tls.crt": admin.certificate.chain_pem().decode(),
-            },
+            "stringData": admin_credential_data(admin, "not-an-admin-client"),
         },
     )
     log = tmp_path_factory.mktemp("wrong-credential") / "operator.log"

@@ -25,9 +25,12 @@ import pytest
 import pytest_asyncio
 
 from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfServiceApi
+from maskinporten_operator.adapters.selfservice import (
+    AdminCredentialSecret,
+    AdminTokenProvider,
+    SelfServiceApi,
+)
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reconcile import reconciler, registration
@@ -51,6 +54,7 @@ NAMESPACE = "team"
 NAME = "weather"
 REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
 DESCRIPTION = "maskinporten-operator:default/team/weather"
+ADMIN_SECRET = ("operator", "admin")
 WORKLOAD_SECRET = "weather-maskinporten"
 SCOPE = "test:read"
 OTHER_SCOPE = "test:write"
@@ -69,6 +73,8 @@ class World:
     kube: FakeKube
     clock: FrozenClock
     deps: Dependencies
+    admin_credential: Mapping[str, str]
+    """The admin credential Secret's data, as the administrator put it."""
     spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
     annotations: dict[str, str] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
@@ -136,26 +142,30 @@ async def world(
     ):
         selfservice.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
         admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
-        admin_key = load_pem(
-            admin.credential_pem(), source="admin", now=datetime.fromtimestamp(START, UTC)
+        credential = {
+            "clientId": admin.client_id,
+            "tls.key": admin_certificate.private_key_pem().decode(),
+            "tls.crt": admin_certificate.chain_pem().decode(),
+        }
+        kube = FakeKube()
+        kube.put_secret(*ADMIN_SECRET, credential)
+        settings = Settings(
+            environment=Environment.CUSTOM,
+            issuer=maskinporten.issuer,
+            self_service_url=selfservice.base_url,
+            self_service_credentials="/".join(ADMIN_SECRET),
         )
         auth = AuthorizationServerClient(timeout_seconds=5.0)
         tokens = AdminTokenProvider(
             auth,
-            client_id=admin.client_id,
-            key=admin_key,
+            credential=AdminCredentialSecret(kube, "/".join(ADMIN_SECRET), clock=clock.now),
             issuer=maskinporten.issuer,
             clock=clock.now,
+            failure_hold_seconds=settings.retry_base_seconds,
         )
         api = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=5.0)
-        kube = FakeKube()
         deps = Dependencies(
-            settings=Settings(
-                environment=Environment.CUSTOM,
-                issuer=maskinporten.issuer,
-                self_service_url=selfservice.base_url,
-                self_service_credentials="operator/admin",
-            ),
+            settings=settings,
             kube=kube,
             auth=auth,
             token_requests=asyncio.Semaphore(4),
@@ -165,7 +175,7 @@ async def world(
             self_service=api,
         )
         try:
-            yield World(maskinporten, selfservice, kube, clock, deps)
+            yield World(maskinporten, selfservice, kube, clock, deps, credential)
         finally:
             await api.aclose()
             await auth.aclose()
@@ -731,6 +741,48 @@ async def test_without_an_admin_credential_the_message_says_what_to_configure(
     assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
 
 
+async def test_an_unusable_admin_credential_secret_says_what_to_put_in_it(world: World) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {"tls.key": world.admin_credential["tls.key"]})
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert ready["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert "operator/admin" in ready["message"]
+    assert "'clientId'" in ready["message"]
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+
+
+async def test_an_admin_credential_fixed_later_makes_the_client_ready_without_a_restart(
+    world: World,
+) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    refused = await world.reconcile()
+    world.kube.put_secret(*ADMIN_SECRET, world.admin_credential)
+    world.advance(refused.next_attempt_at - world.clock.now())
+
+    outcome = await world.reconcile()
+
+    assert condition(refused, READY)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    assert len(world.our_clients()) == 1
+
+
+async def test_a_missing_admin_credential_is_one_condition_and_one_event_across_retries(
+    world: World,
+) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    first = await world.reconcile()
+    world.advance(first.next_attempt_at - world.clock.now())
+
+    second = await world.reconcile()
+
+    assert reasons(first) == [Reason.KEY_GENERATED, Reason.SELF_SERVICE_NOT_CONFIGURED]
+    assert reasons(second) == []
+    assert condition(second, READY)["message"] == condition(first, READY)["message"]
+    assert world.status["consecutiveFailures"] == 2
+
+
 async def test_a_refused_admin_token_is_one_clear_condition(world: World) -> None:
     world.maskinporten.registry.clients.pop(f"selfservice-admin-{ORG}")
 
@@ -915,3 +967,19 @@ async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world
     delay = await deletion_retry_requested(world, retry=30, runtime=DAY)
 
     assert 0.9 * longest <= delay <= longest
+
+
+async def test_a_deletion_with_an_unusable_admin_credential_says_the_client_stays(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    world.advance(3600)  # the admin token cached meanwhile has expired
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
+    assert "operator/admin" in event.message
+    assert world.selfservice.client_document(client_id) is not None

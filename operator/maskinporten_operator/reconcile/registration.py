@@ -487,17 +487,28 @@ async def delete_client(
     if spec.registration_or_default.effective_deletion_policy is not DeletionPolicy.DELETE:
         return None
     api = deps.self_service
-    if api is None:  # the resource goes; blocking its deletion would not bring a credential
-        return Event(
-            "Warning",
-            Reason.SELF_SERVICE_NOT_CONFIGURED,
-            f"client {client_id} was not deleted at Digdir: {deps.self_service_problem}",
-        )
-    client = await _client_or_none(api, client_id)
+    if api is None:
+        return _not_deleted(client_id, deps.self_service_problem)
+    try:
+        client = await _client_or_none(api, client_id)
+    except Failure as failure:
+        if failure.reason is not Reason.SELF_SERVICE_NOT_CONFIGURED:
+            raise
+        return _not_deleted(client_id, str(failure))
     if client is None or client.description != client_description(deps.settings.cluster_name, ref):
         return None
     await self_service_call(api.delete_client(client_id))
     return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")
+
+
+def _not_deleted(client_id: str, problem: str) -> Event:
+    """The resource goes without its client being deleted: blocking its deletion until an
+    administrator configures the admin credential would not bring one."""
+    return Event(
+        "Warning",
+        Reason.SELF_SERVICE_NOT_CONFIGURED,
+        f"client {client_id} was not deleted at Digdir: {problem}",
+    )
 
 
 def deletion_retry_delay(deps: Dependencies, *, failures: int, failing_for: float) -> float:

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import kopf
@@ -16,9 +16,9 @@ from maskinporten_operator.adapters.kube import Kube, load_api_client
 from maskinporten_operator.adapters.managed_secrets import CachingKube, ManagedSecrets
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
+    AdminCredentialSecret,
     AdminTokenProvider,
     SelfServiceApi,
-    admin_credential,
     base_url,
 )
 from maskinporten_operator.api import (
@@ -28,10 +28,7 @@ from maskinporten_operator.api import (
     ROTATE_KEY_ANNOTATION,
     VERSION,
 )
-from maskinporten_operator.credentials.keys import InvalidKeyError
-from maskinporten_operator.credentials.secret_data import raw_data
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
-from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.context import (
     ClientMemory,
@@ -127,32 +124,20 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
 
 
 async def connect_self_service(memo: OperatorMemo) -> None:
-    """Digdir's self-service API for managed clients, with the admin credential read once from
-    its Secret; when that fails, ``deps.self_service_problem`` says why (read again at the
-    next start)."""
+    """Digdir's self-service API for managed clients. The admin credential is read from its
+    Secret when an admin token is needed, not here: a Secret created or fixed later, or a
+    Kubernetes API error meanwhile, needs no restart."""
     settings = memo.deps.settings
     reference = settings.self_service_credentials
     if reference is None:
         return
-    namespace, name = reference.split("/", 1)
-    source = f"self-service admin credential Secret {reference}"
-    setting = "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS"
-    try:
-        secret = await memo.kube.get_secret(namespace, name)
-        if secret is None:
-            raise InvalidKeyError(f"{source} ({setting}) does not exist")
-        client_id, key = admin_credential(raw_data(secret), source=source, now=datetime.now(UTC))
-    except (KubeError, InvalidKeyError) as error:
-        memo.deps.self_service_problem = (
-            f"managed clients cannot be registered: {error}; an administrator fixes it and "
-            "restarts the operator"
-        )
-        logger.error("%s", memo.deps.self_service_problem)
-        return
     url = settings.self_service_url or base_url(settings.environment)
     assert url is not None, "settings require SELF_SERVICE_URL for the custom environment"
     tokens = AdminTokenProvider(
-        memo.auth, client_id=client_id, key=key, issuer=settings.default_issuer
+        memo.auth,
+        credential=AdminCredentialSecret(memo.kube, reference),
+        issuer=settings.default_issuer,
+        failure_hold_seconds=settings.retry_base_seconds,
     )
     memo.self_service = SelfServiceApi(
         url,
