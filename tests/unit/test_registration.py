@@ -650,6 +650,30 @@ async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep
     assert world.registered_kids("hand-made") == [*(key.kid for key in hand_keys), signing]
 
 
+async def test_a_rotation_counts_keys_registered_by_hand_since_the_last_read_for_room(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    signing = world.status["keyId"]
+    hand_keys = [generate_client_key() for _ in range(4)]
+    api = world.deps.self_service
+    assert api is not None
+    registered = await api.get_jwks(client_id)
+    await api.replace_jwks(
+        client_id, [*(entry.jwk for entry in registered.keys), *(k.public_jwk() for k in hand_keys)]
+    )
+    world.annotations[ROTATE] = "now"
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    assert "rotation is due but skipped" in condition(outcome, CLIENT_REGISTERED)["message"]
+    assert world.status["keyId"] == signing
+    assert world.registered_kids(client_id) == [signing, *(key.kid for key in hand_keys)]
+
+
 # --- key Secret ---------------------------------------------------------------------------
 
 

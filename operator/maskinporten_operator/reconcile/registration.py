@@ -219,51 +219,71 @@ async def ensure_registered(
         known = KnownRegistration(client, jwks, accepted=accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
-    ring, handled, skipped = await _rotate_if_due(run, spec, known, ring, rotate_request)
-    known, registered = await _keep_keys(run, api, known, ring)
+    rotation = await _rotate_if_due(run, spec, api, known, ring, rotate_request)
+    ring, known = rotation.ring, rotation.known
+    known, registered = await _keep_keys(run, api, known, ring, just_read=rotation.read_keys)
     events += registered
     run.memory.registration = known
     removed = ring.due_for_removal(run.now)
     if removed:
         ring = await keyring.remove(run, spec, ring, removed)
-    return Registration(known, ring, tuple(events), handled, skipped)
+    return Registration(known, ring, tuple(events), rotation.handled, rotation.skipped)
+
+
+@dataclass(frozen=True)
+class _Rotation:
+    """What :func:`_rotate_if_due` decided: the ring (with a new pending key when a rotation
+    started), the registration (its key set read again when a rotation was due), the
+    rotate-key request handled, and why a due rotation was skipped (None when none was)."""
+
+    ring: KeyRing
+    known: KnownRegistration
+    handled: str | None
+    skipped: str | None = None
+    read_keys: bool = False
+    """Whether the key set in ``known`` was read just now."""
 
 
 async def _rotate_if_due(
     run: Reconciliation,
     spec: ClientSpec,
+    api: SelfService,
     known: KnownRegistration,
     ring: KeyRing,
     rotate_request: str | None,
-) -> tuple[KeyRing, str | None, str | None]:
+) -> _Rotation:
     """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
     became the signing key, or on a new rotate-key request; not while one is pending, nor
     before the signing key of a new client has been accepted, nor (with a note saying why, for
-    the ClientRegistered condition) when the client's key set has no room for one."""
-    requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
-    handled = rotate_request if requested else run.status.get("handledRotateKey")
+    the ClientRegistered condition) when the client's key set has no room for one. The key set
+    is read again before deciding there is room: keys may have been registered by hand since
+    it was last read, and POST replaces the whole set."""
+    before = run.status.get("handledRotateKey")
+    requested = rotate_request is not None and rotate_request != before
+    handled = rotate_request if requested else before
     if ring.pending is not None:
-        return ring, handled, None
+        return _Rotation(ring, known, handled)
     if not known.accepted:
-        return ring, run.status.get("handledRotateKey"), None
+        return _Rotation(ring, known, before)
     signing = ring.signing
     since = signing.activated_at or _registered_at(known.jwks, signing.kid)
     period = spec.registration_or_default.key_rotation_days * DAY
     scheduled = since is not None and run.now >= since + period
     if not (requested or scheduled):
-        return ring, handled, None
+        return _Rotation(ring, known, handled)
+    known = replace(known, jwks=await self_service_call(api.get_jwks(known.client.client_id)))
     others = len(_others(known.jwks, ring))
     needed = others + len(ring.keys) - len(ring.due_for_removal(run.now)) + 1
     if needed > MAX_KEYS:
-        return (
-            ring,
-            run.status.get("handledRotateKey"),
+        skipped = (
             f"; key rotation is due but skipped: a new key would make {needed} keys on client "
             f"{known.client.client_id}, more than the {MAX_KEYS} Digdir allows ({others} of them "
             f"were not added by the operator): grants stay signed with key {signing.kid} until "
-            "one is removed by hand",
+            "one is removed by hand"
         )
-    return await keyring.add_pending(run, spec, ring), handled, None
+        return _Rotation(ring, known, before, skipped, read_keys=True)
+    pending = await keyring.add_pending(run, spec, ring)
+    return _Rotation(pending, known, handled, read_keys=True)
 
 
 def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
@@ -395,12 +415,18 @@ async def _keep_scopes(
 
 
 async def _keep_keys(
-    run: Reconciliation, api: SelfService, known: KnownRegistration, ring: KeyRing
+    run: Reconciliation,
+    api: SelfService,
+    known: KnownRegistration,
+    ring: KeyRing,
+    *,
+    just_read: bool,
 ) -> tuple[KnownRegistration, list[Event]]:
     """Make the client's key set hold every key of the ring still needed, each renewed when its
     registration expires soon, beside every key the operator did not add; without the ring's
-    keys due for removal. When anything is to change: the set is read again (a key added by
-    hand since it was last read is kept) and the whole set posted."""
+    keys due for removal. When anything is to change: the set is read again unless ``known``
+    holds it as read ``just_read`` (a key added by hand since it was last read is kept), and
+    the whole set posted."""
     client_id, now = known.client.client_id, run.now
     removed = {k.kid for k in ring.due_for_removal(now)}
     wanted = [k for k in ring.keys if k.kid not in removed]
@@ -415,7 +441,7 @@ async def _keep_keys(
     stale = [kid for kid in removed if known.jwks.key(kid) is not None]
     if not (missing or renewed or stale):
         return known, []
-    current = await self_service_call(api.get_jwks(client_id))
+    current = known.jwks if just_read else await self_service_call(api.get_jwks(client_id))
     others = _others(current, ring)
     if len(others) + len(wanted) > MAX_KEYS:
         raise Failure(
