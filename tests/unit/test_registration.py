@@ -740,6 +740,28 @@ async def test_an_adopted_client_keeps_its_hand_registered_keys(
     assert Reason.CLIENT_ADOPTED in reasons(outcome)
 
 
+async def test_keys_the_operator_did_not_add_are_listed_after_its_own_as_external(
+    world: World, client_key: ClientKey
+) -> None:
+    world.selfservice.register_client(
+        Client(
+            "hand-made", ORG, frozenset({SCOPE}), keys=(RegisteredKey(client_key.public_jwk()),)
+        ),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+
+    await world.reconcile()
+
+    assert states(world) == [(world.status["keyId"], "Active"), (client_key.kid, "External")]
+    [jwks_entry] = [
+        key
+        for key in (world.selfservice.jwks_document("hand-made") or {})["keys"]
+        if key["kid"] == client_key.kid
+    ]
+    assert world.status["keys"][1]["expiresAt"] == format_time(jwks_entry["exp"])
+
+
 async def test_adopting_a_client_that_does_not_exist_says_so(world: World) -> None:
     world.spec = {**SPEC, "clientId": "nowhere", "registration": {"adopt": True}}
 

@@ -62,6 +62,9 @@ from maskinporten_operator.rfc3339 import format_time
 T = TypeVar("T")
 
 DESCRIPTION_PREFIX = "maskinporten-operator:"
+EXTERNAL = "External"
+"""The state ``status.keys`` shows for a key registered on the client that the operator did not
+add (by hand, e.g. on an adopted client); the operator keeps it and never signs with it."""
 KEY_LIFETIME_SECONDS = 365 * 86_400.0
 """A registered key expires this long after it was posted."""
 DAY = 86_400.0
@@ -127,18 +130,20 @@ class Registration:
         return replace(self, ring=ring, events=(*self.events, event))
 
     def status(self) -> dict[str, Any]:
-        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration."""
+        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration;
+        then each key registered on the client that the operator did not add (``External``)."""
+        ours = {ring_key.kid: ring_key.state for ring_key in self.ring.keys}
+        if not self.known.accepted:
+            ours = {kid: PENDING if state == ACTIVE else state for kid, state in ours.items()}
+        external = {e.kid: EXTERNAL for e in self.known.jwks.keys if e.kid not in ours}
         keys = []
-        for ring_key in self.ring.keys:
-            entry = self.known.jwks.key(ring_key.kid)
+        for kid, state in {**ours, **external}.items():
+            entry = self.known.jwks.key(kid)
             expires_at = entry.expires_at if entry is not None else None
-            registered_at = _registered_at(self.known.jwks, ring_key.kid)
-            state = ring_key.state
-            if state == ACTIVE and not self.known.accepted:
-                state = PENDING
+            registered_at = _registered_at(self.known.jwks, kid)
             keys.append(
                 {
-                    "kid": ring_key.kid,
+                    "kid": kid,
                     "state": state,
                     "registeredAt": format_time(registered_at) if registered_at else None,
                     "expiresAt": format_time(expires_at) if expires_at else None,
