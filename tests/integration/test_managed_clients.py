@@ -235,6 +235,8 @@ def test_a_scope_the_organisation_lacks_is_reported_by_name(
 
     assert NOT_GRANTED in ready["message"]
     assert clients_described(selfservice, standin, description(managed, "typo")) == []
+    managed.delete_client("typo")  # its retries would reach the API during the next test
+    eventually(lambda: not managed.client_exists("typo"), what="the resource to be gone")
 
 
 def test_a_scope_refused_by_policy_sends_nothing_to_digdir(
