@@ -9,10 +9,12 @@ are printed for the closing note; run with ``-s`` to see them.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from .helpers import ORG, SCOPE, Cluster, eventually, jwt_claims
 OTHER_SCOPE = "test:long"
 NOT_GRANTED = "test:nobody"
 OUTSIDE_POLICY = "elsewhere:read"
+BRIEF_SCOPE = "test:brief"
 OPERATOR_NAMESPACE = f"managed-operator-{uuid.uuid4().hex[:6]}"
 CREDENTIAL_SECRET = "selfservice-admin"
 CLUSTER_NAME = f"it-{uuid.uuid4().hex[:6]}"
@@ -78,17 +81,19 @@ def operator_namespace(core: kubernetes.client.CoreV1Api, admin: AdminClient) ->
     core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
     core.create_namespaced_secret(
         OPERATOR_NAMESPACE,
-        {
-            "metadata": {"name": CREDENTIAL_SECRET},
-            "stringData": {
-                "clientId": admin.client_id,
-                "tls.key": admin.certificate.private_key_pem().decode(),
-                "tls.crt": admin.certificate.chain_pem().decode(),
-            },
-        },
+        {"metadata": {"name": CREDENTIAL_SECRET}, "stringData": admin_credential_data(admin)},
     )
     yield OPERATOR_NAMESPACE
     core.delete_namespace(OPERATOR_NAMESPACE)
+
+
+def admin_credential_data(admin: AdminClient, client_id: str | None = None) -> dict[str, str]:
+    """The admin credential Secret's data as an administrator puts it (PEM key and chain)."""
+    return {
+        "clientId": client_id or admin.client_id,
+        "tls.key": admin.certificate.private_key_pem().decode(),
+        "tls.crt": admin.certificate.chain_pem().decode(),
+    }
 
 
 def managed_settings(
@@ -230,6 +235,8 @@ def test_a_scope_the_organisation_lacks_is_reported_by_name(
 
     assert NOT_GRANTED in ready["message"]
     assert clients_described(selfservice, standin, description(managed, "typo")) == []
+    managed.delete_client("typo")  # its retries would reach the API during the next test
+    eventually(lambda: not managed.client_exists("typo"), what="the resource to be gone")
 
 
 def test_a_scope_refused_by_policy_sends_nothing_to_digdir(
@@ -300,6 +307,101 @@ def test_a_rotation_under_propagation_delay_never_leaves_the_secret_without_a_va
     assert after
     assert all(r.status == 200 for r in after)
     assert states == {"Active", "Retiring"}
+
+
+DAY = 86_400.0
+
+
+@pytest.fixture
+def brief_scope(standin: StandinThread, selfservice: SelfServiceThread) -> str:
+    """A scope whose tokens live 40 s: refreshed every ~20 s, and a retired key's tokens have
+    all expired 40 s after the switch, so key work happens within a test."""
+    standin.set_lifetime(BRIEF_SCOPE, 40)
+    selfservice.grant_scope_access(ORG, BRIEF_SCOPE)
+    return BRIEF_SCOPE
+
+
+def epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def test_a_registration_expiring_soon_is_renewed_while_a_token_stays_valid(
+    managed: Cluster, selfservice: SelfServiceThread, brief_scope: str
+) -> None:
+    selfservice.set_registration_clock_offset(-345 * DAY)  # keys posted now expire in 20 days
+    try:
+        managed.create_client("renewed", spec(brief_scope))
+        wait_ready(managed, "renewed")
+    finally:
+        selfservice.set_registration_clock_offset(0)
+        selfservice.clear_requests()
+    [first] = managed.get_client("renewed")["status"]["keys"]
+    client_id = managed.get_client("renewed")["status"]["clientId"]
+
+    with TokenSampler(managed, "renewed-maskinporten") as sampler:
+        eventually(
+            lambda: (
+                epoch(managed.get_client("renewed")["status"]["keys"][0]["expiresAt"])
+                > time.time() + 300 * DAY
+            ),
+            what="the key's registration renewed for a year",
+            timeout=READY_TIMEOUT + 40,
+        )
+
+    [renewed] = managed.get_client("renewed")["status"]["keys"]
+    jwks = selfservice.jwks_document(client_id)
+    assert jwks is not None
+    [registered] = jwks["keys"]
+    made = [call for call in calls(selfservice) if client_id in call]
+    print(f"\nself-service API calls per renewal: {len(made)}: {made}")
+    assert epoch(first["expiresAt"]) < time.time() + 30 * DAY
+    assert renewed["kid"] == first["kid"] == registered["kid"]
+    assert renewed["state"] == "Active"
+    assert epoch(renewed["expiresAt"]) == registered["exp"]
+    assert sampler.longest_gap == 0.0
+
+
+def test_a_retired_key_is_removed_once_its_tokens_have_expired(
+    managed: Cluster, selfservice: SelfServiceThread, brief_scope: str
+) -> None:
+    managed.create_client("retiring", spec(brief_scope))
+    wait_ready(managed, "retiring")
+    old = managed.get_client("retiring")["status"]["keyId"]
+    client_id = managed.get_client("retiring")["status"]["clientId"]
+    selfservice.clear_requests()
+
+    with TokenSampler(managed, "retiring-maskinporten") as sampler:
+        managed.patch_client(
+            "retiring", {"metadata": {"annotations": {"maskinporten-operator.dev/rotate-key": "1"}}}
+        )
+        eventually(
+            lambda: (
+                [
+                    (key["kid"] != old, key["state"])
+                    for key in managed.get_client("retiring")["status"]["keys"]
+                ]
+                == [(True, "Active")]
+            ),
+            what="the retired key removed and the new one signing",
+            timeout=READY_TIMEOUT + 40,
+        )
+
+    new = managed.get_client("retiring")["status"]["keyId"]
+    jwks = selfservice.jwks_document(client_id)
+    assert jwks is not None
+    ring = json.loads(managed.secret_data("retiring-maskinporten-key")["jwks"])
+    removed = [
+        event["message"]
+        for event in managed.events()
+        if event["reason"] == "KeyRemoved" and event["involvedObject"]["name"] == "retiring"
+    ]
+    made = [call for call in calls(selfservice) if client_id in call]
+    print(f"\nself-service API calls per rotation with the removal: {len(made)}: {made}")
+    assert [key["kid"] for key in jwks["keys"]] == [new]
+    assert [key["kid"] for key in ring["keys"]] == [new]
+    assert len(removed) == 1
+    assert old in removed[0]
+    assert sampler.longest_gap == 0.0
 
 
 class TokenSampler:
@@ -453,6 +555,40 @@ def test_without_the_admin_credential_managed_clients_say_what_to_configure(
         operator.stop()
 
 
+def test_an_admin_credential_created_after_the_start_is_used_without_a_restart(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    admin: AdminClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log = tmp_path_factory.mktemp("late-credential") / "operator.log"
+    settings = managed_settings(
+        standin, selfservice, "managed-l-*", f"{operator_namespace}/late-admin"
+    )
+    operator = OperatorProcess(kubeconfig, log, settings)
+    try:
+        for namespace in new_namespace(core, "managed-l-"):
+            cluster = Cluster(core, custom, namespace)
+            cluster.create_client("early", spec())
+            cluster.wait_condition("early", status="False", reason="SelfServiceNotConfigured")
+
+            core.create_namespaced_secret(
+                operator_namespace,
+                {"metadata": {"name": "late-admin"}, "stringData": admin_credential_data(admin)},
+            )
+
+            wait_ready(cluster, "early")
+            client_id = cluster.get_client("early")["status"]["clientId"]
+            assert selfservice.client_document(client_id) is not None
+    finally:
+        operator.stop()
+
+
 def test_a_wrong_admin_credential_is_one_clear_condition(
     kubeconfig: Path,
     crd_installed: None,
@@ -468,11 +604,7 @@ def test_a_wrong_admin_credential_is_one_clear_condition(
         operator_namespace,
         {
             "metadata": {"name": "wrong-admin"},
-            "stringData": {
-                "clientId": "not-an-admin-client",
-                "tls.key": admin.certificate.private_key_pem().decode(),
-                "tls.crt": admin.certificate.chain_pem().decode(),
-            },
+            "stringData": admin_credential_data(admin, "not-an-admin-client"),
         },
     )
     log = tmp_path_factory.mktemp("wrong-credential") / "operator.log"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from joserfc.jwk import RSAKey
 
-from maskinporten_testbed.selfservice import KEY_LIFETIME_SECONDS
+from maskinporten_testbed.selfservice import KEY_LIFETIME_SECONDS, SelfServiceStandin
 from maskinporten_testbed.standin import MaskinportenStandin
 from maskinporten_testbed.testca import BusinessCertificate
 
 from .helpers import YEAR, Api, assert_refused, public_jwk
+
+DAY = 24 * 3600
 
 
 @pytest.fixture
@@ -56,6 +58,21 @@ async def test_a_key_expires_one_year_after_it_was_posted(
     (key,) = (await api.call("GET", f"clients/{client_id}/jwks")).json()["keys"]
     assert KEY_LIFETIME_SECONDS == YEAR
     assert key["exp"] == int(posted_at + YEAR)
+
+
+async def test_a_key_posted_with_the_registration_clock_moved_back_expires_that_much_sooner(
+    api: Api,
+    client_id: str,
+    keys: list[RSAKey],
+    selfservice: SelfServiceStandin,
+    standin: MaskinportenStandin,
+) -> None:
+    selfservice.set_registration_clock_offset(-340 * DAY)
+
+    await api.post_keys(client_id, public_jwk(keys[0], "k1"))
+
+    (key,) = (await api.call("GET", f"clients/{client_id}/jwks")).json()["keys"]
+    assert key["exp"] == int(standin.clock.now() + YEAR - 340 * DAY)
 
 
 async def test_posting_a_key_again_renews_its_expiry(

@@ -235,3 +235,20 @@ async def test_a_renewed_key_is_accepted_past_a_year_after_its_first_posting(
     standin.set_clock_offset(YEAR + 1)
 
     assert await token_endpoint.answer(client_id, keys[0], "k1") == "ok"
+
+
+async def test_a_key_posted_with_the_registration_clock_moved_back_is_refused_at_its_expiry(
+    api: Api,
+    selfservice: SelfServiceStandin,
+    keys: list[RSAKey],
+    token_endpoint: TokenEndpoint,
+    standin: MaskinportenStandin,
+) -> None:
+    selfservice.set_registration_clock_offset(-340 * 24 * 3600)
+    client_id = (await api.create())["client_id"]
+    await api.post_keys(client_id, public_jwk(keys[0], "k1"))
+    before = await token_endpoint.answer(client_id, keys[0], "k1")
+
+    standin.set_clock_offset(25 * 24 * 3600 + 1)
+
+    assert (before, await token_endpoint.answer(client_id, keys[0], "k1")) == ("ok", "MP-121")

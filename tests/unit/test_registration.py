@@ -11,20 +11,26 @@ Digdir, and how many self-service API calls it took.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import kopf
 import pytest
 import pytest_asyncio
 
 from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.adapters.selfservice import AdminTokenProvider, SelfServiceApi
+from maskinporten_operator.adapters.selfservice import (
+    AdminCredentialSecret,
+    AdminTokenProvider,
+    SelfServiceApi,
+)
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reconcile import reconciler, registration
@@ -34,6 +40,7 @@ from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.workload import decode_data
 from maskinporten_operator.rfc3339 import format_time
+from maskinporten_operator.runtime import handlers
 from maskinporten_operator.settings import Environment, Settings
 from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
 from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
@@ -47,6 +54,7 @@ NAMESPACE = "team"
 NAME = "weather"
 REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
 DESCRIPTION = "maskinporten-operator:default/team/weather"
+ADMIN_SECRET = ("operator", "admin")
 WORKLOAD_SECRET = "weather-maskinporten"
 SCOPE = "test:read"
 OTHER_SCOPE = "test:write"
@@ -65,6 +73,8 @@ class World:
     kube: FakeKube
     clock: FrozenClock
     deps: Dependencies
+    admin_credential: Mapping[str, str]
+    """The admin credential Secret's data, as the administrator put it."""
     spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
     annotations: dict[str, str] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)
@@ -132,26 +142,30 @@ async def world(
     ):
         selfservice.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
         admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
-        admin_key = load_pem(
-            admin.credential_pem(), source="admin", now=datetime.fromtimestamp(START, UTC)
+        credential = {
+            "clientId": admin.client_id,
+            "tls.key": admin_certificate.private_key_pem().decode(),
+            "tls.crt": admin_certificate.chain_pem().decode(),
+        }
+        kube = FakeKube()
+        kube.put_secret(*ADMIN_SECRET, credential)
+        settings = Settings(
+            environment=Environment.CUSTOM,
+            issuer=maskinporten.issuer,
+            self_service_url=selfservice.base_url,
+            self_service_credentials="/".join(ADMIN_SECRET),
         )
         auth = AuthorizationServerClient(timeout_seconds=5.0)
         tokens = AdminTokenProvider(
             auth,
-            client_id=admin.client_id,
-            key=admin_key,
+            credential=AdminCredentialSecret(kube, "/".join(ADMIN_SECRET), clock=clock.now),
             issuer=maskinporten.issuer,
             clock=clock.now,
+            failure_hold_seconds=settings.retry_base_seconds,
         )
         api = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=5.0)
-        kube = FakeKube()
         deps = Dependencies(
-            settings=Settings(
-                environment=Environment.CUSTOM,
-                issuer=maskinporten.issuer,
-                self_service_url=selfservice.base_url,
-                self_service_credentials="operator/admin",
-            ),
+            settings=settings,
             kube=kube,
             auth=auth,
             token_requests=asyncio.Semaphore(4),
@@ -161,7 +175,7 @@ async def world(
             self_service=api,
         )
         try:
-            yield World(maskinporten, selfservice, kube, clock, deps)
+            yield World(maskinporten, selfservice, kube, clock, deps, credential)
         finally:
             await api.aclose()
             await auth.aclose()
@@ -636,6 +650,30 @@ async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep
     assert world.registered_kids("hand-made") == [*(key.kid for key in hand_keys), signing]
 
 
+async def test_a_rotation_counts_keys_registered_by_hand_since_the_last_read_for_room(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    signing = world.status["keyId"]
+    hand_keys = [generate_client_key() for _ in range(4)]
+    api = world.deps.self_service
+    assert api is not None
+    registered = await api.get_jwks(client_id)
+    await api.replace_jwks(
+        client_id, [*(entry.jwk for entry in registered.keys), *(k.public_jwk() for k in hand_keys)]
+    )
+    world.annotations[ROTATE] = "now"
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    assert "rotation is due but skipped" in condition(outcome, CLIENT_REGISTERED)["message"]
+    assert world.status["keyId"] == signing
+    assert world.registered_kids(client_id) == [signing, *(key.kid for key in hand_keys)]
+
+
 # --- key Secret ---------------------------------------------------------------------------
 
 
@@ -702,6 +740,28 @@ async def test_an_adopted_client_keeps_its_hand_registered_keys(
     assert Reason.CLIENT_ADOPTED in reasons(outcome)
 
 
+async def test_keys_the_operator_did_not_add_are_listed_after_its_own_as_external(
+    world: World, client_key: ClientKey
+) -> None:
+    world.selfservice.register_client(
+        Client(
+            "hand-made", ORG, frozenset({SCOPE}), keys=(RegisteredKey(client_key.public_jwk()),)
+        ),
+        description="the portal",
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+
+    await world.reconcile()
+
+    assert states(world) == [(world.status["keyId"], "Active"), (client_key.kid, "External")]
+    [jwks_entry] = [
+        key
+        for key in (world.selfservice.jwks_document("hand-made") or {})["keys"]
+        if key["kid"] == client_key.kid
+    ]
+    assert world.status["keys"][1]["expiresAt"] == format_time(jwks_entry["exp"])
+
+
 async def test_adopting_a_client_that_does_not_exist_says_so(world: World) -> None:
     world.spec = {**SPEC, "clientId": "nowhere", "registration": {"adopt": True}}
 
@@ -725,6 +785,48 @@ async def test_without_an_admin_credential_the_message_says_what_to_configure(
     assert ready["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
     assert "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS" in ready["message"]
     assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+
+
+async def test_an_unusable_admin_credential_secret_says_what_to_put_in_it(world: World) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {"tls.key": world.admin_credential["tls.key"]})
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert ready["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert "operator/admin" in ready["message"]
+    assert "'clientId'" in ready["message"]
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+
+
+async def test_an_admin_credential_fixed_later_makes_the_client_ready_without_a_restart(
+    world: World,
+) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    refused = await world.reconcile()
+    world.kube.put_secret(*ADMIN_SECRET, world.admin_credential)
+    world.advance(refused.next_attempt_at - world.clock.now())
+
+    outcome = await world.reconcile()
+
+    assert condition(refused, READY)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert condition(outcome, READY)["status"] == "True", condition(outcome, READY)["message"]
+    assert len(world.our_clients()) == 1
+
+
+async def test_a_missing_admin_credential_is_one_condition_and_one_event_across_retries(
+    world: World,
+) -> None:
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    first = await world.reconcile()
+    world.advance(first.next_attempt_at - world.clock.now())
+
+    second = await world.reconcile()
+
+    assert reasons(first) == [Reason.KEY_GENERATED, Reason.SELF_SERVICE_NOT_CONFIGURED]
+    assert reasons(second) == []
+    assert condition(second, READY)["message"] == condition(first, READY)["message"]
+    assert world.status["consecutiveFailures"] == 2
 
 
 async def test_a_refused_admin_token_is_one_clear_condition(world: World) -> None:
@@ -780,6 +882,44 @@ async def test_a_new_client_gets_no_token_while_the_self_service_api_is_down(
     assert "MASKINPORTEN_ACCESS_TOKEN" not in world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
 
 
+# --- unexpected errors ----------------------------------------------------------------------
+
+
+async def broken(*_: object, **__: object) -> None:
+    raise RuntimeError("a bug")
+
+
+async def test_an_unexpected_error_before_registration_keeps_client_registered_as_it_was(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.reconcile()
+    before = find(world.status["conditions"], CLIENT_REGISTERED)
+    monkeypatch.setattr(world.kube, "get_secret", broken)
+    world.advance(3600)
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert condition(outcome, CLIENT_REGISTERED) == before
+
+
+async def test_an_unexpected_error_after_registration_keeps_what_the_registration_did(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.deps.self_service is not None
+    await world.deps.self_service.list_clients()  # the admin token is at hand
+    monkeypatch.setattr(world.deps.auth, "metadata", broken)
+
+    outcome = await world.reconcile()
+
+    client = world.selfservice.client_document(world.status.get("clientId", ""))
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.REGISTERED
+    assert client is not None
+    assert client["description"] == DESCRIPTION
+    assert Reason.CLIENT_CREATED in reasons(outcome)
+
+
 # --- delete ---------------------------------------------------------------------------------
 
 
@@ -823,4 +963,69 @@ async def test_a_deletion_without_the_admin_credential_says_the_client_stays(wor
     assert event is not None
     assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
     assert client_id in event.message
+    assert world.selfservice.client_document(client_id) is not None
+
+
+async def deletion_retry_requested(world: World, *, retry: int, runtime: float) -> float:
+    """The delay the delete handler asks kopf for when the deletion fails at its ``retry``-th
+    retry, ``runtime`` seconds after the first attempt."""
+    body = kopf.Body(
+        {
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "uid": REF.uid, "generation": 1},
+            "spec": dict(world.spec),
+            "status": world.status,
+        }
+    )
+    with pytest.raises(kopf.TemporaryError) as raised:
+        await handlers.delete_managed_client(
+            body=body,
+            name=NAME,
+            namespace=NAMESPACE,
+            uid=REF.uid,
+            retry=retry,
+            runtime=timedelta(seconds=runtime),
+            memo=SimpleNamespace(deps=world.deps),  # the only part of the memo it reads
+        )
+    assert raised.value.delay is not None
+    return raised.value.delay
+
+
+async def test_a_failing_deletion_is_retried_with_growing_back_off(world: World) -> None:
+    await world.reconcile()
+    world.selfservice.fail_next(100, status=503)
+    base = world.deps.settings.retry_base_seconds
+    delays: list[float] = []
+
+    for retry in range(10):
+        delays.append(await deletion_retry_requested(world, retry=retry, runtime=sum(delays)))
+
+    assert delays[0] == base
+    assert all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(delays))
+    assert delays[-1] > 4 * base
+    assert world.selfservice.client_document(world.status["clientId"]) is not None
+
+
+async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world: World) -> None:
+    await world.reconcile()
+    world.selfservice.fail_next(1, status=503)
+    longest = world.deps.settings.retry_max_seconds
+
+    delay = await deletion_retry_requested(world, retry=30, runtime=DAY)
+
+    assert 0.9 * longest <= delay <= longest
+
+
+async def test_a_deletion_with_an_unusable_admin_credential_says_the_client_stays(
+    world: World,
+) -> None:
+    await world.reconcile()
+    client_id = world.status["clientId"]
+    world.kube.put_secret(*ADMIN_SECRET, {})
+    world.advance(3600)  # the admin token cached meanwhile has expired
+
+    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+
+    assert event is not None
+    assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
+    assert "operator/admin" in event.message
     assert world.selfservice.client_document(client_id) is not None

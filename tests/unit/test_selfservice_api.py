@@ -8,31 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from maskinporten_operator.adapters import selfservice as adapter
 from maskinporten_operator.adapters.selfservice import (
     ADMIN_SCOPES,
+    FAILURE_HOLD_SECONDS,
     PROD_BASE_URL,
     TEST_BASE_URL,
+    AdminCredentialSecret,
     AdminTokenProvider,
     SelfServiceApi,
     admin_credential,
     base_url,
 )
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
-from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.ports import (
     ClientRegistration,
+    SelfServiceError,
     SelfServiceRejected,
     SelfServiceUnavailable,
     inaccessible_scopes,
 )
 from maskinporten_operator.settings import Environment
+from maskinporten_testbed.fakekube import FakeKube
 from maskinporten_testbed.selfservice import (
     AdminClient,
     SelfServiceStandin,
@@ -83,16 +89,40 @@ def admin(
 
 
 @pytest.fixture
-def admin_key(business_certificate: BusinessCertificate) -> ClientKey:
-    credential = business_certificate.private_key_pem() + business_certificate.chain_pem()
-    return load_pem(credential, source="admin credential", now=datetime.now(UTC))
-
-
-@pytest.fixture
 async def auth() -> AsyncIterator[AuthorizationServerClient]:
     client = AuthorizationServerClient(timeout_seconds=5.0)
     yield client
     await client.aclose()
+
+
+CREDENTIAL_NAMESPACE = "operator"
+CREDENTIAL_NAME = "selfservice-admin"
+
+
+def put_credential(kube: FakeKube, client_id: str, certificate: BusinessCertificate) -> None:
+    """The admin credential Secret as an administrator creates (or edits) it."""
+    kube.put_secret(
+        CREDENTIAL_NAMESPACE,
+        CREDENTIAL_NAME,
+        {
+            "clientId": client_id,
+            "tls.key": certificate.private_key_pem().decode(),
+            "tls.crt": certificate.chain_pem().decode(),
+        },
+    )
+
+
+def admin_tokens(
+    auth: AuthorizationServerClient, standin: MaskinportenStandin, kube: FakeKube
+) -> AdminTokenProvider:
+    """Admin tokens for the credential in the Secret ``operator/selfservice-admin`` of
+    ``kube``, as the operator sets them up."""
+    credential = AdminCredentialSecret(
+        kube, f"{CREDENTIAL_NAMESPACE}/{CREDENTIAL_NAME}", clock=standin.clock.now
+    )
+    return AdminTokenProvider(
+        auth, credential=credential, issuer=standin.issuer, clock=standin.clock.now
+    )
 
 
 @pytest.fixture
@@ -100,15 +130,11 @@ def tokens(
     auth: AuthorizationServerClient,
     standin: MaskinportenStandin,
     admin: AdminClient,
-    admin_key: ClientKey,
+    business_certificate: BusinessCertificate,
 ) -> AdminTokenProvider:
-    return AdminTokenProvider(
-        auth,
-        client_id=admin.client_id,
-        key=admin_key,
-        issuer=standin.issuer,
-        clock=standin.clock.now,
-    )
+    kube = FakeKube()
+    put_credential(kube, admin.client_id, business_certificate)
+    return admin_tokens(auth, standin, kube)
 
 
 @pytest.fixture
@@ -419,15 +445,6 @@ async def test_a_failed_admin_token_request_is_not_repeated_during_the_hold(
     assert standin.token_request_count(admin.client_id) == 2
 
 
-def test_an_admin_credential_without_a_certificate_is_refused(
-    auth: AuthorizationServerClient, workload_keys: list[ClientKey]
-) -> None:
-    with pytest.raises(InvalidKeyError, match="business certificate"):
-        AdminTokenProvider(
-            auth, client_id="admin", key=workload_keys[0], issuer="https://test.maskinporten.no/"
-        )
-
-
 # --- the admin credential Secret ----------------------------------------------------------------
 
 
@@ -444,10 +461,10 @@ def test_the_admin_credential_is_read_from_a_pem_or_pkcs12_secret(
     else:
         data |= {"keystore.p12": business_certificate.pkcs12(b"s3cret"), "password": b"s3cret\n"}
 
-    client_id, key = admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+    credential = admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
 
-    assert client_id == "admin-client"
-    assert key.certificate_chain
+    assert credential.client_id == "admin-client"
+    assert credential.key.certificate_chain
 
 
 def test_an_admin_credential_without_client_id_says_what_to_add(
@@ -464,3 +481,162 @@ def test_an_admin_credential_without_a_certificate_chain_is_refused(client_key: 
 
     with pytest.raises(InvalidKeyError, match="business certificate"):
         admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+
+# --- the admin credential, read when an admin token is needed ------------------------------------
+
+
+@pytest.fixture
+def kube() -> FakeKube:
+    """The operator's namespace, without the admin credential Secret until a test puts it."""
+    return FakeKube()
+
+
+async def refusal(tokens: AdminTokenProvider) -> SelfServiceError:
+    with pytest.raises(SelfServiceError) as raised:
+        await tokens.token()
+    return raised.value
+
+
+async def test_a_missing_credential_secret_says_what_the_administrator_creates(
+    auth: AuthorizationServerClient, standin: MaskinportenStandin, kube: FakeKube
+) -> None:
+    error = await refusal(admin_tokens(auth, standin, kube))
+
+    assert isinstance(error, SelfServiceRejected)
+    assert error.reason == "SelfServiceNotConfigured"
+    message = str(error)
+    assert "operator/selfservice-admin" in message
+    assert "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS" in message
+    assert "'clientId'" in message
+    assert "no restart needed" in message
+
+
+async def test_a_credential_secret_created_later_is_used_without_a_restart(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    admin: AdminClient,
+    business_certificate: BusinessCertificate,
+) -> None:
+    tokens = admin_tokens(auth, standin, kube)
+    await refusal(tokens)
+    put_credential(kube, admin.client_id, business_certificate)
+    standin.set_clock_offset(FAILURE_HOLD_SECONDS)
+
+    token = await tokens.token()
+
+    assert token
+    assert standin.token_request_count(admin.client_id) == 1
+
+
+async def test_a_missing_credential_is_read_once_per_hold_for_all_callers(
+    auth: AuthorizationServerClient, standin: MaskinportenStandin, kube: FakeKube
+) -> None:
+    tokens = admin_tokens(auth, standin, kube)
+
+    await asyncio.gather(*(refusal(tokens) for _ in range(20)))
+    standin.set_clock_offset(FAILURE_HOLD_SECONDS - 1)
+    await refusal(tokens)
+    reads_within_the_hold = kube.calls
+    standin.set_clock_offset(FAILURE_HOLD_SECONDS)
+    await refusal(tokens)
+
+    assert reads_within_the_hold == 1
+    assert kube.calls == 2
+
+
+async def test_a_kubernetes_error_reading_the_credential_is_retried_after_the_hold(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    admin: AdminClient,
+    business_certificate: BusinessCertificate,
+) -> None:
+    put_credential(kube, admin.client_id, business_certificate)
+    kube.fail_next(1, status=503)
+    tokens = admin_tokens(auth, standin, kube)
+
+    error = await refusal(tokens)
+    standin.set_clock_offset(FAILURE_HOLD_SECONDS)
+    token = await tokens.token()
+
+    assert (type(error), error.reason) == (SelfServiceUnavailable, "KubernetesApiError")
+    assert "operator/selfservice-admin" in str(error)
+    assert token
+
+
+async def test_a_credential_without_client_id_says_what_to_add(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    business_certificate: BusinessCertificate,
+) -> None:
+    put_credential(kube, "", business_certificate)
+
+    error = await refusal(admin_tokens(auth, standin, kube))
+
+    assert error.reason == "SelfServiceNotConfigured"
+    assert "no 'clientId'" in str(error)
+
+
+async def test_a_fixed_credential_secret_is_used_at_the_next_admin_token_request(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    admin: AdminClient,
+    business_certificate: BusinessCertificate,
+) -> None:
+    put_credential(kube, "not-the-admin-client", business_certificate)
+    tokens = admin_tokens(auth, standin, kube)
+    error = await refusal(tokens)
+    put_credential(kube, admin.client_id, business_certificate)
+    standin.set_clock_offset(FAILURE_HOLD_SECONDS)
+
+    token = await tokens.token()
+
+    assert error.reason == "AdminTokenRejected"
+    assert token
+
+
+async def test_an_unchanged_credential_secret_is_read_per_admin_token_but_parsed_once(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    admin: AdminClient,
+    business_certificate: BusinessCertificate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[str] = []
+
+    def counting(*args: Any, **kwargs: Any) -> adapter.AdminCredential:
+        parsed.append(kwargs["source"])
+        return admin_credential(*args, **kwargs)
+
+    monkeypatch.setattr(adapter, "admin_credential", counting)
+    put_credential(kube, admin.client_id, business_certificate)
+    tokens = admin_tokens(auth, standin, kube)
+    await tokens.token()
+    standin.set_clock_offset(ADMIN_LIFETIME)
+
+    await tokens.token()
+
+    assert standin.token_request_count(admin.client_id) == 2
+    assert kube.calls == 2
+    assert len(parsed) == 1
+
+
+async def test_a_missing_credential_is_logged_once_not_per_read(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    kube: FakeKube,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tokens = admin_tokens(auth, standin, kube)
+
+    with caplog.at_level(logging.INFO, logger=adapter.__name__):
+        await refusal(tokens)
+        standin.set_clock_offset(FAILURE_HOLD_SECONDS)
+        await refusal(tokens)
+
+    assert [r.levelname for r in caplog.records if r.name == adapter.__name__] == ["ERROR"]

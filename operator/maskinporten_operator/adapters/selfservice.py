@@ -13,7 +13,9 @@ the self-service API and of client registration; digdirator's source):
 Every request carries ``Authorization: Bearer <admin token>``: a Maskinporten token for the
 admin client's business-certificate (``x5c``) grant with ``idporten:dcr.read``,
 ``idporten:dcr.write`` and ``idporten:dcr.modify``, from :class:`AdminTokenProvider`, which
-shares one token among all callers and requests a new one on a 401.
+shares one token among all callers and requests a new one on a 401. The admin credential is
+read from its Secret (:class:`AdminCredentialSecret`) for each admin token request, so that an
+administrator's fix (a Secret created or changed) is picked up without a restart.
 
 Every failure is a :class:`~maskinporten_operator.ports.SelfServiceError` (see
 :mod:`maskinporten_operator.ports`): :class:`SelfServiceRejected` when the API (or the token
@@ -29,10 +31,11 @@ httpx, async, with bounded timeouts and the proxy taken from the environment (``
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -40,13 +43,15 @@ import httpx
 
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.credentials.secret_data import read_key
+from maskinporten_operator.credentials.secret_data import raw_data, read_key
 from maskinporten_operator.oauth.authserver import TokenRequestError, ca_bundle_ssl_context
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.ports import (
     AuthorizationServer,
     ClientRegistration,
     JwksEntry,
+    KubeError,
+    KubernetesApi,
     RegisteredClient,
     RegisteredJwks,
     ScopeAccess,
@@ -55,6 +60,8 @@ from maskinporten_operator.ports import (
     SelfServiceUnavailable,
 )
 from maskinporten_operator.settings import Environment
+
+logger = logging.getLogger(__name__)
 
 TEST_BASE_URL = "https://api.test.samarbeid.digdir.no/api/v1/"
 PROD_BASE_URL = "https://api.samarbeid.digdir.no/api/v1/"
@@ -82,9 +89,15 @@ ADMIN_PASSWORD_DATA_KEY = "password"  # noqa: S105 - the data key's name, not a 
 ADMIN_KEY_SPEC = KeySpec(mode=KeyMode.CERTIFICATE)
 
 
-def admin_credential(
-    data: Mapping[str, bytes], *, source: str, now: datetime
-) -> tuple[str, ClientKey]:
+@dataclass(frozen=True)
+class AdminCredential:
+    """The admin client's id and business certificate (its key, with the chain)."""
+
+    client_id: str
+    key: ClientKey = field(repr=False)
+
+
+def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -> AdminCredential:
     """The admin client's id and business certificate from its Secret's data: ``clientId``,
     and ``keystore.p12`` with ``password``, or ``tls.key`` with ``tls.crt`` (any layout
     :func:`~maskinporten_operator.credentials.secret_data.read_key` reads). Raises
@@ -107,7 +120,83 @@ def admin_credential(
             f"{source} holds no business certificate: the self-service admin client "
             "authenticates with one (keystore.p12 and password, or tls.key and tls.crt)"
         )
-    return client_id, key
+    return AdminCredential(client_id, key)
+
+
+CREDENTIALS_SETTING = "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS"
+NOT_CONFIGURED = "SelfServiceNotConfigured"
+
+
+class AdminCredentialSecret:
+    """The admin credential in the Secret ``namespace/name``, read on each call (the
+    :class:`AdminTokenProvider` calls once per admin token request, and at most once per
+    failure hold while it fails) and parsed again only when its ``resourceVersion`` changed.
+
+    Raises :class:`SelfServiceRejected` with reason ``SelfServiceNotConfigured`` when the
+    Secret is missing or holds no usable credential (the message says what an administrator
+    puts in it), and :class:`SelfServiceUnavailable` with reason ``KubernetesApiError`` when it
+    could not be read. A change of that state is logged once, not on every call.
+    """
+
+    def __init__(
+        self, kube: KubernetesApi, reference: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._kube = kube
+        self._namespace, self._name = reference.split("/", 1)
+        self._source = f"self-service admin credential Secret {reference} ({CREDENTIALS_SETTING})"
+        self._clock = clock
+        self._parsed: tuple[str, AdminCredential] | None = None
+        self._problem: str | None = None
+
+    async def __call__(self) -> AdminCredential:
+        try:
+            credential = await self._read()
+        except SelfServiceError as error:
+            if str(error) != self._problem:
+                logger.error("%s", error)
+            self._problem = str(error)
+            raise
+        if self._problem is not None:
+            logger.info("managed clients: %s is read and used", self._source)
+        self._problem = None
+        return credential
+
+    async def _read(self) -> AdminCredential:
+        try:
+            secret = await self._kube.get_secret(self._namespace, self._name)
+        except KubeError as error:
+            raise SelfServiceUnavailable(
+                f"managed clients cannot be registered now: reading the {self._source} "
+                f"failed ({error}); it is read again with back-off",
+                reason="KubernetesApiError",
+            ) from None
+        if secret is None:
+            raise self._not_configured(
+                f"the {self._source} does not exist: an administrator creates it in the "
+                f"operator's namespace with the admin client's '{ADMIN_CLIENT_ID_DATA_KEY}' and "
+                "business certificate "
+                "('keystore.p12' and 'password', or 'tls.key' and 'tls.crt'; see the README, "
+                "'Managed clients')"
+            )
+        version = str(secret.get("metadata", {}).get("resourceVersion", ""))
+        if self._parsed is not None and version and self._parsed[0] == version:
+            return self._parsed[1]
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        try:
+            credential = await asyncio.to_thread(
+                admin_credential, raw_data(secret), source=self._source, now=now
+            )
+        except InvalidKeyError as error:
+            raise self._not_configured(str(error)) from None
+        self._parsed = (version, credential)
+        return credential
+
+    def _not_configured(self, problem: str) -> SelfServiceRejected:
+        return SelfServiceRejected(
+            f"managed clients cannot be registered: {problem}; the operator "
+            "reads it again by itself (no restart needed)",
+            reason=NOT_CONFIGURED,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,36 +208,29 @@ class _Cached:
 class AdminTokenProvider:
     """The admin client's access token, shared by every caller.
 
-    Requests it with a JWT grant signed with ``key`` (a business certificate: the grant carries
-    ``x5c``) for ``client_id`` and :data:`ADMIN_SCOPES`, at the token endpoint of ``issuer``
-    (discovered through ``auth``); caches it until :data:`REFRESH_MARGIN_SECONDS` (at most half
-    its lifetime) before it expires. Concurrent callers share one request; after a failure the
-    same error is raised for :data:`FAILURE_HOLD_SECONDS`. ``clock`` gives epoch seconds (grant
-    ``iat`` and expiry). Raises :class:`SelfServiceRejected` / :class:`SelfServiceUnavailable`
-    with reason ``AdminTokenRejected`` / ``AdminTokenUnavailable``.
+    Requests it with a JWT grant signed with the business certificate of ``credential`` (read
+    anew for each request, e.g. :class:`AdminCredentialSecret`; the grant carries ``x5c``) for
+    its client id and :data:`ADMIN_SCOPES`, at the token endpoint of ``issuer`` (discovered
+    through ``auth``); caches it until :data:`REFRESH_MARGIN_SECONDS` (at most half its
+    lifetime) before it expires. Concurrent callers share one request; after a failure (of the
+    credential too) the same error is raised for ``failure_hold_seconds``. ``clock`` gives
+    epoch seconds (grant ``iat`` and expiry). Raises :class:`SelfServiceRejected` /
+    :class:`SelfServiceUnavailable` with reason ``AdminTokenRejected`` /
+    ``AdminTokenUnavailable``, or the credential's own error.
     """
 
     def __init__(
         self,
         auth: AuthorizationServer,
         *,
-        client_id: str,
-        key: ClientKey,
+        credential: Callable[[], Awaitable[AdminCredential]],
         issuer: str,
         clock: Callable[[], float] = time.time,
         refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS,
         failure_hold_seconds: float = FAILURE_HOLD_SECONDS,
     ) -> None:
-        """Raises InvalidKeyError when ``key`` has no certificate chain."""
-        if not key.certificate_chain:
-            raise InvalidKeyError(
-                "the self-service admin client must authenticate with a business certificate "
-                "(virksomhetssertifikat): give its PKCS#12 file, or its PEM key with the "
-                "certificate chain"
-            )
         self._auth = auth
-        self._client_id = client_id
-        self._key = key
+        self._credential = credential
         self._issuer = issuer
         self._clock = clock
         self._margin = refresh_margin_seconds
@@ -178,14 +260,19 @@ class AdminTokenProvider:
             self._cached = None
 
     async def _request(self) -> str:
+        try:
+            credential = await self._credential()
+        except SelfServiceError as error:
+            self._failure = (self._clock() + self._hold, error)
+            raise
         self.requests += 1
         try:
             metadata = await self._auth.metadata(self._issuer)
             claims = GrantClaims(
-                client_id=self._client_id, audience=metadata.issuer, scopes=ADMIN_SCOPES
+                client_id=credential.client_id, audience=metadata.issuer, scopes=ADMIN_SCOPES
             )
             issued_at = self._clock()
-            grant = sign_grant(claims, self._key, now=int(issued_at))
+            grant = sign_grant(claims, credential.key, now=int(issued_at))
             response = await self._auth.request_token(metadata.token_endpoint, grant)
         except TokenRequestError as error:
             failure = _admin_token_error(error)

@@ -130,7 +130,15 @@ async def reconcile(
             f"unexpected {type(error).__name__} in the operator (its log has where); "
             "retried with back-off",
         )
-        return _failed(run, internal, base_status, events, None)
+        if registration is not None:
+            events += registration.events
+            base_status.update(registration.status())
+            registered = registration.condition(run.now)
+        elif unregistered is not None:
+            registered = _unregistered_condition(unregistered)
+        else:  # nothing is known of the registration yet: ClientRegistered stays as it was
+            return _failed(run, internal, base_status, events, None, unknown=True)
+        return _failed(run, internal, base_status, events, registered)
     memory.consecutive_failures = 0
     memory.failing_since = None
     next_refresh = min(slot.plan.refresh_at for slot in slots)
@@ -380,7 +388,13 @@ def _failed(
     base_status: Mapping[str, Any],
     events: Sequence[Event],
     registered: cond.Condition | None,
+    *,
+    unknown: bool = False,
 ) -> Outcome:
+    """``registered`` is ClientRegistered (None: the resource has none); with ``unknown``, the
+    failure came before anything was known of the registration, and the ClientRegistered
+    condition stays as it was. LifetimeSufficient, which only a success updates, always
+    stays."""
     memory, settings, now = run.memory, run.deps.settings, run.now
     memory.consecutive_failures += 1
     if memory.failing_since is None:
@@ -407,7 +421,8 @@ def _failed(
     }
     ready = cond.Condition(cond.READY, False, failure.reason, message)
     existing = run.status.get("conditions", [])
-    kept = [c for c in existing if c.get("type") == cond.LIFETIME_SUFFICIENT]
+    kept_types = {cond.LIFETIME_SUFFICIENT, *([cond.CLIENT_REGISTERED] if unknown else [])}
+    kept = [c for c in existing if c.get("type") in kept_types]
     desired = [ready] if registered is None else [ready, registered]
     return _outcome(run, new_status, desired, kept, next_attempt, events)
 

@@ -24,6 +24,7 @@ two (the client and its key set).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -55,11 +56,15 @@ from maskinporten_operator.reconcile.context import (
     Reconciliation,
 )
 from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.reconcile.schedule import RetryPolicy, retry_delay
 from maskinporten_operator.rfc3339 import format_time
 
 T = TypeVar("T")
 
 DESCRIPTION_PREFIX = "maskinporten-operator:"
+EXTERNAL = "External"
+"""The state ``status.keys`` shows for a key registered on the client that the operator did not
+add (by hand, e.g. on an adopted client); the operator keeps it and never signs with it."""
 KEY_LIFETIME_SECONDS = 365 * 86_400.0
 """A registered key expires this long after it was posted."""
 DAY = 86_400.0
@@ -125,18 +130,20 @@ class Registration:
         return replace(self, ring=ring, events=(*self.events, event))
 
     def status(self) -> dict[str, Any]:
-        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration."""
+        """``clientId`` and ``keys``: each of the operator's keys, its state, its registration;
+        then each key registered on the client that the operator did not add (``External``)."""
+        ours = {ring_key.kid: ring_key.state for ring_key in self.ring.keys}
+        if not self.known.accepted:
+            ours = {kid: PENDING if state == ACTIVE else state for kid, state in ours.items()}
+        external = {e.kid: EXTERNAL for e in self.known.jwks.keys if e.kid not in ours}
         keys = []
-        for ring_key in self.ring.keys:
-            entry = self.known.jwks.key(ring_key.kid)
+        for kid, state in {**ours, **external}.items():
+            entry = self.known.jwks.key(kid)
             expires_at = entry.expires_at if entry is not None else None
-            registered_at = _registered_at(self.known.jwks, ring_key.kid)
-            state = ring_key.state
-            if state == ACTIVE and not self.known.accepted:
-                state = PENDING
+            registered_at = _registered_at(self.known.jwks, kid)
             keys.append(
                 {
-                    "kid": ring_key.kid,
+                    "kid": kid,
                     "state": state,
                     "registeredAt": format_time(registered_at) if registered_at else None,
                     "expiresAt": format_time(expires_at) if expires_at else None,
@@ -217,51 +224,71 @@ async def ensure_registered(
         known = KnownRegistration(client, jwks, accepted=accepted_before(run, signing.kid))
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
-    ring, handled, skipped = await _rotate_if_due(run, spec, known, ring, rotate_request)
-    known, registered = await _keep_keys(run, api, known, ring)
+    rotation = await _rotate_if_due(run, spec, api, known, ring, rotate_request)
+    ring, known = rotation.ring, rotation.known
+    known, registered = await _keep_keys(run, api, known, ring, just_read=rotation.read_keys)
     events += registered
     run.memory.registration = known
     removed = ring.due_for_removal(run.now)
     if removed:
         ring = await keyring.remove(run, spec, ring, removed)
-    return Registration(known, ring, tuple(events), handled, skipped)
+    return Registration(known, ring, tuple(events), rotation.handled, rotation.skipped)
+
+
+@dataclass(frozen=True)
+class _Rotation:
+    """What :func:`_rotate_if_due` decided: the ring (with a new pending key when a rotation
+    started), the registration (its key set read again when a rotation was due), the
+    rotate-key request handled, and why a due rotation was skipped (None when none was)."""
+
+    ring: KeyRing
+    known: KnownRegistration
+    handled: str | None
+    skipped: str | None = None
+    read_keys: bool = False
+    """Whether the key set in ``known`` was read just now."""
 
 
 async def _rotate_if_due(
     run: Reconciliation,
     spec: ClientSpec,
+    api: SelfService,
     known: KnownRegistration,
     ring: KeyRing,
     rotate_request: str | None,
-) -> tuple[KeyRing, str | None, str | None]:
+) -> _Rotation:
     """A new (pending) key beside the signing one when ``keyRotationDays`` have passed since it
     became the signing key, or on a new rotate-key request; not while one is pending, nor
     before the signing key of a new client has been accepted, nor (with a note saying why, for
-    the ClientRegistered condition) when the client's key set has no room for one."""
-    requested = rotate_request is not None and rotate_request != run.status.get("handledRotateKey")
-    handled = rotate_request if requested else run.status.get("handledRotateKey")
+    the ClientRegistered condition) when the client's key set has no room for one. The key set
+    is read again before deciding there is room: keys may have been registered by hand since
+    it was last read, and POST replaces the whole set."""
+    before = run.status.get("handledRotateKey")
+    requested = rotate_request is not None and rotate_request != before
+    handled = rotate_request if requested else before
     if ring.pending is not None:
-        return ring, handled, None
+        return _Rotation(ring, known, handled)
     if not known.accepted:
-        return ring, run.status.get("handledRotateKey"), None
+        return _Rotation(ring, known, before)
     signing = ring.signing
     since = signing.activated_at or _registered_at(known.jwks, signing.kid)
     period = spec.registration_or_default.key_rotation_days * DAY
     scheduled = since is not None and run.now >= since + period
     if not (requested or scheduled):
-        return ring, handled, None
+        return _Rotation(ring, known, handled)
+    known = replace(known, jwks=await self_service_call(api.get_jwks(known.client.client_id)))
     others = len(_others(known.jwks, ring))
     needed = others + len(ring.keys) - len(ring.due_for_removal(run.now)) + 1
     if needed > MAX_KEYS:
-        return (
-            ring,
-            run.status.get("handledRotateKey"),
+        skipped = (
             f"; key rotation is due but skipped: a new key would make {needed} keys on client "
             f"{known.client.client_id}, more than the {MAX_KEYS} Digdir allows ({others} of them "
             f"were not added by the operator): grants stay signed with key {signing.kid} until "
-            "one is removed by hand",
+            "one is removed by hand"
         )
-    return await keyring.add_pending(run, spec, ring), handled, None
+        return _Rotation(ring, known, before, skipped, read_keys=True)
+    pending = await keyring.add_pending(run, spec, ring)
+    return _Rotation(pending, known, handled, read_keys=True)
 
 
 def _remembered(run: Reconciliation, spec: ClientSpec) -> KnownRegistration | None:
@@ -393,12 +420,18 @@ async def _keep_scopes(
 
 
 async def _keep_keys(
-    run: Reconciliation, api: SelfService, known: KnownRegistration, ring: KeyRing
+    run: Reconciliation,
+    api: SelfService,
+    known: KnownRegistration,
+    ring: KeyRing,
+    *,
+    just_read: bool,
 ) -> tuple[KnownRegistration, list[Event]]:
     """Make the client's key set hold every key of the ring still needed, each renewed when its
     registration expires soon, beside every key the operator did not add; without the ring's
-    keys due for removal. When anything is to change: the set is read again (a key added by
-    hand since it was last read is kept) and the whole set posted."""
+    keys due for removal. When anything is to change: the set is read again unless ``known``
+    holds it as read ``just_read`` (a key added by hand since it was last read is kept), and
+    the whole set posted."""
     client_id, now = known.client.client_id, run.now
     removed = {k.kid for k in ring.due_for_removal(now)}
     wanted = [k for k in ring.keys if k.kid not in removed]
@@ -413,7 +446,7 @@ async def _keep_keys(
     stale = [kid for kid in removed if known.jwks.key(kid) is not None]
     if not (missing or renewed or stale):
         return known, []
-    current = await self_service_call(api.get_jwks(client_id))
+    current = known.jwks if just_read else await self_service_call(api.get_jwks(client_id))
     others = _others(current, ring)
     if len(others) + len(wanted) > MAX_KEYS:
         raise Failure(
@@ -485,14 +518,42 @@ async def delete_client(
     if spec.registration_or_default.effective_deletion_policy is not DeletionPolicy.DELETE:
         return None
     api = deps.self_service
-    if api is None:  # the resource goes; blocking its deletion would not bring a credential
-        return Event(
-            "Warning",
-            Reason.SELF_SERVICE_NOT_CONFIGURED,
-            f"client {client_id} was not deleted at Digdir: {deps.self_service_problem}",
-        )
-    client = await _client_or_none(api, client_id)
+    if api is None:
+        return _not_deleted(client_id, deps.self_service_problem)
+    try:
+        client = await _client_or_none(api, client_id)
+    except Failure as failure:
+        if failure.reason is not Reason.SELF_SERVICE_NOT_CONFIGURED:
+            raise
+        return _not_deleted(client_id, str(failure))
     if client is None or client.description != client_description(deps.settings.cluster_name, ref):
         return None
     await self_service_call(api.delete_client(client_id))
     return Event("Normal", Reason.CLIENT_DELETED, f"deleted Maskinporten client {client_id}")
+
+
+def _not_deleted(client_id: str, problem: str) -> Event:
+    """The resource goes without its client being deleted: blocking its deletion until an
+    administrator configures the admin credential would not bring one."""
+    return Event(
+        "Warning",
+        Reason.SELF_SERVICE_NOT_CONFIGURED,
+        f"client {client_id} was not deleted at Digdir: {problem}",
+    )
+
+
+def deletion_retry_delay(deps: Dependencies, *, failures: int, failing_for: float) -> float:
+    """Seconds until a failed client deletion (``failures`` in a row, the first
+    ``failing_for`` seconds ago) is tried again: the back-off of every other failure (the retry
+    base doubling, at most the retry maximum and half the time spent failing, with jitter). No
+    token is at stake, so neither the short wait while none is valid nor a token's expiry
+    shortens it."""
+    settings = deps.settings
+    return retry_delay(
+        consecutive_failures=failures,
+        policy=RetryPolicy(settings.retry_base_seconds, settings.retry_max_seconds),
+        rng=deps.rng,
+        now=deps.clock(),
+        valid_token_expires_at=math.inf,
+        failing_for=failing_for,
+    )

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import kopf
@@ -15,9 +15,9 @@ import kopf
 from maskinporten_operator.adapters.kube import Kube, load_api_client
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
+    AdminCredentialSecret,
     AdminTokenProvider,
     SelfServiceApi,
-    admin_credential,
     base_url,
 )
 from maskinporten_operator.adapters.watched_secrets import CachingKube, WatchedSecrets
@@ -28,10 +28,7 @@ from maskinporten_operator.api import (
     ROTATE_KEY_ANNOTATION,
     VERSION,
 )
-from maskinporten_operator.credentials.keys import InvalidKeyError
-from maskinporten_operator.credentials.secret_data import raw_data
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
-from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.context import (
     ClientMemory,
@@ -130,32 +127,20 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
 
 
 async def connect_self_service(memo: OperatorMemo) -> None:
-    """Digdir's self-service API for managed clients, with the admin credential read once from
-    its Secret; when that fails, ``deps.self_service_problem`` says why (read again at the
-    next start)."""
+    """Digdir's self-service API for managed clients. The admin credential is read from its
+    Secret when an admin token is needed, not here: a Secret created or fixed later, or a
+    Kubernetes API error meanwhile, needs no restart."""
     settings = memo.deps.settings
     reference = settings.self_service_credentials
     if reference is None:
         return
-    namespace, name = reference.split("/", 1)
-    source = f"self-service admin credential Secret {reference}"
-    setting = "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS"
-    try:
-        secret = await memo.kube.get_secret(namespace, name)
-        if secret is None:
-            raise InvalidKeyError(f"{source} ({setting}) does not exist")
-        client_id, key = admin_credential(raw_data(secret), source=source, now=datetime.now(UTC))
-    except (KubeError, InvalidKeyError) as error:
-        memo.deps.self_service_problem = (
-            f"managed clients cannot be registered: {error}; an administrator fixes it and "
-            "restarts the operator"
-        )
-        logger.error("%s", memo.deps.self_service_problem)
-        return
     url = settings.self_service_url or base_url(settings.environment)
     assert url is not None, "settings require SELF_SERVICE_URL for the custom environment"
     tokens = AdminTokenProvider(
-        memo.auth, client_id=client_id, key=key, issuer=settings.default_issuer
+        memo.auth,
+        credential=AdminCredentialSecret(memo.kube, reference),
+        issuer=settings.default_issuer,
+        failure_hold_seconds=settings.retry_base_seconds,
     )
     memo.self_service = SelfServiceApi(
         url,
@@ -234,17 +219,26 @@ async def keep_client_supplied(
 
 @kopf.on.delete(*RESOURCE)
 async def delete_managed_client(
-    body: kopf.Body, name: str, namespace: str | None, uid: str, memo: OperatorMemo, **_: Any
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    uid: str,
+    retry: int,
+    runtime: timedelta,
+    memo: OperatorMemo,
+    **_: Any,
 ) -> None:
     """A managed client the operator created goes with its resource (deletion policy
-    ``Delete``); failures are retried, keeping the resource until the client is gone."""
+    ``Delete``); failures are retried with back-off (kopf counts the ``retry`` and the
+    ``runtime`` since the first attempt), keeping the resource until the client is gone."""
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
         event = await registration.delete_client(ref, body.spec, body.status, memo.deps)
     except Failure as failure:
-        raise kopf.TemporaryError(
-            str(failure), delay=memo.deps.settings.retry_base_seconds
-        ) from None
+        delay = registration.deletion_retry_delay(
+            memo.deps, failures=retry + 1, failing_for=runtime.total_seconds()
+        )
+        raise kopf.TemporaryError(str(failure), delay=delay) from None
     if event is not None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 

@@ -75,9 +75,11 @@ class SelfServiceStandin(LoopbackSite):
     """A strict stand-in for Digdir's self-service API, sharing ``maskinporten``'s state.
 
     ``propagation_delay``: seconds (server clock) from an answer of this API until the token
-    endpoint acts on the change; keys, scopes, new and deleted clients alike. Methods that
-    change state are plain (call them on the server's loop); ``start``/``stop`` and the
-    connection switches are coroutines.
+    endpoint acts on the change; keys, scopes, new and deleted clients alike.
+    ``registration_clock_offset``: seconds added to the server clock for the time a key is
+    registered at (its ``exp`` is a year after that), see :meth:`set_registration_clock_offset`.
+    Methods that change state are plain (call them on the server's loop); ``start``/``stop``
+    and the connection switches are coroutines.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class SelfServiceStandin(LoopbackSite):
         super().__init__(web.Application(middlewares=[self._middleware]), host=host, port=port)
         self.maskinporten = maskinporten
         self.propagation_delay = propagation_delay
+        self.registration_clock_offset = 0.0
         self.faults = Faults()
         self._records: dict[str, ClientRecord] = {}
         self._scope_access: dict[str, dict[str, ScopeAccess]] = {}
@@ -125,6 +128,17 @@ class SelfServiceStandin(LoopbackSite):
     def set_propagation_delay(self, seconds: float) -> None:
         self.propagation_delay = seconds
 
+    def set_registration_clock_offset(self, seconds: float) -> None:
+        """Keys posted (or registered by hand) from now on are registered as if at server time
+        plus ``seconds``: with ``-340 * 86400`` a key posted now expires in 25 days, as one
+        posted 340 days ago. The clock that tokens are issued and checked by does not move,
+        so an operator on the real clock sees a registration that expires soon."""
+        self.registration_clock_offset = seconds
+
+    def _key_expiry(self, now: float) -> float:
+        """When a key registered at server time ``now`` expires."""
+        return now + self.registration_clock_offset + KEY_LIFETIME_SECONDS
+
     def grant_scope_access(
         self, org: str, *scopes: str, state: str = APPROVED, owner_org: str = DEFAULT_SCOPE_OWNER
     ) -> None:
@@ -156,9 +170,7 @@ class SelfServiceStandin(LoopbackSite):
         """
         now = self.clock.now()
         keys = tuple(
-            key
-            if key.expires_at is not None
-            else RegisteredKey(key.jwk, now + KEY_LIFETIME_SECONDS)
+            key if key.expires_at is not None else RegisteredKey(key.jwk, self._key_expiry(now))
             for key in client.keys
         )
         self.maskinporten.registry.put(dataclasses.replace(client, keys=keys))
@@ -363,7 +375,7 @@ class SelfServiceStandin(LoopbackSite):
         jwks = jwks_keys(await _json_body(request), kids_in_use=in_use)
         now = self.clock.now()
         try:
-            keys = tuple(RegisteredKey(jwk, now + KEY_LIFETIME_SECONDS) for jwk in jwks)
+            keys = tuple(RegisteredKey(jwk, self._key_expiry(now)) for jwk in jwks)
         except ValueError as error:  # a rule the registry enforces beyond the ones above
             raise invalid_metadata(str(error)) from None
         record = self._record_of(client)

@@ -88,6 +88,9 @@ class SelfServiceThread:
     def set_propagation_delay(self, seconds: float) -> None:
         self.call(lambda s: s.set_propagation_delay(seconds))
 
+    def set_registration_clock_offset(self, seconds: float) -> None:
+        self.call(lambda s: s.set_registration_clock_offset(seconds))
+
     def grant_scope_access(
         self, org: str, *scopes: str, state: str = APPROVED, owner_org: str = DEFAULT_SCOPE_OWNER
     ) -> None:
