@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import deque
 
 import httpx
 import pytest
@@ -121,6 +122,19 @@ async def test_token_request_count_counts_per_client(
 
     assert standin.token_request_count() == 2
     assert standin.token_request_count(CLIENT_ID) == 1
+
+
+async def test_token_request_count_goes_on_beyond_the_request_log(
+    standin: MaskinportenStandin,
+    http: httpx.AsyncClient,
+    grants: Grants,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(standin, "_requests", deque(maxlen=1))
+    await post_grant(http, standin, grants.kid())
+    await post_grant(http, standin, grants.kid())
+
+    assert (len(standin.requests(CLIENT_ID)), standin.token_request_count(CLIENT_ID)) == (1, 2)
 
 
 async def test_logs_name_client_and_outcome_but_never_grant_or_token(

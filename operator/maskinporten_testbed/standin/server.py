@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -57,6 +57,7 @@ class MaskinportenStandin(LoopbackSite):
         self.faults = Faults()
         self._signer = TokenSigner()
         self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._request_counts: Counter[str | None] = Counter()
         self._issued: list[str] = []
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
@@ -144,10 +145,16 @@ class MaskinportenStandin(LoopbackSite):
         return [r for r in self._requests if client_id is None or r.client_id == client_id]
 
     def token_request_count(self, client_id: str | None = None) -> int:
-        return len(self.requests(client_id))
+        """Token requests (of ``client_id``, or all) since the start or the last
+        :meth:`clear_requests`: counted, unlike :meth:`requests`, beyond the log's last
+        ``REQUEST_LOG_SIZE`` entries."""
+        if client_id is None:
+            return self._request_counts.total()
+        return self._request_counts[client_id]
 
     def clear_requests(self) -> None:
         self._requests.clear()
+        self._request_counts.clear()
 
     def issued_tokens(self) -> list[str]:
         """Every access token (Altinn's included) this server has issued since it started, for
@@ -237,3 +244,4 @@ class MaskinportenStandin(LoopbackSite):
             entry.outcome,
         )
         self._requests.append(entry)
+        self._request_counts[entry.client_id] += 1
