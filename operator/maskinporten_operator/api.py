@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 GROUP = "maskinporten-operator.dev"
@@ -81,6 +88,16 @@ class ScopeRef(_Model):
 
 class Scopes(_Model):
     consumes: list[ScopeRef] = Field(min_length=1, max_length=50)
+
+    @field_validator("consumes")
+    @classmethod
+    def _each_scope_once(cls, consumes: list[ScopeRef]) -> list[ScopeRef]:
+        """The CRD's ``x-kubernetes-list-type: map`` keyed by ``name``: no scope twice."""
+        names = [scope.name for scope in consumes]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once: list each scope once")
+        return consumes
 
 
 class KeySource(StrEnum):
@@ -176,6 +193,7 @@ class ClientSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ClientSpec:
         self._consistent_registration()
+        self._consistent_secrets()
         if self.resource is not None and self.resources is not None:
             raise ValueError("set resource or resources, not both")
         undeclared = {s for token in self.tokens for s in token.scopes} - set(self.scope_names)
@@ -201,6 +219,20 @@ class ClientSpec(_Model):
         if len(names) != len(set(names)):
             raise ValueError("token names must be unique")
         return self
+
+    def _consistent_secrets(self) -> None:
+        key = self.key
+        if key.deletion_policy is DeletionPolicy.DELETE and key.source is KeySource.EXISTING:
+            raise ValueError(
+                "key.deletionPolicy Delete applies only to keys the operator generated "
+                "(key.source Generated); the operator never deletes a key you brought: leave out "
+                "key.deletionPolicy (Retain)"
+            )
+        if self.secret_name is not None and self.secret_name == key.secret_name:
+            raise ValueError(
+                "secretName and key.secretName must differ: workloads must not mount the key "
+                "Secret by accident; give the workload Secret or the key Secret another name"
+            )
 
     def _consistent_registration(self) -> None:
         if self.managed and self.key.source is KeySource.EXISTING:
@@ -250,7 +282,7 @@ class ClientSpec(_Model):
 
     @property
     def scope_names(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(scope.name for scope in self.scopes.consumes))
+        return tuple(scope.name for scope in self.scopes.consumes)
 
     def token_requests(self) -> tuple[DesiredToken, ...]:
         """The tokens to keep: one per ``tokens`` entry, else one for all consumed scopes."""

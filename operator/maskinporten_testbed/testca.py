@@ -8,6 +8,7 @@ and as ``serialNumber``. For tests and demos only.
 from __future__ import annotations
 
 import base64
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -154,7 +155,6 @@ class CertificateAuthority:
         now = self._issuing_time()
         not_after = not_after or now + timedelta(days=365)
         not_before = not_before or min(now - timedelta(hours=1), not_after - timedelta(days=365))
-        key = _new_key()
         subject = x509.Name(
             [
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "NO"),
@@ -164,16 +164,38 @@ class CertificateAuthority:
                 x509.NameAttribute(NameOID.COMMON_NAME, organization),
             ]
         )
+        usage = _leaf_usage(digital_signature)
+        return self._issue_leaf(subject, usage, critical=True, validity=(not_before, not_after))
+
+    def issue_server(self, ip_address: str = "127.0.0.1") -> BusinessCertificate:
+        """A TLS server certificate for ``ip_address``, valid for a day around now: the same
+        leaf, key and intermediates as a business certificate, for an https test server that
+        clients trust through ``root_pem``."""
+        now = self._issuing_time()
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip_address)])
+        names = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip_address))])
+        validity = (now - timedelta(hours=1), now + timedelta(days=1))
+        return self._issue_leaf(subject, names, critical=False, validity=validity)
+
+    def _issue_leaf(
+        self,
+        subject: x509.Name,
+        extension: x509.ExtensionType,
+        *,
+        critical: bool,
+        validity: tuple[datetime, datetime],
+    ) -> BusinessCertificate:
+        """A new key and its end-entity certificate with ``extension``, from the intermediate."""
+        key = _new_key()
         certificate = self._sign(
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.intermediate.subject)
             .public_key(key.public_key())
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_leaf_usage(digital_signature), critical=True),
+            .add_extension(extension, critical=critical),
             self._intermediate_key,
-            not_before,
-            not_after,
+            *validity,
         )
         return BusinessCertificate(key, certificate, (self.intermediate,))
 

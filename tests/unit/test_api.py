@@ -49,6 +49,34 @@ def test_given_secret_names_are_used() -> None:
     assert parsed.key_secret_name(NAME) == "my-key"
 
 
+def test_secret_names_left_to_their_defaults_are_accepted() -> None:
+    parsed = parse_spec(spec())
+
+    assert parsed.workload_secret_name(NAME) != parsed.key_secret_name(NAME)
+
+
+def test_workload_secret_named_like_the_key_secret_is_refused() -> None:
+    message = rejection(spec(secretName="shared", key={"secretName": "shared"}))
+
+    assert message.startswith("secretName and key.secretName must differ")
+    assert "give the workload Secret or the key Secret another name" in message
+
+
+def test_key_deletion_policy_delete_is_accepted_for_a_generated_key() -> None:
+    parsed = parse_spec(spec(key={"deletionPolicy": "Delete"}))
+
+    assert parsed.key.deletion_policy is DeletionPolicy.DELETE
+
+
+def test_key_deletion_policy_delete_is_refused_for_an_existing_key() -> None:
+    message = rejection(spec(key={"source": "Existing", "deletionPolicy": "Delete"}))
+
+    assert message.startswith(
+        "key.deletionPolicy Delete applies only to keys the operator generated"
+    )
+    assert "leave out key.deletionPolicy (Retain)" in message
+
+
 def test_key_is_generated_and_retained_by_default() -> None:
     key = parse_spec(spec()).key
 
@@ -75,7 +103,6 @@ def test_camel_case_fields_are_read() -> None:
                 "source": "Existing",
                 "secretKey": "jwk",
                 "keyId": "k-1",
-                "deletionPolicy": "Delete",
             },
             refresh={"atLifetimePercent": 80, "beforeExpirySeconds": 600},
         )
@@ -84,7 +111,6 @@ def test_camel_case_fields_are_read() -> None:
     assert parsed.consumer_org == "987654321"
     assert parsed.include_client_jwk is True
     assert parsed.key.source is KeySource.EXISTING
-    assert parsed.key.deletion_policy is DeletionPolicy.DELETE
     assert (parsed.key.secret_key, parsed.key.key_id) == ("jwk", "k-1")
     assert (parsed.refresh.at_lifetime_percent, parsed.refresh.before_expiry_seconds) == (80, 600)
 
@@ -116,10 +142,18 @@ def test_scope_not_matching_the_pattern_is_rejected(scope: str) -> None:
     assert message.startswith("spec.scopes.consumes.0.name: String should match pattern")
 
 
-def test_duplicate_scopes_are_collapsed_in_scope_names_keeping_the_order() -> None:
-    parsed = parse_spec(spec("b:two", "a:one", "b:two", "c:three", "a:one"))
+def test_scope_names_keep_the_order_of_scopes_consumes() -> None:
+    assert parse_spec(spec("b:two", "a:one", "c:three")).scope_names == (
+        "b:two",
+        "a:one",
+        "c:three",
+    )
 
-    assert parsed.scope_names == ("b:two", "a:one", "c:three")
+
+def test_scope_listed_twice_is_refused_naming_it() -> None:
+    message = rejection(spec("b:two", "a:one", "b:two"))
+
+    assert message == "spec.scopes.consumes: b:two listed more than once: list each scope once"
 
 
 def test_at_least_one_scope_is_required() -> None:

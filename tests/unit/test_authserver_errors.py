@@ -190,6 +190,52 @@ async def test_token_answer_nested_too_deeply_to_decode_is_a_bad_response() -> N
     assert error.reason == "BadResponse"
 
 
+# --- the server's own text, bounded -------------------------------------------------------------
+
+
+def rejected_with(**oauth_error: str) -> Handler:
+    return answering(400, json.dumps(oauth_error))
+
+
+async def test_short_error_description_is_kept_whole() -> None:
+    description = "MP-100: Invalid client id"
+
+    error = await token_failure(
+        rejected_with(error="invalid_client", error_description=description)
+    )
+
+    assert error.description == description
+    assert str(error).endswith(f"invalid_client: {description}")
+
+
+async def test_long_error_description_is_cut_to_300_characters_ending_in_an_ellipsis() -> None:
+    description = "MP-100: " + "x" * 10_000
+
+    error = await token_failure(
+        rejected_with(error="invalid_client", error_description=description)
+    )
+
+    assert error.description == description[:299] + "…"
+    assert len(str(error)) < 500
+
+
+async def test_line_breaks_and_control_characters_in_error_description_become_one_space() -> None:
+    description = "MP-100:\r\n\tInvalid\x1b[31m client\u2028id\x00"
+
+    error = await token_failure(
+        rejected_with(error="invalid_client", error_description=description)
+    )
+
+    assert error.description == "MP-100: Invalid [31m client id"
+    assert str(error).endswith("invalid_client: MP-100: Invalid [31m client id")
+
+
+async def test_long_error_code_is_cut_to_300_characters_too() -> None:
+    error = await token_failure(rejected_with(error="e" * 10_000))
+
+    assert error.error == "e" * 299 + "…"
+
+
 # --- no secrets in the errors -------------------------------------------------------------------
 
 

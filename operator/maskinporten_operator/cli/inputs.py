@@ -20,8 +20,10 @@ from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.credentials.pkcs12 import load_keystore, load_pkcs12
 from maskinporten_operator.oauth.grant import GrantClaims
 from maskinporten_operator.settings import (
+    ENV_PREFIX,
     KNOWN_ISSUERS,
     InvalidSettingsError,
+    readable_ca_bundle,
     settings_from_env,
     with_trailing_slash,
 )
@@ -49,6 +51,26 @@ def read_properties(path: Path | None) -> GrantProperties:
     except UnicodeDecodeError:
         decoded = text.decode("latin-1")  # what java.util.Properties reads
     return grant_properties(decoded, source=str(path))
+
+
+def ca_bundle(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The PEM file of CA certificates to trust besides the public ones: ``--ca-bundle``, else
+    with ``--from-cluster`` the operator's ``MASKINPORTEN_OPERATOR_CA_BUNDLE`` (as the issuer comes
+    from its settings there), else none. Refused unless it is a readable file of certificates."""
+    setting = f"{ENV_PREFIX}CA_BUNDLE"
+    if args.ca_bundle is not None:
+        path, source = str(args.ca_bundle), "--ca-bundle"
+    elif args.from_cluster and environ.get(setting):
+        path, source = environ[setting], setting
+    else:
+        return None
+    try:
+        return readable_ca_bundle(path)
+    except ValueError as error:
+        raise CommandError(
+            f"{source}: {error}",
+            hint="give a PEM file of the CA certificates to trust (-----BEGIN CERTIFICATE-----)",
+        ) from None
 
 
 def credential(

@@ -24,6 +24,7 @@ from maskinporten_operator.cli.common import (
 )
 from maskinporten_operator.cli.inputs import (
     TokenTarget,
+    ca_bundle,
     credential,
     read_properties,
     token_request,
@@ -43,7 +44,9 @@ MaskinportenClient, the environment (MASKINPORTEN_CLIENT_ID, MASKINPORTEN_CLIENT
 JWK itself), MASKINPORTEN_SCOPES, MASKINPORTEN_ISSUER, MASKINPORTEN_TOKEN_ENDPOINT, as NAIS apps
 have them). Passwords come from --password-file / --alias-password-file, else
 MASKINPORTEN_KEY_PASSWORD / MASKINPORTEN_KEY_ALIAS_PASSWORD, else the properties file. Without a
-token endpoint it is discovered from the issuer's metadata. HTTPS_PROXY is honoured.
+token endpoint it is discovered from the issuer's metadata. HTTPS_PROXY is honoured. The CA
+certificates in --ca-bundle are trusted besides the public ones; with --from-cluster,
+MASKINPORTEN_OPERATOR_CA_BUNDLE when --ca-bundle is not given.
 
 Properties files of Digdir's Java jwt-grant-generator work as they are: issuer= is the client
 id, audience= the issuer, plus token.endpoint, scope, resource, consumer_org, keystore.file,
@@ -145,6 +148,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="OAuth 2.0 client credentials with private_key_jwt (RFC 7523 2.2) instead",
     )
     request.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS")
+    request.add_argument(
+        "--ca-bundle",
+        type=Path,
+        metavar="FILE",
+        help="PEM CA certificates to trust besides the public ones (a TLS-inspecting proxy, an "
+        "issuer with a private CA); with --from-cluster MASKINPORTEN_OPERATOR_CA_BUNDLE if unset",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--json", action="store_true", help="the whole response and the token's claims"
@@ -161,15 +171,18 @@ def main(args: argparse.Namespace) -> int:
         cluster = read_client(*parse_object_ref(args.from_cluster)) if args.from_cluster else None
         key = credential(args, properties, cluster, os.environ)
         request = token_request(args, properties, cluster, os.environ)
-        response = asyncio.run(_fetch(request, key, args.timeout))
+        trusted = ca_bundle(args, os.environ)
+        response = asyncio.run(_fetch(request, key, args.timeout, trusted))
     except CommandError as error:
         return report(COMMAND, error)
     print(_output(response, args))
     return EXIT_OK
 
 
-async def _fetch(request: TokenTarget, key: ClientKey, timeout_seconds: float) -> TokenResponse:
-    auth = AuthorizationServerClient(timeout_seconds=timeout_seconds)
+async def _fetch(
+    request: TokenTarget, key: ClientKey, timeout_seconds: float, trusted: str | None
+) -> TokenResponse:
+    auth = AuthorizationServerClient(timeout_seconds=timeout_seconds, ca_bundle=trusted)
     try:
         endpoint = request.token_endpoint or (await auth.metadata(request.issuer)).token_endpoint
         now = int(time.time())
@@ -189,6 +202,11 @@ async def _fetch(request: TokenTarget, key: ClientKey, timeout_seconds: float) -
 
 
 def _hint(error: TokenRequestError) -> str:
+    if error.reason == "ServerUnreachable" and "CERTIFICATE_VERIFY_FAILED" in str(error):
+        return (
+            "the server's certificate is not trusted: for a private CA or a TLS-inspecting "
+            "proxy, give its CA certificates with --ca-bundle FILE"
+        )
     if error.reason == "ServerUnreachable":
         return "check the URL and the network; behind a proxy, set HTTPS_PROXY"
     text = f"{error.error or ''} {error.description or ''}"

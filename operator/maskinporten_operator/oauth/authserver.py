@@ -5,8 +5,8 @@ with ``private_key_jwt`` client authentication (RFC 7523 section 2.2).
 
 httpx, async, with bounded timeouts, the proxy taken from the environment (``HTTPS_PROXY``,
 ``NO_PROXY``), and optionally a private CA's certificates trusted (``ca_bundle``). Every failure
-is a ``TokenRequestError``; errors carry the server's ``error`` and ``error_description``
-verbatim; they never carry the grant or a token.
+is a ``TokenRequestError``; errors carry the server's ``error`` and ``error_description`` on one
+line and bounded in length (see ``bounded``); they never carry the grant or a token.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,7 +77,8 @@ class TokenRequestError(Exception):
     - ``BadMetadata``: the metadata URL answered 4xx, or a document that is not usable metadata;
     - ``AltinnExchangeFailed``: Altinn's token exchange answered without a token.
 
-    ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``.
+    ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``,
+    as ``bounded`` leaves them.
     The message never holds a grant or a token.
     """
 
@@ -92,6 +94,21 @@ class TokenRequestError(Exception):
         self.reason = reason
         self.error = error
         self.description = description
+
+
+SERVER_TEXT_MAX_CHARS = 300
+"""The most characters of a server's ``error`` or ``error_description`` kept in an error (and so
+in conditions, Events and logs), ellipsis included."""
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def bounded(text: str) -> str:
+    """A server's text made safe to repeat: each run of control characters (line breaks, tabs,
+    escapes) becomes one space, and past ``SERVER_TEXT_MAX_CHARS`` it is cut, ending in "…"."""
+    line = _CONTROL_CHARACTERS.sub(" ", text).strip()
+    if len(line) <= SERVER_TEXT_MAX_CHARS:
+        return line
+    return line[: SERVER_TEXT_MAX_CHARS - 1] + "…"
 
 
 def ca_bundle_ssl_context(ca_bundle: str) -> ssl.SSLContext:
@@ -359,21 +376,25 @@ def _error_from_response(
 ) -> TokenRequestError:
     """A non-200 answer. Client errors (4xx but 429) are rejections a person must fix, with reason
     ``rejected``; the rest are server trouble (``ServerError``). The server's OAuth ``error`` and
-    ``error_description`` are kept verbatim; any other body is left out."""
+    ``error_description`` are kept, ``bounded``; any other body is left out."""
     document = _decoded(response) or {}
-    error = document.get("error")
-    description = document.get("error_description")
+    error = _bounded_text(document.get("error"))
+    description = _bounded_text(document.get("error_description"))
     is_rejection = 400 <= response.status_code < 500 and response.status_code != 429
     verb = "rejected the request" if is_rejection else "failed"
     summary = f"{what} {verb} (HTTP {response.status_code})"
-    if isinstance(error, str):
-        summary += f" {error}: {description}" if isinstance(description, str) else f" {error}"
+    if error is not None:
+        summary += f" {error}: {description}" if description is not None else f" {error}"
     return TokenRequestError(
         summary,
         reason=rejected if is_rejection else "ServerError",
-        error=error if isinstance(error, str) else None,
-        description=description if isinstance(description, str) else None,
+        error=error,
+        description=description,
     )
+
+
+def _bounded_text(value: object) -> str | None:
+    return bounded(value) if isinstance(value, str) else None
 
 
 def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> ServerMetadata:
