@@ -598,6 +598,18 @@ async def test_an_unlabelled_secret_where_the_key_is_to_be_generated_is_read_not
     assert world.kube.secret_data(NAMESPACE, KEY_SECRET) == {"jwk": world.key.private_jwk_json()}
 
 
+async def test_a_secret_name_that_is_also_the_default_key_secret_name_is_refused(
+    world: World,
+) -> None:
+    world.spec = {**SPEC, "secretName": KEY_SECRET, "key": {"deletionPolicy": "Delete"}}
+
+    outcome = await world.reconcile()
+
+    assert ready_of(outcome)["reason"] == Reason.INVALID_SPEC
+    assert "set spec.secretName or spec.key.secretName" in ready_of(outcome)["message"]
+    assert world.secret_writes == []
+
+
 async def test_before_the_refresh_is_due_a_reconciliation_requests_and_writes_nothing(
     world: World,
 ) -> None:

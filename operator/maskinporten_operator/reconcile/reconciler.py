@@ -87,7 +87,7 @@ async def reconcile(
     registration: Registration | None = None
     unregistered: Failure | None = None
     try:
-        spec = _parse(raw_spec, deps.settings)
+        spec = _parse(raw_spec, deps.settings, ref.name)
         managed = spec.managed
         base_status["secretName"] = spec.workload_secret_name(ref.name)
         if not managed:
@@ -330,12 +330,19 @@ def _unregistered_condition(failure: Failure) -> cond.Condition:
     return cond.Condition(cond.CLIENT_REGISTERED, False, failure.reason, str(failure))
 
 
-def _parse(raw_spec: Mapping[str, Any], settings: Settings) -> ClientSpec:
+def _parse(raw_spec: Mapping[str, Any], settings: Settings, name: str) -> ClientSpec:
     try:
         spec = parse_spec(raw_spec)
         settings.issuer_for(spec.issuer)
     except (InvalidSpecError, ValueError) as error:
         raise Failure(Reason.INVALID_SPEC, str(error)) from None
+    secret_name = spec.workload_secret_name(name)
+    if secret_name == spec.key_secret_name(name):  # a default on one side: no CRD rule sees it
+        raise Failure(
+            Reason.INVALID_SPEC,
+            f"the workload Secret and the key Secret would both be {secret_name}: the token "
+            "would overwrite the key; set spec.secretName or spec.key.secretName to another name",
+        )
     return spec
 
 
