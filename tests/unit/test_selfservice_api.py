@@ -350,6 +350,22 @@ async def test_an_error_never_carries_the_admin_token(
     assert token not in caught.value.description
 
 
+async def test_an_errors_text_is_one_bounded_line_with_the_token_redacted_before_the_cut(
+    api: SelfServiceApi, selfservice: SelfServiceStandin, tokens: AdminTokenProvider
+) -> None:
+    token = await tokens.token()
+    flood = "x" * 280 + f"\n{token}\n" + "y" * 1000
+    selfservice.fail_next(1, status=400, body=json.dumps({"error_description": flood}))
+
+    with pytest.raises(SelfServiceRejected) as caught:
+        await api.list_clients()
+
+    description = caught.value.description
+    assert description is not None
+    assert (len(description), description[-1], "\n" in description) == (300, "…", False)
+    assert token[:12] not in description
+
+
 # --- the admin token ----------------------------------------------------------------------------
 
 

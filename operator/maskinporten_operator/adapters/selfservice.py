@@ -44,7 +44,11 @@ import httpx
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.credentials.secret_data import raw_data, read_key
-from maskinporten_operator.oauth.authserver import TokenRequestError, ca_bundle_ssl_context
+from maskinporten_operator.oauth.authserver import (
+    TokenRequestError,
+    bounded,
+    ca_bundle_ssl_context,
+)
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.ports import (
     AuthorizationServer,
@@ -438,9 +442,10 @@ def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
         document = None
     error = description = None
     if isinstance(document, dict):
-        error = document.get("error") if isinstance(document.get("error"), str) else None
+        code = document.get("error")
+        error = bounded(_redact(code, token)) if isinstance(code, str) else None
         text = document.get("error_description", document.get("message"))
-        description = _redact(text, token) if isinstance(text, str) else None
+        description = bounded(_redact(text, token)) if isinstance(text, str) else None
     status = response.status_code
     rejected = 400 <= status < 500 and status != 429
     summary = f"{what} {'rejected the request' if rejected else 'failed'} (HTTP {status})"
