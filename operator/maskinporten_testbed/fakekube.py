@@ -61,7 +61,8 @@ class FakeKube:
         self.calls = 0
         """Calls made through the port, failed ones included."""
         self.reads = 0
-        """Secrets read from the API server (:meth:`get_secret`), failed reads included."""
+        """Secrets :meth:`get_secret` would read from the API server: like the operator's
+        Secret watch, it serves labelled Secrets from memory."""
 
     # --- arranging and inspecting (not calls through the port, never fail) ---------------------
 
@@ -77,6 +78,10 @@ class FakeKube:
             "data": encode_data(data),
         }
         self._store(namespace, body)
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        """Delete a Secret as someone else would (not recorded as a write)."""
+        del self._secrets[(namespace, name)]
 
     def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The stored Secret (a copy), or None."""
@@ -98,9 +103,10 @@ class FakeKube:
     # --- ports.KubernetesApi ------------------------------------------------------------------
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        self.reads += 1
         self._call("reading", namespace, name)
-        return self.secret(namespace, name)
+        secret = self.secret(namespace, name)
+        self.reads += secret is None or not is_watched(secret)
+        return secret
 
     async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         """Like the operator's Secret watch: no API call, labelled Secrets only."""

@@ -537,14 +537,27 @@ async def test_a_taken_secret_name_costs_one_token_request_not_one_per_retry(
     world: World,
 ) -> None:
     await secret_name_taken(world)
-    first = await world.reconcile()
+    await world.reconcile()
     world.observe_from_here()
-    world.clock.advance(first.next_attempt_at - START)
+    world.clock.advance(2 * LIFETIME)  # past the first token's refresh time and expiry
 
     outcome = await world.reconcile()
 
     assert world.token_requests == 0
     assert ready_of(outcome)["reason"] == Reason.SECRET_CONFLICT
+
+
+async def test_a_secret_name_freed_after_a_conflict_gets_the_workload_secret(
+    world: World,
+) -> None:
+    await secret_name_taken(world)
+    await world.reconcile()
+    world.kube.delete_secret(NAMESPACE, WORKLOAD_SECRET)
+
+    outcome = await world.reconcile()
+
+    assert outcome.ready
+    assert "MASKINPORTEN_ACCESS_TOKEN" in world.workload_data
 
 
 async def test_the_first_reconciliation_creates_the_workload_secret_without_reading_it(

@@ -35,7 +35,7 @@ from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
-from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies, Failure
 from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.workload import decode_data
@@ -1015,7 +1015,7 @@ async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world
     assert 0.9 * longest <= delay <= longest
 
 
-async def test_a_deletion_with_an_unusable_admin_credential_says_the_client_stays(
+async def test_a_deletion_with_an_unusable_admin_credential_is_retried_not_given_up(
     world: World,
 ) -> None:
     await world.reconcile()
@@ -1023,9 +1023,9 @@ async def test_a_deletion_with_an_unusable_admin_credential_says_the_client_stay
     world.kube.put_secret(*ADMIN_SECRET, {})
     world.advance(3600)  # the admin token cached meanwhile has expired
 
-    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+    with pytest.raises(Failure) as failed:
+        await registration.delete_client(REF, world.spec, world.status, world.deps)
 
-    assert event is not None
-    assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
-    assert "operator/admin" in event.message
+    assert failed.value.reason is Reason.SELF_SERVICE_NOT_CONFIGURED
+    assert "operator/admin" in str(failed.value)
     assert world.selfservice.client_document(client_id) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maskinporten_operator.api import label_value
 from maskinporten_operator.runtime.wakeups import WakeRegistry
 
 
@@ -26,7 +27,7 @@ def test_a_new_force_refresh_value_wakes_the_daemon() -> None:
 def test_events_after_a_daemon_stopped_leave_nothing_behind() -> None:
     registry = WakeRegistry()
     for index in range(100):
-        name = f"client-{index}"
+        name = f"client-{index}" + "-with-a-name-longer-than-a-label-value-may-be" * (index % 2)
         wakeup = registry.register("team", name, 1, None)
         registry.unregister("team", name, wakeup)
         registry.wake_on_change("team", name, 2, None)
@@ -41,3 +42,13 @@ def test_a_recreated_resource_with_the_same_name_is_woken() -> None:
     registry.wake_on_change("team", "weather", 2, None)
 
     assert woken(registry, "team", "weather", 2, None)
+
+
+def test_a_long_name_is_woken_by_its_label_value() -> None:
+    registry = WakeRegistry()
+    name = "weather-" + "x" * 70
+    wakeup = registry.register("team", name, 1, None)
+
+    registry.wake("team", label_value(name))
+
+    assert wakeup.pending

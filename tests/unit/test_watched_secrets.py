@@ -19,6 +19,8 @@ from maskinporten_operator.credentials.secret_data import encode_data
 from maskinporten_testbed.fakekube import FakeKube
 
 NAMESPACE = "team"
+LISTED_AT = 1000
+"""The resourceVersion of a list in these tests: after every Secret version they use."""
 
 
 def managed(name: str, version: int, role: str = "key", owner: str = "weather") -> dict[str, Any]:
@@ -27,7 +29,7 @@ def managed(name: str, version: int, role: str = "key", owner: str = "weather") 
             "name": name,
             "namespace": NAMESPACE,
             "resourceVersion": str(version),
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY, ROLE_LABEL: role},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, CLIENT_LABEL: owner, ROLE_LABEL: role},
             "annotations": {CLIENT_ANNOTATION: owner},
         },
         "data": encode_data({"jwk": "{}"}),
@@ -54,7 +56,7 @@ class Cached:
 
 async def test_a_listed_secret_is_read_without_a_call() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
 
     secret = await cached.kube.get_secret(NAMESPACE, "weather-key")
 
@@ -73,7 +75,7 @@ async def test_before_the_first_list_secrets_are_read_from_the_api_server() -> N
 
 async def test_a_secret_the_cache_does_not_hold_is_read_from_the_api_server() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
     cached.fake.put_secret(NAMESPACE, "users-own-key", {"jwk": "{}"})
 
     assert await cached.kube.get_secret(NAMESPACE, "users-own-key") is not None
@@ -82,7 +84,7 @@ async def test_a_secret_the_cache_does_not_hold_is_read_from_the_api_server() ->
 
 async def test_a_namespace_outside_the_listed_ones_is_read_from_the_api_server() -> None:
     cached = Cached(namespaces=("team", "other"))
-    cached.secrets.apply_list("other", [])
+    cached.secrets.apply_list("other", [], LISTED_AT)
 
     assert await cached.kube.get_secret(NAMESPACE, "weather-key") is None
     assert cached.fake.calls == 1
@@ -90,7 +92,7 @@ async def test_a_namespace_outside_the_listed_ones_is_read_from_the_api_server()
 
 async def test_what_the_operator_writes_is_read_back_from_memory() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
     created = await cached.kube.create_secret(NAMESPACE, managed("weather-key", 0))
 
     secret = await cached.kube.get_secret(NAMESPACE, "weather-key")
@@ -101,7 +103,7 @@ async def test_what_the_operator_writes_is_read_back_from_memory() -> None:
 
 def test_an_event_older_than_the_operators_own_write_is_ignored() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
     cached.secrets.remember(managed("weather-key", 7))
 
     cached.secrets.apply_event("MODIFIED", managed("weather-key", 6))
@@ -113,7 +115,7 @@ def test_an_event_older_than_the_operators_own_write_is_ignored() -> None:
 
 def test_a_deleted_secret_leaves_the_cache_and_wakes_its_owner() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
 
     cached.secrets.apply_event("DELETED", managed("weather-key", 6))
 
@@ -123,7 +125,7 @@ def test_a_deleted_secret_leaves_the_cache_and_wakes_its_owner() -> None:
 
 def test_the_operators_own_writes_wake_nobody() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
 
     cached.secrets.remember(managed("weather-key", 7))
 
@@ -132,7 +134,7 @@ def test_the_operators_own_writes_wake_nobody() -> None:
 
 def test_a_scope_whose_watch_fell_behind_is_incomplete_until_listed_again() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
 
     cached.secrets.forget_scope(None)
 
@@ -141,11 +143,11 @@ def test_a_scope_whose_watch_fell_behind_is_incomplete_until_listed_again() -> N
 
 def test_a_list_older_than_the_operators_own_write_keeps_the_write() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
     cached.secrets.remember(managed("weather-key", 9))
     cached.secrets.forget_scope(None)
 
-    cached.secrets.apply_list(None, [managed("weather-key", 8)])
+    cached.secrets.apply_list(None, [managed("weather-key", 8)], LISTED_AT)
 
     secret = cached.secrets.get(NAMESPACE, "weather-key")
     assert secret is not None
@@ -154,16 +156,16 @@ def test_a_list_older_than_the_operators_own_write_keeps_the_write() -> None:
 
 def test_a_list_drops_secrets_that_are_gone() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
 
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
 
     assert cached.secrets.get(NAMESPACE, "weather-key") is None
 
 
 async def test_a_secret_the_watch_has_not_seen_is_absent_without_a_call() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
 
     assert await cached.kube.get_watched_secret(NAMESPACE, "weather-token") is None
     assert cached.fake.calls == 0
@@ -180,7 +182,7 @@ async def test_before_the_first_list_a_watched_secret_is_looked_up_on_the_api_se
 
 def test_a_users_labelled_secret_wakes_its_client_when_it_appears() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [])
+    cached.secrets.apply_list(None, [], LISTED_AT)
 
     cached.secrets.apply_event("ADDED", users("weather-key", 3))
 
@@ -189,7 +191,7 @@ def test_a_users_labelled_secret_wakes_its_client_when_it_appears() -> None:
 
 def test_a_users_labelled_secret_wakes_its_client_when_it_changes() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [users("weather-key", 3)])
+    cached.secrets.apply_list(None, [users("weather-key", 3)], LISTED_AT)
 
     cached.secrets.apply_event("MODIFIED", users("weather-key", 4))
 
@@ -202,7 +204,26 @@ async def test_a_read_before_the_first_list_waits_for_it_instead_of_calling_the_
     read = asyncio.create_task(waiting.get_secret(NAMESPACE, "weather-key"))
     await asyncio.sleep(0)
 
-    cached.secrets.apply_list(None, [managed("weather-key", 5)])
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
 
     assert (await read) is not None
     assert cached.fake.calls == 0
+
+
+def test_a_list_taken_before_the_operators_own_create_keeps_the_created_secret() -> None:
+    cached = Cached()
+    cached.secrets.remember(managed("weather-token", 12))
+
+    cached.secrets.apply_list(None, [], 11)
+
+    assert cached.secrets.get(NAMESPACE, "weather-token") is not None
+
+
+async def test_after_a_watch_fell_behind_reads_go_to_the_api_server_without_waiting() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [], LISTED_AT)
+    cached.secrets.forget_scope(None)
+    patient = CachingKube(cached.fake, cached.secrets, list_wait_seconds=3600.0)
+
+    assert await patient.get_secret(NAMESPACE, "weather-key") is None
+    assert cached.fake.calls == 1

@@ -74,7 +74,7 @@ def _version(secret: dict[str, Any]) -> int:
 
 
 class WatchedSecrets:
-    """The managed Secrets by (namespace, name), once a scope's first list has arrived."""
+    """The watched Secrets by (namespace, name), once a scope's first list has arrived."""
 
     def __init__(
         self,
@@ -116,14 +116,15 @@ class WatchedSecrets:
         return ALL_NAMESPACES in self._synced or namespace in self._synced
 
     async def wait_for_list(self, namespace: str) -> None:
-        """Return once the list of ``namespace``'s scope has arrived (at start-up, or after a
-        watch fell behind), or at once when no watched scope covers it."""
+        """Return once the first list of ``namespace``'s scope has arrived (at start-up), or at
+        once when no watched scope covers it. After a watch fell behind, reads go to the API
+        server until the next list rather than wait for it."""
         listed = self._listed.get(namespace, self._listed.get(ALL_NAMESPACES))
         if listed is not None:
             await listed.wait()
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The managed Secret as last seen; None when there is none (or the cache is not
+        """The watched Secret as last seen; None when there is none (or the cache is not
         complete for the namespace: ask :meth:`knows` first)."""
         return self._secrets.get((namespace, name))
 
@@ -149,11 +150,14 @@ class WatchedSecrets:
         if wake and owner and needs_attention(event_type, secret):
             self._on_change(key[0], owner)
 
-    def apply_list(self, scope: str | None, secrets: list[dict[str, Any]]) -> None:
-        """A full list of a scope (a namespace, or None for all): the cache is complete."""
+    def apply_list(self, scope: str | None, secrets: list[dict[str, Any]], version: int) -> None:
+        """A full list of a scope (a namespace, or None for all) at resourceVersion
+        ``version``: the cache is complete. A Secret missing from it is dropped unless the
+        operator wrote it after the list was taken."""
         listed = {_key(secret) for secret in secrets}
-        for key in [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]:
-            if key not in listed:
+        in_scope = [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]
+        for key in in_scope:
+            if key not in listed and _version(self._secrets[key]) <= version:
                 del self._secrets[key]
         for secret in secrets:
             self.apply_event("ADDED", secret, wake=False)
@@ -163,7 +167,6 @@ class WatchedSecrets:
     def forget_scope(self, scope: str | None) -> None:
         """The scope's watch fell too far behind: incomplete until listed again."""
         self._synced.discard(scope)
-        self._listed[scope].clear()
 
     # --- on the watch threads -----------------------------------------------------------------
 
@@ -180,11 +183,11 @@ class WatchedSecrets:
                 resource_version = self._watch_once(scope, resource_version)
             except kubernetes.client.ApiException as error:
                 if error.status != 410:  # 410: too old, listed again without a word
-                    logger.warning("watching managed Secrets failed: HTTP %s", error.status)
+                    logger.warning("watching Secrets failed: HTTP %s", error.status)
                 resource_version = None
                 self._reconnect(scope)
             except Exception as error:  # a watch must survive any API hiccup
-                logger.warning("watching managed Secrets failed: %s", type(error).__name__)
+                logger.warning("watching Secrets failed: %s", type(error).__name__)
                 resource_version = None
                 self._reconnect(scope)
 
@@ -200,8 +203,8 @@ class WatchedSecrets:
         else:
             response = self._core.list_namespaced_secret(scope, **kwargs)
         listed: dict[str, Any] = json.loads(response.data)
-        self._send(self.apply_list, scope, listed.get("items") or [])
         version: str = listed["metadata"]["resourceVersion"]
+        self._send(self.apply_list, scope, listed.get("items") or [], _version(listed))
         return version
 
     def _watch_once(self, scope: str | None, resource_version: str) -> str | None:

@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from maskinporten_operator.api import ClientSpec
@@ -145,6 +146,9 @@ class ClientMemory:
     """When that run of failed registrations began (Unix time); None while registered."""
     ring: KeyRing | None = None
     """A managed client's keys as last read from (or written to) its key Secret."""
+    secret_name_taken: str | None = None
+    """The workload Secret's name when it was last found taken by a Secret this resource does
+    not own: that Secret is then read before any token is requested, until the name is free."""
 
     def earliest_expiry(self) -> float | None:
         """When the first of the tokens held expires (Unix time), past or not; None without."""
@@ -242,6 +246,19 @@ async def kube_call(call: Awaitable[T]) -> T:
         return await call
     except KubeError as error:
         raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
+
+
+async def create_unless_taken(kube: KubernetesApi, namespace: str, body: dict[str, Any]) -> bool:
+    """Create the Secret ``body``; False when a Secret of that name exists already (HTTP 409:
+    one the Secret watch does not hold). Any other :class:`KubeError` becomes a
+    :class:`Failure`."""
+    try:
+        await kube.create_secret(namespace, body)
+    except KubeError as error:
+        if error.status == HTTPStatus.CONFLICT:
+            return False
+        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
+    return True
 
 
 async def auth_call(call: Awaitable[T]) -> T:

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
 from maskinporten_operator.api import (
@@ -24,13 +23,13 @@ from maskinporten_operator.credentials.secret_data import (
     raw_data,
     read_key,
 )
-from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
     Event,
     Failure,
     KnownKey,
     Reconciliation,
+    create_unless_taken,
     kube_call,
 )
 from maskinporten_operator.reconcile.reasons import Reason
@@ -43,9 +42,9 @@ async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, 
     name = spec.key_secret_name(ref.name)
     where = f"Secret {ref.namespace}/{name}"
     kube = run.deps.kube
-    secret = await kube_call(kube.get_watched_secret(ref.namespace, name))
-    if secret is None and (spec.key.source is KeySource.EXISTING or run.status.get("keyId")):
-        secret = await kube_call(kube.get_secret(ref.namespace, name))  # a user's, unlabelled
+    expected = spec.key.source is KeySource.EXISTING or run.status.get("keyId")
+    read = kube.get_secret if expected else kube.get_watched_secret  # a user's may be unlabelled
+    secret = await kube_call(read(ref.namespace, name))
     if secret is None:
         if spec.key.source is KeySource.EXISTING:
             raise Failure(
@@ -136,12 +135,8 @@ async def _generate_key(
         },
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
-    try:
-        await run.deps.kube.create_secret(run.ref.namespace, body)
-    except KubeError as error:
-        if error.status == HTTPStatus.CONFLICT:
-            return None
-        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
+    if not await create_unless_taken(run.deps.kube, run.ref.namespace, body):
+        return None
     register = "" if spec.managed else "; register its public JWK (status.publicJwk) on the client"
     generated = Event(
         "Normal",

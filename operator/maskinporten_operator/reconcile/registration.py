@@ -520,12 +520,7 @@ async def delete_client(
     api = deps.self_service
     if api is None:
         return _not_deleted(client_id, deps.self_service_problem)
-    try:
-        client = await _client_or_none(api, client_id)
-    except Failure as failure:
-        if failure.reason is not Reason.SELF_SERVICE_NOT_CONFIGURED:
-            raise
-        return _not_deleted(client_id, str(failure))
+    client = await _client_or_none(api, client_id)  # an unusable credential: retried
     if client is None or client.description != client_description(deps.settings.cluster_name, ref):
         return None
     await self_service_call(api.delete_client(client_id))
@@ -533,8 +528,10 @@ async def delete_client(
 
 
 def _not_deleted(client_id: str, problem: str) -> Event:
-    """The resource goes without its client being deleted: blocking its deletion until an
-    administrator configures the admin credential would not bring one."""
+    """The resource goes without its client being deleted: with no admin credential configured
+    at all, blocking its deletion would not bring one. A configured credential that fails (being
+    rotated, expired, unreadable) blocks it instead, retried with back-off, so no client is left
+    behind at Digdir by a passing problem."""
     return Event(
         "Warning",
         Reason.SELF_SERVICE_NOT_CONFIGURED,

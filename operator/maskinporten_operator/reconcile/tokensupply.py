@@ -13,13 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from http import HTTPStatus
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
 from maskinporten_operator.oauth.authserver import TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
-from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
     Dependencies,
@@ -27,6 +25,7 @@ from maskinporten_operator.reconcile.context import (
     Supply,
     TokenSlot,
     auth_call,
+    create_unless_taken,
     kube_call,
 )
 from maskinporten_operator.reconcile.reasons import Reason
@@ -64,9 +63,12 @@ async def obtain_tokens(ctx: Supply) -> Obtained:
     """A token for each request, reused while fresh, else requested; nothing is written."""
     ref, spec, deps = ctx.ref, ctx.spec, ctx.deps
     secret_name = spec.workload_secret_name(ref.name)
-    existing = await kube_call(deps.kube.get_watched_secret(ref.namespace, secret_name))
+    taken = ctx.memory.secret_name_taken == secret_name
+    read = deps.kube.get_secret if taken else deps.kube.get_watched_secret
+    existing = await kube_call(read(ref.namespace, secret_name))
     if existing is not None:
         _refuse_unless_owned(ctx, existing)
+    ctx.memory.secret_name_taken = None
     stored = workload.tokens_in_secret(existing) if existing else {}
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
@@ -207,12 +209,7 @@ async def _create_or_read(ctx: Supply, body: dict[str, Any]) -> Mapping[str, Any
     know (one without the operator's labels) makes the create fail with 409: it is then read,
     and returned when this MaskinportenClient owns it (its labels were removed)."""
     namespace = ctx.ref.namespace
-    try:
-        await ctx.deps.kube.create_secret(namespace, body)
-    except KubeError as error:
-        if error.status != HTTPStatus.CONFLICT:
-            raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
-    else:
+    if await create_unless_taken(ctx.deps.kube, namespace, body):
         return None
     existing = await kube_call(ctx.deps.kube.get_secret(namespace, body["metadata"]["name"]))
     if existing is None:  # deleted in between: created on the next reconciliation
@@ -226,6 +223,7 @@ async def _create_or_read(ctx: Supply, body: dict[str, Any]) -> Mapping[str, Any
 
 def _refuse_unless_owned(ctx: Supply, secret: Mapping[str, Any]) -> None:
     if not workload.is_owned_by(secret, ctx.ref.owner):
+        ctx.memory.secret_name_taken = secret["metadata"]["name"]
         raise Failure(
             Reason.SECRET_CONFLICT,
             f"Secret {ctx.ref.namespace}/{secret['metadata']['name']} exists and is not managed "

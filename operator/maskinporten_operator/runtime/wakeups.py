@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Protocol
 
+from maskinporten_operator.api import label_value
+
 
 class Stopped(Protocol):
     """Whether the resource's loop must end (kopf's ``DaemonStopped`` is one)."""
@@ -49,6 +51,8 @@ class WakeRegistry:
     def __init__(self) -> None:
         self._wakeups: dict[tuple[str, str], Wakeup] = {}
         self._seen: dict[tuple[str, str], tuple[object, ...]] = {}
+        self._names_by_label: dict[tuple[str, str], str] = {}
+        """Names over 63 characters by their label value (users' Secrets carry only that)."""
 
     def wake_on_change(self, namespace: str, name: str, *facts: object) -> None:
         """Wake the resource when ``facts`` differ from the last ones seen for it.
@@ -69,18 +73,24 @@ class WakeRegistry:
         wakeup = Wakeup()
         self._wakeups[(namespace, name)] = wakeup
         self._seen[(namespace, name)] = facts
+        if label_value(name) != name:
+            self._names_by_label[(namespace, label_value(name))] = name
         return wakeup
 
     def unregister(self, namespace: str, name: str, wakeup: Wakeup) -> None:
         if self._wakeups.get((namespace, name)) is wakeup:
             del self._wakeups[(namespace, name)]
             self._seen.pop((namespace, name), None)
+            self._names_by_label.pop((namespace, label_value(name)), None)
 
     def __len__(self) -> int:
         """How many resources the registry holds state for."""
-        return len(self._wakeups.keys() | self._seen.keys())
+        aliased = {(namespace, name) for (namespace, _), name in self._names_by_label.items()}
+        return len(self._wakeups.keys() | self._seen.keys() | aliased)
 
     def wake(self, namespace: str, name: str) -> None:
+        """Wake the resource ``name`` (or the one whose :func:`label_value` it is)."""
+        name = self._names_by_label.get((namespace, name), name)
         wakeup = self._wakeups.get((namespace, name))
         if wakeup is not None:
             wakeup.set()
