@@ -686,6 +686,18 @@ async def test_after_a_restart_the_token_in_the_secret_is_reused(world: World) -
     assert outcome.ready
 
 
+async def test_after_a_restart_the_refresh_plan_and_the_status_are_unchanged(
+    world: World,
+) -> None:
+    first = await ready_world(world)
+    world.clock.advance(60)
+
+    outcome = await world.reconcile(memory=ClientMemory())
+
+    assert outcome.next_attempt_at == pytest.approx(first.next_attempt_at, abs=1.0)
+    assert outcome.status["nextRefreshTime"] == first.status["nextRefreshTime"]
+
+
 async def test_a_failed_refresh_keeps_the_valid_token_in_the_secret_and_says_until_when(
     world: World,
 ) -> None:

@@ -10,6 +10,7 @@ failure of one keeps the others, and keeps its own current token while that is s
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -80,7 +81,7 @@ async def obtain_tokens(ctx: Supply) -> Obtained:
         fingerprint = workload.fingerprint(*claims.fingerprint_fields(), ctx.key.kid, *variant)
         remembered = ctx.memory.tokens.get(request.name)
         in_secret = stored.get(request.name)
-        current = remembered or (_planned(in_secret, policy, deps) if in_secret else None)
+        current = remembered or (_planned(in_secret, policy) if in_secret else None)
         now = deps.clock()
         if (
             current is not None
@@ -99,7 +100,7 @@ async def obtain_tokens(ctx: Supply) -> Obtained:
             if current is not None:  # kept until a new one replaces it, even once expired
                 slots[request.name] = current
             continue
-        slots[request.name] = _planned(token, policy, deps)
+        slots[request.name] = _planned(token, policy)
     return Obtained(slots, failures, existing)
 
 
@@ -115,9 +116,13 @@ def _claims(ctx: Supply, request: DesiredToken) -> GrantClaims:
     )
 
 
-def _planned(token: workload.IssuedToken, policy: RefreshPolicy, deps: Dependencies) -> TokenSlot:
+def _planned(token: workload.IssuedToken, policy: RefreshPolicy) -> TokenSlot:
+    """The token's refresh plan, the same again after a restart: its jitter is drawn from the
+    token's fingerprint and issue time (whole seconds, as the Secret keeps it), so a restarted
+    operator neither refreshes a token earlier than planned nor rewrites the status."""
+    jitter = random.Random(f"{token.fingerprint}@{int(token.issued_at)}")  # noqa: S311 (no secret)
     plan = plan_refresh(
-        issued_at=token.issued_at, expires_at=token.expires_at, policy=policy, rng=deps.rng
+        issued_at=token.issued_at, expires_at=token.expires_at, policy=policy, rng=jitter
     )
     return TokenSlot(token, plan)
 
