@@ -11,11 +11,10 @@ import secrets
 import ssl
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
+from .standin.site import LoopbackSite
 from .testca import CertificateAuthority
 
 LIFETIME_SECONDS = 120
@@ -33,50 +32,20 @@ def server_ssl_context(ca: CertificateAuthority, ip_address: str) -> ssl.SSLCont
     return context
 
 
-class HttpsIssuer:
+class HttpsIssuer(LoopbackSite):
     """Serves on a free loopback port from ``start`` to ``stop`` (or as an async context
     manager); ``issuer`` is its URL, ``https://127.0.0.1:<port>/``."""
 
     def __init__(self, ca: CertificateAuthority, *, host: str = "127.0.0.1") -> None:
-        self._host = host
+        app = web.Application()
+        app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
+        app.router.add_post("/token", self._token)
+        super().__init__(app, host=host, port=0, ssl_context=server_ssl_context(ca, host))
         self.access_token = secrets.token_urlsafe(16)
-        self._ssl_context = server_ssl_context(ca, host)
-        self._app = web.Application()
-        self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
-        self._app.router.add_post("/token", self._token)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
     @property
     def issuer(self) -> str:
-        if self._port == 0:
-            raise RuntimeError("the issuer has not started yet")
-        return f"https://{self._host}:{self._port}/"
-
-    async def start(self) -> None:
-        runner = web.AppRunner(self._app, access_log=None)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, self._host, 0, ssl_context=self._ssl_context)
-        await site.start()
-        self._port = site.port
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return f"https://{self.host}:{self.port}/"
 
     async def _metadata(self, _: web.Request) -> web.Response:
         return web.json_response({"issuer": self.issuer, "token_endpoint": self.issuer + "token"})

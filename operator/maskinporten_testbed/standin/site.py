@@ -3,6 +3,7 @@ what the Maskinporten and self-service API stand-ins share."""
 
 from __future__ import annotations
 
+import ssl
 from types import TracebackType
 from typing import Self
 
@@ -13,12 +14,21 @@ IN_FLIGHT_GRACE = 2.0
 
 
 class LoopbackSite:
-    """Serves ``app`` on ``host``:``port`` (0: a free port, kept across restarts)."""
+    """Serves ``app`` on ``host``:``port`` (0: a free port, kept across restarts), over https
+    with ``ssl_context``."""
 
-    def __init__(self, app: web.Application, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = host
         self._port = port
         self._app = app
+        self._ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -66,7 +76,7 @@ class LoopbackSite:
         """Listen (again), on the same port as before."""
         if self._site is not None or self._runner is None:
             return
-        site = web.TCPSite(self._runner, self.host, self._port)
+        site = web.TCPSite(self._runner, self.host, self._port, ssl_context=self._ssl_context)
         await site.start()
         self._site = site
         self._port = site.port
