@@ -132,20 +132,39 @@ def test_the_operators_own_writes_wake_nobody() -> None:
     assert cached.woken == []
 
 
-def test_a_scope_whose_watch_fell_behind_is_incomplete_until_listed_again() -> None:
+def test_a_secret_deleted_while_the_watch_was_broken_wakes_its_owner_at_the_next_list() -> None:
     cached = Cached()
-    cached.secrets.apply_list(None, [], LISTED_AT)
+    cached.secrets.apply_list(None, [managed("weather-token", 5, role="workload")], LISTED_AT)
 
-    cached.secrets.forget_scope(None)
+    cached.secrets.apply_list(None, [], LISTED_AT + 1)
 
-    assert not cached.secrets.knows(NAMESPACE)
+    assert cached.woken == [(NAMESPACE, "weather")]
+
+
+def test_a_users_secret_changed_while_the_watch_was_broken_wakes_its_client_at_the_next_list() -> (
+    None
+):
+    cached = Cached()
+    cached.secrets.apply_list(None, [users("weather-key", 5)], LISTED_AT)
+
+    cached.secrets.apply_list(None, [users("weather-key", 6)], LISTED_AT + 1)
+
+    assert cached.woken == [(NAMESPACE, "weather")]
+
+
+def test_a_list_of_what_the_cache_already_holds_wakes_nobody() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [users("weather-key", 5)], LISTED_AT)
+
+    cached.secrets.apply_list(None, [users("weather-key", 5)], LISTED_AT + 1)
+
+    assert cached.woken == []
 
 
 def test_a_list_older_than_the_operators_own_write_keeps_the_write() -> None:
     cached = Cached()
     cached.secrets.apply_list(None, [], LISTED_AT)
     cached.secrets.remember(managed("weather-key", 9))
-    cached.secrets.forget_scope(None)
 
     cached.secrets.apply_list(None, [managed("weather-key", 8)], LISTED_AT)
 
@@ -217,16 +236,6 @@ def test_a_list_taken_before_the_operators_own_create_keeps_the_created_secret()
     cached.secrets.apply_list(None, [], 11)
 
     assert cached.secrets.get(NAMESPACE, "weather-token") is not None
-
-
-async def test_after_a_watch_fell_behind_reads_go_to_the_api_server_without_waiting() -> None:
-    cached = Cached()
-    cached.secrets.apply_list(None, [], LISTED_AT)
-    cached.secrets.forget_scope(None)
-    patient = CachingKube(cached.fake, cached.secrets, list_wait_seconds=3600.0)
-
-    assert await patient.get_secret(NAMESPACE, "weather-key") is None
-    assert cached.fake.calls == 1
 
 
 def test_the_cache_keeps_no_managed_fields() -> None:

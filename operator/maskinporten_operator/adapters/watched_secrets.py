@@ -126,8 +126,7 @@ class WatchedSecrets:
 
     async def wait_for_list(self, namespace: str) -> None:
         """Return once the first list of ``namespace``'s scope has arrived (at start-up), or at
-        once when no watched scope covers it. After a watch fell behind, reads go to the API
-        server until the next list rather than wait for it."""
+        once when no watched scope covers it."""
         listed = self._listed.get(namespace, self._listed.get(ALL_NAMESPACES))
         if listed is not None:
             await listed.wait()
@@ -162,20 +161,21 @@ class WatchedSecrets:
     def apply_list(self, scope: str | None, secrets: list[dict[str, Any]], version: int) -> None:
         """A full list of a scope (a namespace, or None for all) at resourceVersion
         ``version``: the cache is complete. A Secret missing from it is dropped unless the
-        operator wrote it after the list was taken."""
+        operator wrote it after the list was taken. On a list after a broken watch, what
+        changed meanwhile wakes owners as the missed events would have."""
+        relist = scope in self._synced
         listed = {_key(secret) for secret in secrets}
         in_scope = [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]
         for key in in_scope:
             if key not in listed and _version(self._secrets[key]) <= version:
-                del self._secrets[key]
+                self.apply_event("DELETED", self._secrets[key], wake=relist)
         for secret in secrets:
-            self.apply_event("ADDED", secret, wake=False)
+            known = self._secrets.get(_key(secret))
+            changed = known is None or _version(known) != _version(secret)
+            event_type = "ADDED" if known is None else "MODIFIED"
+            self.apply_event(event_type, secret, wake=relist and changed)
         self._synced.add(scope)
         self._listed[scope].set()
-
-    def forget_scope(self, scope: str | None) -> None:
-        """The scope's watch fell too far behind: incomplete until listed again."""
-        self._synced.discard(scope)
 
     # --- on the watch threads -----------------------------------------------------------------
 
@@ -201,8 +201,9 @@ class WatchedSecrets:
                 self._reconnect(scope)
 
     def _reconnect(self, scope: str | None) -> None:
-        """After a broken watch: incomplete (reads go to the API server) until listed again."""
-        self._send(self.forget_scope, scope)
+        """After a broken watch the cache keeps serving what it holds until the next list
+        replaces it: every write carries a resourceVersion or is a create, so a stale entry
+        costs a 409 and a retry, never an overwrite."""
         time.sleep(RECONNECT_DELAY_SECONDS)
 
     def _list(self, scope: str | None) -> str:
