@@ -248,17 +248,25 @@ async def kube_call(call: Awaitable[T]) -> T:
         raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
 
 
-async def create_unless_taken(kube: KubernetesApi, namespace: str, body: dict[str, Any]) -> bool:
-    """Create the Secret ``body``; False when a Secret of that name exists already (HTTP 409:
-    one the Secret watch does not hold). Any other :class:`KubeError` becomes a
-    :class:`Failure`."""
+async def create_or_read(
+    kube: KubernetesApi, namespace: str, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Create the Secret ``body``: None once created; the Secret already there when the create
+    met HTTP 409 (one without the operator's labels, so the Secret watch did not hold it).
+    That Secret gone again by the time it is read, or any other :class:`KubeError`, is a
+    :class:`Failure` (retried)."""
+    subject = f"Secret {namespace}/{body['metadata']['name']}"
     try:
         await kube.create_secret(namespace, body)
     except KubeError as error:
-        if error.status == HTTPStatus.CONFLICT:
-            return False
-        raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
-    return True
+        if error.status != HTTPStatus.CONFLICT:
+            raise Failure(Reason.KUBERNETES_API_ERROR, str(error)) from None
+    else:
+        return None
+    existing = await kube_call(kube.get_secret(namespace, body["metadata"]["name"]))
+    if existing is None:
+        raise Failure(Reason.KUBERNETES_API_ERROR, f"{subject} was deleted while being created")
+    return existing
 
 
 async def auth_call(call: Awaitable[T]) -> T:

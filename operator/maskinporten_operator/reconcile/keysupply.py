@@ -29,7 +29,7 @@ from maskinporten_operator.reconcile.context import (
     Failure,
     KnownKey,
     Reconciliation,
-    create_unless_taken,
+    create_or_read,
     kube_call,
 )
 from maskinporten_operator.reconcile.reasons import Reason
@@ -61,14 +61,9 @@ async def ensure_key(run: Reconciliation, spec: ClientSpec) -> tuple[ClientKey, 
                 "MaskinportenClient to generate a new key (which must then be registered)",
             )
         generated = await _generate_key(run, spec, name)
-        if generated is not None:
+        if isinstance(generated, tuple):
             return generated
-        secret = await kube_call(kube.get_secret(ref.namespace, name))
-        if secret is None:
-            raise Failure(
-                Reason.KUBERNETES_API_ERROR,
-                f"key {where} was deleted while being created: created on the next try",
-            )
+        secret = generated
     password = await _password(run, spec)
     data = raw_data(secret)
     now = datetime.fromtimestamp(run.now, UTC)
@@ -119,9 +114,9 @@ async def _password(run: Reconciliation, spec: ClientSpec) -> bytes | None:
 
 async def _generate_key(
     run: Reconciliation, spec: ClientSpec, name: str
-) -> tuple[ClientKey, Event] | None:
-    """A new key in a new Secret, and its Event; None when a Secret of that name without the
-    operator's labels is there already (HTTP 409): that one is read instead."""
+) -> tuple[ClientKey, Event] | dict[str, Any]:
+    """A new key in a new Secret, and its Event; or the Secret of that name already there
+    without the operator's labels (HTTP 409), to be read instead."""
     key = await asyncio.to_thread(generate_client_key)  # ~0.1-1 s of CPU: off the event loop
     body = workload.secret_body(
         name=name,
@@ -135,8 +130,9 @@ async def _generate_key(
         },
         owned=spec.key.deletion_policy is DeletionPolicy.DELETE,
     )
-    if not await create_unless_taken(run.deps.kube, run.ref.namespace, body):
-        return None
+    existing = await create_or_read(run.deps.kube, run.ref.namespace, body)
+    if existing is not None:
+        return existing
     register = "" if spec.managed else "; register its public JWK (status.publicJwk) on the client"
     generated = Event(
         "Normal",

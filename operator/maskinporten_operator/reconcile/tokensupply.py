@@ -26,7 +26,7 @@ from maskinporten_operator.reconcile.context import (
     Supply,
     TokenSlot,
     auth_call,
-    create_unless_taken,
+    create_or_read,
     kube_call,
 )
 from maskinporten_operator.reconcile.reasons import Reason
@@ -120,7 +120,7 @@ def _planned(token: workload.IssuedToken, policy: RefreshPolicy) -> TokenSlot:
     """The token's refresh plan, the same again after a restart: its jitter is drawn from the
     token's fingerprint and issue time (whole seconds, as the Secret keeps it), so a restarted
     operator neither refreshes a token earlier than planned nor rewrites the status."""
-    jitter = random.Random(f"{token.fingerprint}@{int(token.issued_at)}")  # noqa: S311 (no secret)
+    jitter = random.Random(f"{token.fingerprint}@{int(token.issued_at)}")  # noqa: S311 - jitter, not cryptography
     plan = plan_refresh(
         issued_at=token.issued_at, expires_at=token.expires_at, policy=policy, rng=jitter
     )
@@ -213,16 +213,9 @@ async def _create_or_read(ctx: Supply, body: dict[str, Any]) -> Mapping[str, Any
     """Create the workload Secret; None once created. A Secret of that name the watch does not
     know (one without the operator's labels) makes the create fail with 409: it is then read,
     and returned when this MaskinportenClient owns it (its labels were removed)."""
-    namespace = ctx.ref.namespace
-    if await create_unless_taken(ctx.deps.kube, namespace, body):
-        return None
-    existing = await kube_call(ctx.deps.kube.get_secret(namespace, body["metadata"]["name"]))
-    if existing is None:  # deleted in between: created on the next reconciliation
-        raise Failure(
-            Reason.KUBERNETES_API_ERROR,
-            f"Secret {namespace}/{body['metadata']['name']} was deleted while being created",
-        )
-    _refuse_unless_owned(ctx, existing)
+    existing = await create_or_read(ctx.deps.kube, ctx.ref.namespace, body)
+    if existing is not None:
+        _refuse_unless_owned(ctx, existing)
     return existing
 
 
