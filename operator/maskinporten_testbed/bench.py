@@ -331,7 +331,7 @@ def operator_apply(
 
 def _import_key(jwk: dict[str, str]) -> RSAKey:
     """The cheapest sound load: cryptography checks p*q == n, not the primes (the minimum a
-    loop must do; the operator adds one probe signature)."""
+    loop must do; the operator adds the rest of RFC 8017's congruences, microseconds)."""
 
     def number(name: str) -> int:
         return base64_to_int(jwk[name])

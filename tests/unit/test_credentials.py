@@ -353,7 +353,7 @@ def test_java_only_keystore_says_how_to_convert_it(magic: bytes, kind: str) -> N
     assert CONVERT_JKS in str(caught.value)
 
 
-# --- consistency: keys are loaded without OpenSSL's primality tests, and checked by signing ----
+# --- consistency: keys are loaded without OpenSSL's primality tests; their numbers must agree --
 
 
 def _jwk_members(key: rsa.RSAPrivateKey) -> dict[str, str]:
@@ -372,6 +372,17 @@ def test_jwk_whose_private_exponent_is_another_keys_is_refused(
     assert SOURCE in str(raised.value)
     assert_holds_no_secret(str(raised.value), rsa_2048)
     assert_holds_no_secret(str(raised.value), other)
+
+
+@pytest.mark.parametrize("member", ["dp", "dq", "qi"])
+def test_jwk_whose_crt_member_is_another_keys_is_refused(
+    rsa_2048: rsa.RSAPrivateKey, member: str
+) -> None:
+    """As OpenSSL's full check would (the operator skips only its primality tests)."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    mixed = {**_jwk_members(rsa_2048), member: _jwk_members(other)[member]}
+    with pytest.raises(InvalidKeyError, match="not a consistent RSA private key"):
+        load_jwk(json.dumps(mixed), source=SOURCE)
 
 
 def test_jwk_whose_modulus_is_another_keys_is_refused(rsa_2048: rsa.RSAPrivateKey) -> None:

@@ -60,7 +60,7 @@ def _private_key(data: bytes, source: str, password: bytes | None) -> object:
             raise public_key_only(source)
         found = ": it is a certificate, not a private key" if PEM_CERTIFICATE in data else ""
         raise InvalidKeyError(f"{source} {NO_PRIVATE_KEY}{found}")
-    # OpenSSL's full RSA validation (~50 ms) is replaced by check_private_rsa's (~1 ms)
+    # OpenSSL's full RSA validation (~50 ms) is replaced by check_private_rsa's congruences
     try:
         return serialization.load_pem_private_key(
             data, password, unsafe_skip_rsa_key_validation=True
