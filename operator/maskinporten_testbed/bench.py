@@ -15,7 +15,9 @@ Starts the local control plane and the Maskinporten stand-in, then for each N:
 For the largest N, a **restart** (the operator restarted with N valid tokens: tokens requested
 in the first minute, time until every resource is Ready in the metrics) and a **steady state**
 (short-lived tokens, several refreshes per resource: CPU, RSS, Events, expired tokens seen in
-Secrets, failed token requests, API requests and token requests per refresh).
+Secrets, failed token requests, API requests and token requests per refresh). The steady state
+can be sharded (``--steady-shards K``): K operators, each watching a namespace of its own with
+N/K of the resources, as K releases of the chart with disjoint ``watchNamespaces`` would run.
 
 It prints figures and asserts none: the machine may be shared, so wall times are noisy; CPU
 seconds and request counts are the robust figures. Every wait has a deadline; all traffic stays
@@ -133,7 +135,11 @@ class Api:
     def create_namespace(self, name: str) -> None:
         self.core.create_namespace({"metadata": {"name": name}})
 
-    def put_key_secrets(self, namespace: str, keys: Sequence[str]) -> None:
+    def put_key_secrets(
+        self, namespace: str, keys: Sequence[str], indexes: Iterable[int] | None = None
+    ) -> None:
+        """The key Secrets of clients ``indexes`` (default: all of ``keys``)."""
+
         def put(index: int) -> None:
             body = {  # labelled for its client, as the README recommends
                 "metadata": {
@@ -144,7 +150,7 @@ class Api:
             }
             self.core.create_namespaced_secret(namespace, body)
 
-        _parallel(put, range(len(keys)))
+        _parallel(put, range(len(keys)) if indexes is None else indexes)
 
 
 def _parallel(function: Callable[[int], None], indexes: Iterable[int]) -> None:
@@ -452,66 +458,81 @@ def steady(
     lifetime: int,
     duration: float,
     profile: Path | None,
+    shards: int = 1,
 ) -> list[tuple[str, str]]:
-    """N resources with ``lifetime``-second tokens, measured for ``duration`` s once Ready."""
+    """N resources with ``lifetime``-second tokens, measured for ``duration`` s once Ready.
+
+    With ``shards`` > 1, the resources are spread over that many namespaces, each watched by an
+    operator of its own (``MASKINPORTEN_OPERATOR_NAMESPACES``, as one release per namespace set
+    would): CPU is their sum, RSS the largest of them. ``profile`` is the first one's.
+    """
     n = len(keys)
-    namespace = f"steady-{n}"
+    namespaces = [f"steady-{n}"] if shards == 1 else [f"steady-{n}-{s}" for s in range(shards)]
     standin.set_lifetime(STEADY_SCOPE, lifetime)
-    api.create_namespace(namespace)
-    api.put_key_secrets(namespace, keys)
-    operator = start_operator(plane, standin, namespace, profile)
+    for shard, namespace in enumerate(namespaces):
+        api.create_namespace(namespace)
+        api.put_key_secrets(namespace, keys, range(shard, n, shards))
+    operators: list[OperatorProcess] = []
     try:
+        for shard, namespace in enumerate(namespaces):
+            operators.append(
+                start_operator(plane, standin, namespace, profile if shard == 0 else None)
+            )
 
         def create(index: int) -> None:
             spec = {"clientId": client_id(index), "scopes": {"consumes": [{"name": STEADY_SCOPE}]}}
             body: dict[str, Any] = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND}
             body |= {"metadata": {"name": resource_name(index)}, "spec": spec}
+            namespace = namespaces[index % shards]
             api.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+        def failed_token_requests() -> float:
+            name = "maskinporten_operator_token_requests_total"
+            return sum(metric_sum(operator, name, result="failure") for operator in operators)
 
         _parallel(create, range(n))
         eventually(
-            lambda: ready_count(operator) >= n,
+            lambda: sum(ready_count(operator) for operator in operators) >= n,
             what=f"{n} Ready",
             timeout=READY_TIMEOUT,
             interval=1.0,
         )
-        pid = operator.process.pid
+        pids = [operator.process.pid for operator in operators]
         before, own = api.request_counts(), api.own.copy()
-        cpu_before, tokens_before = cpu_seconds(pid), token_log_reset(standin)
-        failures_before = metric_sum(
-            operator, "maskinporten_operator_token_requests_total", result="failure"
-        )
+        cpu_before, tokens_before = sum(map(cpu_seconds, pids)), token_log_reset(standin)
+        failures_before = failed_token_requests()
         started = time.monotonic()
         expired_seen: set[str] = set()
         samples = 0
         while time.monotonic() - started < duration:
-            listed = api.core.list_namespaced_secret(
-                namespace, label_selector=WATCHED_SELECTOR, _preload_content=False
-            )
-            api.own["LIST secrets"] += 1
+            for namespace in namespaces:
+                listed = api.core.list_namespaced_secret(
+                    namespace, label_selector=WATCHED_SELECTOR, _preload_content=False
+                )
+                api.own["LIST secrets"] += 1
+                now = time.time()
+                for item in json.loads(listed.data)["items"]:
+                    expires = (item.get("data") or {}).get("MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT")
+                    if expires and parse_time(base64.b64decode(expires).decode()) <= now:
+                        expired_seen.add(f"{namespace}/{item['metadata']['name']}")
             samples += 1
-            now = time.time()
-            for item in json.loads(listed.data)["items"]:
-                expires = (item.get("data") or {}).get("MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT")
-                if expires and parse_time(base64.b64decode(expires).decode()) <= now:
-                    expired_seen.add(item["metadata"]["name"])
             time.sleep(min(10.0, max(0.0, duration - (time.monotonic() - started))))
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(pid) - cpu_before
+        cpu = sum(map(cpu_seconds, pids)) - cpu_before
         requests = api_delta(api, before, own)
         tokens = standin.token_request_count() - tokens_before
-        failures = (
-            metric_sum(operator, "maskinporten_operator_token_requests_total", result="failure")
-            - failures_before
-        )
-        rss, peak = memory_mib(pid, "VmRSS"), memory_mib(pid, "VmHWM")
+        failures = failed_token_requests() - failures_before
+        rss = [memory_mib(pid, "VmRSS") for pid in pids]
+        peak = [memory_mib(pid, "VmHWM") for pid in pids]
         events = Counter(
             str(event.reason)
+            for namespace in namespaces
             for event in api.core.list_namespaced_event(namespace).items
             if event.involved_object.kind == "MaskinportenClient"
         )
     finally:
-        operator.stop()
+        for operator in operators:
+            operator.stop()
     refreshes = requests["PUT secrets"]
 
     def per(count: float) -> str:
@@ -520,10 +541,15 @@ def steady(
     writes = sum(c for k, c in requests.items() if k.split()[0] in WRITES)
     reads = sum(c for k, c in requests.items() if k.split()[0] in READS)
     total = sum(c for k, c in requests.items() if k.split()[0] != "WATCH")
+    memory = f"{max(rss):.0f} / {max(peak):.0f} MiB"
+    if shards > 1:
+        each = ", ".join(f"{now:.0f}/{top:.0f}" for now, top in zip(rss, peak, strict=True))
+        memory += f" (largest of {shards} operators; each now/peak: {each})"
     return [
         ("steady: N, token lifetime, measured", f"{n}, {lifetime} s, {elapsed:.0f} s"),
+        ("steady: operators (one namespace each)", str(shards)),
         ("steady: CPU cores on average", f"{cpu / elapsed:.3f} ({cpu:.1f} CPU-s)"),
-        ("steady: RSS now / peak", f"{rss:.0f} / {peak:.0f} MiB"),
+        ("steady: RSS now / peak", memory),
         ("steady: refreshes (Secret updates)", str(refreshes)),
         ("steady: token requests / per refresh", f"{tokens} / {per(tokens)}"),
         ("steady: failed token requests (operator metric)", f"{failures:.0f}"),
@@ -617,6 +643,12 @@ def main() -> None:
     parser.add_argument(
         "--steady-seconds", type=float, help="steady phase length (default: 1.5 lifetimes)"
     )
+    parser.add_argument(
+        "--steady-shards",
+        type=int,
+        default=1,
+        help="operators in the steady phase, each watching its own namespace of N/K resources",
+    )
     parser.add_argument("--no-steady", action="store_true", help="skip the steady phase")
     parser.add_argument("--no-restart", action="store_true", help="skip the restart phase")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference loop")
@@ -687,6 +719,7 @@ def main() -> None:
                 args.steady_lifetime,
                 steady_seconds,
                 profile(f"steady-{largest}"),
+                args.steady_shards,
             )
     machine = (
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end "
