@@ -299,3 +299,25 @@ def test_image_defaults_to_the_charts_app_version_and_can_be_pinned_by_digest(
     digest = "sha256:" + "ab" * 32
     pinned = helm.template({"image": {"repository": "registry.example.net/mpo", "digest": digest}})
     assert container(pinned)["image"] == f"registry.example.net/mpo:0.1.0@{digest}"
+
+
+def test_releases_sharding_namespaces_install_side_by_side(helm: Helm) -> None:
+    """One release per set of namespaces (the chart README's "Sharding"): no
+    object of one is an object of the other, and each operator watches only its own set."""
+    shards = {
+        "shard-a": {"watchNamespaces": ["team-a"], "replicaCount": 2},
+        "shard-b": {"watchNamespaces": ["team-b"], "replicaCount": 2, "crds": {"enabled": False}},
+    }
+    rendered = {
+        release: helm.template(values, release=release) for release, values in shards.items()
+    }
+    names = [
+        {(doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]) for doc in docs}
+        for docs in rendered.values()
+    ]
+    assert not names[0] & names[1]
+    watched = {
+        release: plain_env(docs)["MASKINPORTEN_OPERATOR_NAMESPACES"]
+        for release, docs in rendered.items()
+    }
+    assert watched == {"shard-a": "team-a", "shard-b": "team-b"}
