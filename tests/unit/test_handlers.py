@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+from typing import Any, cast
+
 import kopf
 
 from maskinporten_operator.runtime import handlers
+from maskinporten_operator.runtime.wakeups import WakeRegistry
+
+
+def _observe(registry: WakeRegistry, generation: int) -> dict[str, Any]:
+    """One watch event of team/billing at ``generation``; the raw event kopf passed on."""
+    meta = {"name": "billing", "namespace": "team", "generation": generation}
+    event: dict[str, Any] = {
+        "type": "MODIFIED",
+        "object": {"metadata": {**meta, "managedFields": [{"manager": "kubectl-client-side"}]}},
+    }
+    memo = cast(handlers.OperatorMemo, SimpleNamespace(wakeups=registry))
+    asyncio.run(handlers.observe_client(event=cast(kopf.RawEvent, event), memo=memo))
+    return event
 
 
 def test_only_deletion_handlers_are_registered_so_kopf_needs_no_diff_base() -> None:
@@ -23,3 +40,18 @@ def test_no_diff_base_sees_no_change_between_two_events() -> None:
     body = kopf.Body({"metadata": {"name": "billing", "generation": 2}, "spec": {"clientId": "a"}})
 
     assert storage.fetch(body=body) == storage.build(body=body) == {}
+
+
+def test_a_spec_change_wakes_the_resources_daemon() -> None:
+    registry = WakeRegistry()
+    wakeup = registry.register("team", "billing", 1, None, None)
+
+    _observe(registry, generation=2)
+
+    assert wakeup.pending
+
+
+def test_the_body_kopf_keeps_for_the_daemon_loses_its_managed_fields() -> None:
+    event = _observe(WakeRegistry(), generation=1)
+
+    assert "managedFields" not in event["object"]["metadata"]

@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -244,11 +244,17 @@ async def delete_managed_client(
 
 
 @kopf.on.event(*RESOURCE)
-async def wake_on_change(event: kopf.RawEvent, memo: OperatorMemo, **_: Any) -> None:
-    """Spec changes, forced refreshes and key rotation requests are handled at once, not at the
-    next scheduled refresh. Reads the raw event's plain dicts: every watch event comes here, and
-    a lookup through kopf's body views costs ~40 times a dict's."""
-    meta = event["object"]["metadata"]
+async def observe_client(event: kopf.RawEvent, memo: OperatorMemo, **_: Any) -> None:
+    """Every watch event of a MaskinportenClient (3 per create) comes here.
+
+    Spec changes, forced refreshes and key rotation requests wake the resource's daemon at once,
+    not at the next scheduled refresh. And the raw body, which kopf keeps for the daemon until
+    the next event, loses ``metadata.managedFields``: server-side apply bookkeeping that neither
+    kopf nor the operator reads, 60 % of the body's memory (12 of 20 KiB). Plain dicts are read,
+    not kopf's body views: a lookup through those costs ~40 times a dict's.
+    """
+    meta = cast(dict[str, Any], event["object"]["metadata"])
+    meta.pop("managedFields", None)
     annotations = meta.get("annotations") or {}
     memo.wakeups.wake_on_change(
         meta.get("namespace", ""),
