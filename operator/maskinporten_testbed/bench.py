@@ -138,7 +138,7 @@ class Api:
     def put_key_secrets(
         self, namespace: str, keys: Sequence[str], indexes: Iterable[int] | None = None
     ) -> None:
-        """The key Secrets of clients ``indexes`` (default: all of ``keys``)."""
+        """Create the key Secrets of the clients at ``indexes`` (default: all of ``keys``)."""
 
         def put(index: int) -> None:
             body = {  # labelled for its client, as the README recommends
@@ -633,6 +633,12 @@ def print_profile(path: Path, title: str, count: int = 5) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description="Scale benchmark: the operator against the bare minimum (prints figures)."
@@ -645,7 +651,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--steady-shards",
-        type=int,
+        type=_positive,
         default=1,
         help="operators in the steady phase, each watching its own namespace of N/K resources",
     )
@@ -656,6 +662,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     largest = sizes[-1]
+    if args.steady_shards > largest:
+        parser.error(f"--steady-shards {args.steady_shards} leaves operators without resources")
     steady_seconds = args.steady_seconds or 1.5 * args.steady_lifetime
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

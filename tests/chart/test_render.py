@@ -301,9 +301,9 @@ def test_image_defaults_to_the_charts_app_version_and_can_be_pinned_by_digest(
     assert container(pinned)["image"] == f"registry.example.net/mpo:0.1.0@{digest}"
 
 
-def test_releases_sharding_namespaces_install_side_by_side(helm: Helm) -> None:
-    """One release per set of namespaces (the chart README's "Sharding"): no
-    object of one is an object of the other, and each operator watches only its own set."""
+def test_releases_sharding_namespaces_render_without_a_shared_object(helm: Helm) -> None:
+    """One release per set of namespaces (the chart README's "Sharding"): only one installs the
+    CRD, and each one's peering objects and operator stay in its own namespaces."""
     shards = {
         "shard-a": {"watchNamespaces": ["team-a"], "replicaCount": 2},
         "shard-b": {"watchNamespaces": ["team-b"], "replicaCount": 2, "crds": {"enabled": False}},
@@ -316,8 +316,9 @@ def test_releases_sharding_namespaces_install_side_by_side(helm: Helm) -> None:
         for docs in rendered.values()
     ]
     assert not names[0] & names[1]
-    watched = {
-        release: plain_env(docs)["MASKINPORTEN_OPERATOR_NAMESPACES"]
-        for release, docs in rendered.items()
-    }
-    assert watched == {"shard-a": "team-a", "shard-b": "team-b"}
+    for release, docs in rendered.items():
+        watched = shards[release]["watchNamespaces"]
+        assert plain_env(docs)["MASKINPORTEN_OPERATOR_NAMESPACES"] == ",".join(watched)
+        peerings = of_kind(docs, "KopfPeering")
+        assert sorted(doc["metadata"]["namespace"] for doc in peerings) == watched
+    assert [len(of_kind(docs, "CustomResourceDefinition")) for docs in rendered.values()] == [1, 0]

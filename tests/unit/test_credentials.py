@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization as ser
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from joserfc.jwk import RSAKey
+from joserfc.util import int_to_base64
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import CertificateError, thumbprint
@@ -390,6 +393,47 @@ def test_jwk_whose_modulus_is_another_keys_is_refused(rsa_2048: rsa.RSAPrivateKe
     mixed = {**_jwk_members(rsa_2048), "n": _jwk_members(other)["n"]}
     with pytest.raises(InvalidKeyError, match="not a valid RSA private JWK"):
         load_jwk(json.dumps(mixed), source=SOURCE)
+
+
+@pytest.mark.parametrize("multiple", [0, 1])
+def test_jwk_with_any_valid_private_exponent_is_accepted(
+    rsa_2048: rsa.RSAPrivateKey, multiple: int
+) -> None:
+    """RFC 8017 section 3.2: any d with e·d ≡ 1 (mod lcm(p-1, q-1)) will do; tools that compute
+    d modulo (p-1)(q-1) give the smallest one plus a multiple of lcm(p-1, q-1)."""
+    numbers = rsa_2048.private_numbers()
+    p, q, e = numbers.p, numbers.q, numbers.public_numbers.e
+    lcm = math.lcm(p - 1, q - 1)
+    d = pow(e, -1, lcm) + multiple * lcm
+    members = {**_jwk_members(rsa_2048), "d": int_to_base64(d)}
+    signer = load_jwk(json.dumps(members), source=SOURCE).key.raw_value
+    signature = signer.sign(b"grant", padding.PKCS1v15(), hashes.SHA256())
+    rsa_2048.public_key().verify(signature, b"grant", padding.PKCS1v15(), hashes.SHA256())
+
+
+def _der_integer(value: int) -> bytes:
+    body = value.to_bytes(value.bit_length() // 8 + 1, "big")
+    length = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return (
+        b"\x02"
+        + (bytes([len(body)]) if len(body) < 128 else bytes([0x80 | len(length)]) + length)
+        + body
+    )
+
+
+def test_pem_key_with_a_trivial_factor_is_refused(rsa_2048: rsa.RSAPrivateKey) -> None:
+    """p = 1, q = n: the PEM loader (primality tests skipped) takes it; the check must refuse it
+    with the usual error, not fail on a division by zero."""
+    numbers = rsa_2048.private_numbers()
+    n, e, d = numbers.public_numbers.n, numbers.public_numbers.e, numbers.d
+    members = (0, n, e, d, 1, n, 0, d % (n - 1), 0)
+    content = b"".join(_der_integer(member) for member in members)
+    length = len(content).to_bytes(2, "big")
+    der = b"\x30\x82" + length + content
+    text = base64.encodebytes(der).decode()
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{text}-----END RSA PRIVATE KEY-----\n"
+    with pytest.raises(InvalidKeyError, match="not a consistent RSA private key"):
+        load_pem(key.encode(), source=SOURCE, now=NOW)
 
 
 def test_jwk_without_crt_members_is_read_from_n_e_d(rsa_2048: rsa.RSAPrivateKey) -> None:

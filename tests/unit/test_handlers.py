@@ -51,7 +51,7 @@ def test_a_spec_change_wakes_the_resources_daemon() -> None:
     assert wakeup.pending
 
 
-def test_the_body_kopf_keeps_for_the_daemon_loses_its_managed_fields() -> None:
+def test_client_events_lose_their_managed_fields() -> None:
     event = _observe(WakeRegistry(), generation=1)
 
     assert "managedFields" not in event["object"]["metadata"]

@@ -78,7 +78,7 @@ def public_key_only(where: str) -> InvalidKeyError:
 
 def check_private_rsa(key: RSAKey, where: str, *, registered: bool = True) -> None:
     """A private RSA key of 2048 bits (registered keys), or of at least 2048 bits (certificates),
-    whose private part signs what its public part verifies."""
+    whose private numbers agree with its public ones (see :func:`check_consistent`)."""
     raw = key.raw_value
     if not isinstance(raw, rsa.RSAPrivateKey):
         raise public_key_only(where)
@@ -91,17 +91,20 @@ def check_private_rsa(key: RSAKey, where: str, *, registered: bool = True) -> No
 
 
 def check_consistent(key: rsa.RSAPrivateKey, where: str) -> None:
-    """The key's private numbers belong to its public ones (RFC 8017 section 3.2): n = p·q,
-    e·d ≡ 1 (mod λ(n)), e·dP ≡ 1 (mod p-1), e·dQ ≡ 1 (mod q-1) and q·qInv ≡ 1 (mod p).
+    """The key's private numbers agree with its public ones (RFC 8017 section 3.2): n = p·q,
+    e·d ≡ 1 (mod lcm(p-1, q-1)), e·dP ≡ 1 (mod p-1), e·dQ ≡ 1 (mod q-1), q·qInv ≡ 1 (mod p).
 
-    Keys are loaded without OpenSSL's full RSA validation (primality tests of p and q: ~50 ms
-    of CPU per key; these congruences take microseconds), see :func:`rsa_from_numbers`. A key
-    whose parts do not belong together fails here instead of in every grant it signs.
+    Keys are loaded without OpenSSL's full RSA validation, whose primality tests of p and q cost
+    ~50 ms of CPU per key; these congruences take microseconds (see :func:`rsa_from_numbers`).
+    They catch parts that do not belong together, as any tool's export or a hand-edit produces
+    them; they assume p and q are prime, which only a key crafted to deceive breaks (its grants
+    are then refused by Maskinporten).
     """
     private = key.private_numbers()
     p, q, d, e = private.p, private.q, private.d, private.public_numbers.e
     if not (
-        p * q == private.public_numbers.n
+        min(p, q) > 1
+        and p * q == private.public_numbers.n
         and e * d % math.lcm(p - 1, q - 1) == 1
         and e * private.dmp1 % (p - 1) == 1
         and e * private.dmq1 % (q - 1) == 1
