@@ -48,7 +48,7 @@ import kubernetes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from joserfc.util import base64_to_int
+from joserfc.util import urlsafe_b64decode
 
 from maskinporten_operator.api import CLIENT_LABEL, GROUP, KIND, PLURAL, VERSION, WATCHED_SELECTOR
 from maskinporten_operator.credentials.keys import generate_client_key
@@ -339,8 +339,8 @@ def _import_key(jwk: dict[str, str]) -> RSAKey:
     """The cheapest sound load: cryptography checks p*q == n, not the primes (the minimum a
     loop must do; the operator adds the rest of RFC 8017's congruences, microseconds)."""
 
-    def number(name: str) -> int:
-        return base64_to_int(jwk[name])
+    def number(name: str) -> int:  # as the operator reads them (joserfc's is 10 times slower)
+        return int.from_bytes(urlsafe_b64decode(jwk[name].encode()), "big")
 
     numbers = rsa.RSAPrivateNumbers(
         number("p"),
