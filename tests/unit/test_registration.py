@@ -583,6 +583,24 @@ async def test_the_same_rotate_request_rotates_once(world: World) -> None:
     assert world.status["keyId"] == after_first
 
 
+async def test_a_rotate_request_is_not_handled_again_from_a_status_read_back_late(
+    world: World,
+) -> None:
+    """The status the next reconciliation reads comes through the watch, which can lag behind
+    the operator's own write of ``handledRotateKey``."""
+    await world.reconcile()
+    world.annotations[ROTATE] = "once"
+    await world.reconcile()
+    after_first = world.status["keyId"]
+    del world.status["handledRotateKey"]  # the watch has not delivered that write yet
+
+    again = await world.reconcile()
+
+    assert Reason.KEY_ROTATED not in reasons(again)
+    assert world.status["keyId"] == after_first
+    assert world.status["handledRotateKey"] == "once"
+
+
 async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
     world: World, client_key: ClientKey
 ) -> None:

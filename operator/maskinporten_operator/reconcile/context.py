@@ -146,6 +146,9 @@ class ClientMemory:
     """When that run of failed registrations began (Unix time); None while registered."""
     ring: KeyRing | None = None
     """A managed client's keys as last read from (or written to) its key Secret."""
+    handled_rotation: str | None = None
+    """The rotate-key request last handled. The status that records it comes back through the
+    watch and can lag behind the operator's own write: a request is not handled twice."""
     secret_name_taken: str | None = None
     """The workload Secret's name when it was last found taken by a Secret this resource does
     not own: that Secret is then read before any token is requested, until the name is free."""

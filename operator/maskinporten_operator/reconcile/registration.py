@@ -225,6 +225,7 @@ async def ensure_registered(
     known, changed = await _keep_scopes(run, spec, api, known)
     events += changed
     rotation = await _rotate_if_due(run, spec, api, known, ring, rotate_request)
+    run.memory.handled_rotation = rotation.handled
     ring, known = rotation.ring, rotation.known
     known, registered = await _keep_keys(run, api, known, ring, just_read=rotation.read_keys)
     events += registered
@@ -263,7 +264,7 @@ async def _rotate_if_due(
     the ClientRegistered condition) when the client's key set has no room for one. The key set
     is read again before deciding there is room: keys may have been registered by hand since
     it was last read, and POST replaces the whole set."""
-    before = run.status.get("handledRotateKey")
+    before = run.memory.handled_rotation or run.status.get("handledRotateKey")
     requested = rotate_request is not None and rotate_request != before
     handled = rotate_request if requested else before
     if ring.pending is not None:
