@@ -14,6 +14,7 @@ import pytest
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import JwksEntry, RegisteredClient, RegisteredJwks
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile.conditions import READY
 from maskinporten_operator.reconcile.context import (
     ACTIVE,
@@ -25,7 +26,6 @@ from maskinporten_operator.reconcile.context import (
     RingKey,
     TokenSlot,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.reconcile.workload import IssuedToken

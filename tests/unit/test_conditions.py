@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile.conditions import (
     LIFETIME_SUFFICIENT,
     READY,
@@ -11,7 +12,6 @@ from maskinporten_operator.reconcile.conditions import (
     find,
     render_conditions,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 
 EARLIER = "2027-01-15T08:00:00Z"
 NOW = "2027-01-15T09:00:00Z"

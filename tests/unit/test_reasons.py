@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from maskinporten_operator.oauth import authserver
-from maskinporten_operator.reconcile.reasons import READY_REASONS, Reason
+from maskinporten_operator.reasons import READY_REASONS, Reason
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -30,10 +30,10 @@ from maskinporten_operator.api import CLIENT_LABEL, FORCE_REFRESH_ANNOTATION, KE
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import keysupply, reconciler
 from maskinporten_operator.reconcile.conditions import READY, find
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.schedule import OUTAGE_FRACTION
 from maskinporten_operator.rfc3339 import format_time

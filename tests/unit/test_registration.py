@@ -33,10 +33,10 @@ from maskinporten_operator.adapters.selfservice import (
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import reconciler, registration
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
 from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies, Failure
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.workload import decode_data
 from maskinporten_operator.rfc3339 import format_time

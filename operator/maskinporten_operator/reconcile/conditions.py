@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from maskinporten_operator.reconcile.reasons import Reason
+from maskinporten_operator.reasons import Reason
 
 READY = "Ready"
 LIFETIME_SUFFICIENT = "LifetimeSufficient"

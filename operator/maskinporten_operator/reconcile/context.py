@@ -22,8 +22,8 @@ from maskinporten_operator.ports import (
     SelfService,
     TokenRequestMetrics,
 )
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import workload
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.settings import Settings
 

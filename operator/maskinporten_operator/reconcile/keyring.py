@@ -38,6 +38,7 @@ from maskinporten_operator.api import (
 from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.secret_data import raw_data
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
     ACTIVE,
@@ -49,7 +50,6 @@ from maskinporten_operator.reconcile.context import (
     RingKey,
     kube_call,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 
 KEYS_ANNOTATION = f"{GROUP}/keys"
 """On a managed client's key Secret: each key's state and times (JSON, no key material)."""

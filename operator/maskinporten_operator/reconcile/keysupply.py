@@ -23,6 +23,7 @@ from maskinporten_operator.credentials.secret_data import (
     raw_data,
     read_key,
 )
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
     Event,
@@ -32,7 +33,6 @@ from maskinporten_operator.reconcile.context import (
     create_or_read,
     kube_call,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.rfc3339 import format_time
 
 

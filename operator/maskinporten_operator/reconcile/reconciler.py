@@ -21,6 +21,7 @@ from maskinporten_operator.api import (
 )
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.oauth.authserver import ServerMetadata
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import keyring, workload
 from maskinporten_operator.reconcile.context import (
@@ -34,7 +35,6 @@ from maskinporten_operator.reconcile.context import (
     auth_call,
 )
 from maskinporten_operator.reconcile.keysupply import certificate_status, ensure_key
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.registration import (
     Registration,
     accepted_before,

@@ -42,6 +42,7 @@ from maskinporten_operator.ports import (
     SelfServiceRejected,
     inaccessible_scopes,
 )
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import keyring
 from maskinporten_operator.reconcile.context import (
@@ -55,7 +56,6 @@ from maskinporten_operator.reconcile.context import (
     KnownRegistration,
     Reconciliation,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RetryPolicy, retry_delay
 from maskinporten_operator.rfc3339 import format_time
 

@@ -19,6 +19,7 @@ from typing import Any
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
 from maskinporten_operator.oauth.authserver import TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (
     Dependencies,
@@ -29,7 +30,6 @@ from maskinporten_operator.reconcile.context import (
     create_or_read,
     kube_call,
 )
-from maskinporten_operator.reconcile.reasons import Reason
 from maskinporten_operator.reconcile.schedule import RefreshPolicy, plan_refresh
 from maskinporten_operator.settings import Settings
 

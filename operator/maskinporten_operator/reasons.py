@@ -1,4 +1,5 @@
-"""Every reason the operator gives: on a status condition, and on the Events it posts.
+"""The operator's vocabulary: every reason it gives (on a status condition, on the Events it
+posts, as a metric label) and the two Event types.
 
 One vocabulary, so that a reason seen in ``kubectl describe`` is the same word in the condition,
 the Event, the log line and the README.
@@ -9,6 +10,13 @@ the Event, the log line and the README.
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """A Kubernetes Event's ``type``."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
 
 
 class Reason(StrEnum):
