@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from maskinporten_operator.oauth.authserver import ServerMetadata, TokenResponse
 from maskinporten_operator.oauth.grant import GRANT_TYPE
+from maskinporten_operator.oauth.server_model import ServerMetadata, TokenResponse
 
 
 class KubeError(Exception):

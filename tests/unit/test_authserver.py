@@ -15,12 +15,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_operator.oauth.authserver import (
-    AuthorizationServerClient,
-    TokenRequestError,
-    TokenResponse,
-)
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.oauth.server_model import TokenRequestError, TokenResponse
 from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
 
 CLIENT_ID = "billing-client"

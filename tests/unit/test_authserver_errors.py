@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from maskinporten_operator.oauth.authserver import AuthorizationServerClient, TokenRequestError
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
+from maskinporten_operator.oauth.server_model import TokenRequestError
 from maskinporten_testbed.standin import MaskinportenStandin
 
 ISSUER = "https://idp.example.net/"

@@ -22,9 +22,8 @@ from maskinporten_operator.oauth.authserver import (
     METADATA_MAX_AGE_SECONDS,
     METADATA_STALE_LIMIT_SECONDS,
     AuthorizationServerClient,
-    ServerMetadata,
-    TokenRequestError,
 )
+from maskinporten_operator.oauth.server_model import ServerMetadata, TokenRequestError
 
 ISSUER_A = "https://a.example.net/"
 ISSUER_B = "https://b.example.net/"

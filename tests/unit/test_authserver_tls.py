@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from maskinporten_operator.oauth.authserver import (
-    AuthorizationServerClient,
-    TokenRequestError,
-    ca_bundle_ssl_context,
-)
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient, ca_bundle_ssl_context
+from maskinporten_operator.oauth.server_model import TokenRequestError
 from maskinporten_testbed.httpsissuer import HttpsIssuer
 from maskinporten_testbed.testca import CertificateAuthority
 

@@ -44,12 +44,9 @@ import httpx
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.credentials.secret_data import raw_data, read_key
-from maskinporten_operator.oauth.authserver import (
-    TokenRequestError,
-    bounded,
-    ca_bundle_ssl_context,
-)
+from maskinporten_operator.oauth.authserver import ca_bundle_ssl_context
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
+from maskinporten_operator.oauth.server_model import TokenRequestError, bounded
 from maskinporten_operator.ports import (
     AuthorizationServer,
     ClientRegistration,

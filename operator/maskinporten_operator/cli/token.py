@@ -30,12 +30,9 @@ from maskinporten_operator.cli.inputs import (
     token_request,
 )
 from maskinporten_operator.credentials.keys import ClientKey
-from maskinporten_operator.oauth.authserver import (
-    AuthorizationServerClient,
-    TokenRequestError,
-    TokenResponse,
-)
+from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import sign_client_assertion, sign_grant
+from maskinporten_operator.oauth.server_model import TokenRequestError, TokenResponse
 
 COMMAND = "token"
 EPILOG = """\

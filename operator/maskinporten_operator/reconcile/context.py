@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from maskinporten_operator.api import ClientSpec
 from maskinporten_operator.credentials.keys import ClientKey
-from maskinporten_operator.oauth.authserver import ServerMetadata, TokenRequestError
+from maskinporten_operator.oauth.server_model import ServerMetadata, TokenRequestError
 from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,

@@ -20,7 +20,7 @@ from maskinporten_operator.api import (
     parse_spec,
 )
 from maskinporten_operator.credentials.keys import ClientKey
-from maskinporten_operator.oauth.authserver import ServerMetadata
+from maskinporten_operator.oauth.server_model import ServerMetadata
 from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import keyring, workload

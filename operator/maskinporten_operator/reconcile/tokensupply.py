@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
-from maskinporten_operator.oauth.authserver import TokenRequestError, TokenResponse
 from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
+from maskinporten_operator.oauth.server_model import TokenRequestError, TokenResponse
 from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile import workload
 from maskinporten_operator.reconcile.context import (

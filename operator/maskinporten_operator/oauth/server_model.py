@@ -1,0 +1,73 @@
+"""What an authorization server answers, and how a request to it fails: the data types the
+reconcile core and the CLI share with the HTTP client (:mod:`.authserver`), without loading
+httpx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServerMetadata:
+    issuer: str
+    token_endpoint: str
+    jwks_uri: str
+    well_known_url: str
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str = field(repr=False)
+    expires_in: int
+    scope: str
+    token_type: str
+    document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    """The whole JSON answer (it holds the token too)."""
+
+
+class TokenRequestError(Exception):
+    """A request to the authorization server failed; ``reason`` is a CamelCase summary:
+
+    - ``ServerUnreachable``: no answer (timeout, connection, proxy, TLS, a URL the HTTP client
+      cannot use);
+    - ``ServerError``: an answer with HTTP 5xx or 429;
+    - ``TokenRequestRejected``: the token endpoint answered 4xx (a person must fix something);
+    - ``BadResponse``: a token endpoint's 200 answer that is not a usable token response;
+    - ``BadMetadata``: the metadata URL answered 4xx, or a document that is not usable metadata;
+    - ``AltinnExchangeFailed``: Altinn's token exchange answered without a token.
+
+    ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``,
+    as ``bounded`` leaves them.
+    The message never holds a grant or a token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        error: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.error = error
+        self.description = description
+
+
+SERVER_TEXT_MAX_CHARS = 300
+"""The most characters of a server's ``error`` or ``error_description`` kept in an error (and so
+in conditions, Events and logs), ellipsis included."""
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def bounded(text: str) -> str:
+    """A server's text made safe to repeat: each run of control characters (line breaks, tabs,
+    escapes) becomes one space, and past ``SERVER_TEXT_MAX_CHARS`` it is cut, ending in "…"."""
+    line = _CONTROL_CHARACTERS.sub(" ", text).strip()
+    if len(line) <= SERVER_TEXT_MAX_CHARS:
+        return line
+    return line[: SERVER_TEXT_MAX_CHARS - 1] + "…"
