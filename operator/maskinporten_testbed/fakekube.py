@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from maskinporten_operator.api import is_watched
 from maskinporten_operator.credentials.secret_data import encode_data
 from maskinporten_operator.ports import KubeError, KubernetesApi
-from maskinporten_operator.reconcile.workload import decode_data
+from maskinporten_operator.reconcile.secret_bodies import decode_data
 
 UNREACHABLE = 0
 """The status of a fault that stands for an API server that cannot be reached."""

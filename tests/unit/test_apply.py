@@ -16,19 +16,13 @@ from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import JwksEntry, RegisteredClient, RegisteredJwks
 from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile.conditions import READY
-from maskinporten_operator.reconcile.context import (
-    ACTIVE,
-    ClientMemory,
-    ClientRef,
-    Event,
-    KeyRing,
-    KnownRegistration,
-    RingKey,
-    TokenSlot,
-)
+from maskinporten_operator.reconcile.effects import ClientRef
+from maskinporten_operator.reconcile.memory import ClientMemory, KnownRegistration, TokenSlot
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.reconcile.results import Event
+from maskinporten_operator.reconcile.ring import ACTIVE, KeyRing, RingKey
 from maskinporten_operator.reconcile.schedule import RefreshPlan
-from maskinporten_operator.reconcile.workload import IssuedToken
+from maskinporten_operator.reconcile.secret_bodies import IssuedToken
 from maskinporten_operator.runtime.apply import apply_outcome
 from maskinporten_testbed.fakekube import FakeKube, Verb
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 import pytest
 
-from maskinporten_operator.reconcile.context import ClientRef
+from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.wakeups import Wakeup

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from maskinporten_operator.reconcile.context import ClientRef
+from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.runtime.apply import resource_logger
 from maskinporten_operator.runtime.logs import configure_logging
 from maskinporten_operator.settings import LogFormat, Settings

@@ -31,9 +31,10 @@ from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile import keysupply, reconciler
+from maskinporten_operator.reconcile import keys, reconciler
 from maskinporten_operator.reconcile.conditions import READY, find
-from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies
+from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
+from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.schedule import OUTAGE_FRACTION
 from maskinporten_operator.rfc3339 import format_time
@@ -464,7 +465,7 @@ async def test_an_unchanged_key_secret_is_parsed_only_once(
         parsed.append(args)
         return read_key(*args, **kwargs)
 
-    monkeypatch.setattr(keysupply, "read_key", counting_read_key)
+    monkeypatch.setattr(keys, "read_key", counting_read_key)
     world.put_registered_key()
 
     for _ in range(3):
@@ -483,7 +484,7 @@ async def test_a_key_is_parsed_off_the_event_loop(
         threads.append(threading.get_ident())
         return read_key(*args, **kwargs)
 
-    monkeypatch.setattr(keysupply, "read_key", recording_read_key)
+    monkeypatch.setattr(keys, "read_key", recording_read_key)
     world.put_registered_key()
 
     await world.reconcile()
@@ -772,7 +773,7 @@ async def test_a_success_after_failures_resets_the_back_off(world: World) -> Non
 
     assert outcome.ready
     assert world.status["consecutiveFailures"] == 0
-    assert world.memory.consecutive_failures == 0
+    assert world.memory.failures.count == 0
 
 
 # --- Events: one per state change ---------------------------------------------------------------

@@ -34,11 +34,13 @@ from maskinporten_operator.credentials.keys import ClientKey, generate_client_ke
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile import reconciler, registration
+from maskinporten_operator.reconcile import deletion, policies, reconciler
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
-from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Dependencies, Failure
+from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
+from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.reconciler import Outcome
-from maskinporten_operator.reconcile.workload import decode_data
+from maskinporten_operator.reconcile.results import Failure
+from maskinporten_operator.reconcile.secret_bodies import decode_data
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.runtime import handlers
 from maskinporten_operator.settings import Environment, Settings
@@ -507,7 +509,7 @@ async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with
     world.selfservice.set_propagation_delay(10 * 3600)
     world.annotations[ROTATE] = "now"
     await world.reconcile()
-    world.advance(registration.DIGDIR_PROPAGATION_SECONDS + 600)
+    world.advance(policies.DIGDIR_PROPAGATION_SECONDS + 600)
     first = await world.reconcile()
     world.advance(first.next_attempt_at - world.clock.now())
 
@@ -952,7 +954,7 @@ async def test_deleting_the_resource_deletes_the_client_it_created_by_policy(
     await world.reconcile()
     client_id = world.status["clientId"]
 
-    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
 
     assert (world.selfservice.client_document(client_id) is None) == deleted
     assert (event is not None and event.reason == Reason.CLIENT_DELETED) == deleted
@@ -965,7 +967,7 @@ async def test_an_adopted_client_is_never_deleted(world: World) -> None:
     world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
     await world.reconcile()
 
-    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
 
     assert event is None
     assert world.selfservice.client_document("hand-made") is not None
@@ -976,7 +978,7 @@ async def test_a_deletion_without_the_admin_credential_says_the_client_stays(wor
     client_id = world.status["clientId"]
     world.deps.self_service = None
 
-    event = await registration.delete_client(REF, world.spec, world.status, world.deps)
+    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
 
     assert event is not None
     assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
@@ -1042,7 +1044,7 @@ async def test_a_deletion_with_an_unusable_admin_credential_is_retried_not_given
     world.advance(3600)  # the admin token cached meanwhile has expired
 
     with pytest.raises(Failure) as failed:
-        await registration.delete_client(REF, world.spec, world.status, world.deps)
+        await deletion.delete_client(REF, world.spec, world.status, world.deps)
 
     assert failed.value.reason is Reason.SELF_SERVICE_NOT_CONFIGURED
     assert "operator/admin" in str(failed.value)

@@ -31,7 +31,7 @@ import kubernetes
 
 from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, ROLE_LABEL, WATCHED_SELECTOR
 from maskinporten_operator.ports import KubernetesApi
-from maskinporten_operator.reconcile import workload
+from maskinporten_operator.reconcile import secret_bodies
 
 logger = logging.getLogger(__name__)
 WATCH_TIMEOUT_SECONDS = 300
@@ -48,8 +48,8 @@ def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
     role = (secret.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
     if role is None:
         return True
-    if role == workload.Role.WORKLOAD:
-        return not workload.is_intact(secret)
+    if role == secret_bodies.Role.WORKLOAD:
+        return not secret_bodies.is_intact(secret)
     return event_type == "MODIFIED"
 
 

@@ -87,6 +87,41 @@ def retry_delay(
     return delay
 
 
+@dataclass(frozen=True)
+class FailureStreak:
+    """Failures in a row: how many, and when the first of them happened (Unix time). The empty
+    streak (``FailureStreak()``) is a healthy state."""
+
+    count: int = 0
+    since: float | None = None
+
+    def recorded(self, now: float) -> FailureStreak:
+        """This streak with one more failure, at ``now``."""
+        return FailureStreak(self.count + 1, self.since if self.since is not None else now)
+
+    def retry_delay(
+        self,
+        policy: RetryPolicy,
+        rng: random.Random,
+        *,
+        now: float,
+        valid_token_expires_at: float | None,
+        failing_for: float | None = None,
+    ) -> float:
+        """:func:`retry_delay` after this streak; ``failing_for`` defaults to the time since
+        the streak began."""
+        if failing_for is None:
+            failing_for = now - self.since if self.since is not None else 0.0
+        return retry_delay(
+            consecutive_failures=self.count,
+            policy=policy,
+            rng=rng,
+            now=now,
+            valid_token_expires_at=valid_token_expires_at,
+            failing_for=failing_for,
+        )
+
+
 def attempt_after_failure(*, now: float, delay: float, refreshes: Iterable[float]) -> float:
     """When to try again after a failure: after the back-off ``delay``, or at an earlier refresh
     still to come for another token. Refresh times already past (the failed token's own) do

@@ -11,8 +11,10 @@ from typing import Any
 from maskinporten_operator.adapters.metrics import ClientState, ClientStates
 from maskinporten_operator.ports import KubeError, KubernetesApi
 from maskinporten_operator.reconcile import conditions
-from maskinporten_operator.reconcile.context import ClientMemory, ClientRef, Event
+from maskinporten_operator.reconcile.effects import ClientRef
+from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.reconcile.results import Event
 
 logger = logging.getLogger(__name__)
 

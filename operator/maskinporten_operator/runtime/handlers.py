@@ -29,14 +29,10 @@ from maskinporten_operator.api import (
     VERSION,
 )
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
-from maskinporten_operator.reconcile import reconciler, registration
-from maskinporten_operator.reconcile.context import (
-    ClientMemory,
-    ClientRef,
-    Dependencies,
-    Event,
-    Failure,
-)
+from maskinporten_operator.reconcile import deletion, reconciler
+from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
+from maskinporten_operator.reconcile.memory import ClientMemory
+from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.wakeups import WakeRegistry
@@ -233,9 +229,9 @@ async def delete_managed_client(
     ``runtime`` since the first attempt), keeping the resource until the client is gone."""
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
-        event = await registration.delete_client(ref, body.spec, body.status, memo.deps)
+        event = await deletion.delete_client(ref, body.spec, body.status, memo.deps)
     except Failure as failure:
-        delay = registration.deletion_retry_delay(
+        delay = deletion.deletion_retry_delay(
             memo.deps, failures=retry + 1, failing_for=runtime.total_seconds()
         )
         raise kopf.TemporaryError(str(failure), delay=delay) from None

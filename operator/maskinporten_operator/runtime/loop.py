@@ -12,7 +12,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 
-from maskinporten_operator.reconcile.context import ClientRef
+from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.runtime.apply import resource_logger
 from maskinporten_operator.runtime.wakeups import Stopped, Wakeup

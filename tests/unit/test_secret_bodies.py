@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
-from maskinporten_operator.reconcile import workload
-from maskinporten_operator.reconcile.workload import (
+from maskinporten_operator.reconcile import secret_bodies
+from maskinporten_operator.reconcile.secret_bodies import (
     DATA_HASH_ANNOTATION,
     TOKENS_ANNOTATION,
     Endpoints,
@@ -31,7 +31,7 @@ TOKEN = IssuedToken(
     access_token=ACCESS_TOKEN,
     issued_at=ISSUED_AT,
     expires_at=ISSUED_AT + 3600,
-    fingerprint=workload.fingerprint("client", "https://test.maskinporten.no/", "test:read"),
+    fingerprint=secret_bodies.fingerprint("client", "https://test.maskinporten.no/", "test:read"),
 )
 ENDPOINTS = Endpoints(
     issuer="https://test.maskinporten.no/",
@@ -149,15 +149,15 @@ def test_secret_body_is_an_opaque_secret_with_base64_data() -> None:
         "Opaque",
     )
     assert rendered["data"]["MASKINPORTEN_ACCESS_TOKEN"] == b64(ACCESS_TOKEN)
-    assert workload.decode_data(rendered) == data()
+    assert secret_bodies.decode_data(rendered) == data()
 
 
 def test_secret_body_is_labelled_managed_by_maskinporten_operator() -> None:
     labels = body()["metadata"]["labels"]
 
     assert labels["app.kubernetes.io/managed-by"] == "maskinporten-operator"
-    assert labels[workload.CLIENT_LABEL] == OWNER.name
-    assert labels[workload.ROLE_LABEL] == Role.WORKLOAD
+    assert labels[secret_bodies.CLIENT_LABEL] == OWNER.name
+    assert labels[secret_bodies.ROLE_LABEL] == Role.WORKLOAD
 
 
 def test_secret_body_never_carries_a_reloader_annotation() -> None:
@@ -210,9 +210,9 @@ def test_unowned_secret_body_has_no_owner_reference() -> None:
 
 
 def test_is_owned_by_matches_on_the_owner_uid() -> None:
-    assert workload.is_owned_by(body(), OWNER)
-    assert not workload.is_owned_by(body(), Owner(name=OWNER.name, uid="another-uid"))
-    assert not workload.is_owned_by(body(owned=False), OWNER)
+    assert secret_bodies.is_owned_by(body(), OWNER)
+    assert not secret_bodies.is_owned_by(body(), Owner(name=OWNER.name, uid="another-uid"))
+    assert not secret_bodies.is_owned_by(body(owned=False), OWNER)
 
 
 # --- reading a token back -----------------------------------------------------------------------
@@ -298,7 +298,7 @@ def test_a_new_token_differs() -> None:
 
 def test_changed_label_differs() -> None:
     existing = as_read_back(body())
-    existing["metadata"]["labels"][workload.CLIENT_LABEL] = "someone-else"
+    existing["metadata"]["labels"][secret_bodies.CLIENT_LABEL] = "someone-else"
 
     assert differs(existing, body()) is True
 
@@ -359,12 +359,12 @@ def test_issued_token_repr_does_not_contain_the_token() -> None:
 
 
 def test_fingerprint_is_short_and_depends_on_every_field() -> None:
-    base = workload.fingerprint("client", "aud", "scope")
+    base = secret_bodies.fingerprint("client", "aud", "scope")
 
     assert len(base) == 32
-    assert base != workload.fingerprint("client", "aud", "scope", "")
-    assert base != workload.fingerprint("client", "audscope")
-    assert base == workload.fingerprint("client", "aud", "scope")
+    assert base != secret_bodies.fingerprint("client", "aud", "scope", "")
+    assert base != secret_bodies.fingerprint("client", "audscope")
+    assert base == secret_bodies.fingerprint("client", "aud", "scope")
 
 
 def test_named_tokens_get_their_own_keys_in_upper_case() -> None:
@@ -408,7 +408,7 @@ def test_tokens_in_secret_round_trips_several_named_tokens() -> None:
 def test_published_expiry_is_never_later_than_the_tokens_own() -> None:
     token = IssuedToken(ACCESS_TOKEN, ISSUED_AT + 0.6, ISSUED_AT + 0.6 + 599, "fp")
 
-    data = workload.workload_data(
+    data = secret_bodies.workload_data(
         tokens=[token], client_id="c", scopes=("s:a",), endpoints=ENDPOINTS, client_jwk=None
     )
 
