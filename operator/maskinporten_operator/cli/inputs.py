@@ -73,16 +73,22 @@ def ca_bundle(args: argparse.Namespace, environ: Mapping[str, str]) -> str | Non
         ) from None
 
 
+def _refuse_flags_that_do_not_go_together(
+    args: argparse.Namespace, cluster: ClusterClient | None
+) -> None:
+    if args.cert and not args.pem:
+        raise CommandError("--cert goes with --pem")
+    if cluster is not None and (args.kid or args.x5c):
+        raise CommandError("--kid and --x5c do not apply to --from-cluster: its spec decides")
+
+
 def credential(
     args: argparse.Namespace,
     properties: GrantProperties,
     cluster: ClusterClient | None,
     environ: Mapping[str, str],
 ) -> ClientKey:
-    if args.cert and not args.pem:
-        raise CommandError("--cert goes with --pem")
-    if cluster is not None and (args.kid or args.x5c):
-        raise CommandError("--kid and --x5c do not apply to --from-cluster: its spec decides")
+    _refuse_flags_that_do_not_go_together(args, cluster)
     now = datetime.now(UTC)
     mode = KeyMode.CERTIFICATE if args.x5c else KeyMode.AUTO
     kid = args.kid or properties.key_id

@@ -26,7 +26,7 @@ from maskinporten_operator.reconcile import policies, tokens
 from maskinporten_operator.reconcile.effects import Reconciliation, kube_call, self_service_call
 from maskinporten_operator.reconcile.memory import KnownRegistration
 from maskinporten_operator.reconcile.results import Event, Failure
-from maskinporten_operator.reconcile.ring import KeyRing, ring_secret_body
+from maskinporten_operator.reconcile.ring import KeyRing, RingKey, ring_secret_body
 from maskinporten_operator.rfc3339 import format_time
 
 
@@ -102,49 +102,78 @@ async def keep_keys(
     keys due for removal. When anything is to change: the set is read again unless ``known``
     holds it as read ``just_read`` (a key added by hand since it was last read is kept), and
     the whole set posted."""
-    client_id, now = known.client.client_id, run.now
-    removed = {k.kid for k in ring.due_for_removal(now)}
-    wanted = [k for k in ring.keys if k.kid not in removed]
-    missing = [k.kid for k in wanted if known.jwks.key(k.kid) is None]
-    renewed = [
-        k.kid
-        for k in wanted
-        if (entry := known.jwks.key(k.kid)) is not None
-        and policies.renewal_due(entry.expires_at, now)
-    ]
-    stale = [kid for kid in removed if known.jwks.key(kid) is not None]
-    if not (missing or renewed or stale):
+    client_id = known.client.client_id
+    changes = key_set_changes(ring, known.jwks, run.now)
+    if not changes.any:
         return known, []
     current = known.jwks if just_read else await self_service_call(api.get_jwks(client_id))
     others = _others(current, ring)
-    if len(others) + len(wanted) > MAX_KEYS:
+    if len(others) + len(changes.wanted) > MAX_KEYS:
         raise Failure(
             Reason.CLIENT_CONFLICT,
-            f"client {client_id} would need {len(others) + len(wanted)} keys, more than the "
-            f"{MAX_KEYS} Digdir allows: {len(others)} of them were not added by the operator; "
-            "remove one that is no longer used (by hand)",
+            f"client {client_id} would need {len(others) + len(changes.wanted)} keys, more than "
+            f"the {MAX_KEYS} Digdir allows: {len(others)} of them were not added by the "
+            "operator; remove one that is no longer used (by hand)",
         )
-    keys = [*others, *(k.key.public_jwk() for k in wanted)]
+    keys = [*others, *(k.key.public_jwk() for k in changes.wanted)]
     jwks = await self_service_call(api.replace_jwks(client_id, keys))
-    events = [
+    signing_new = ring.signing.kid in changes.missing
+    accepted = known.accepted and not signing_new
+    return replace(known, jwks=jwks, accepted=accepted), _key_events(changes, client_id, jwks)
+
+
+@dataclass(frozen=True)
+class KeySetChanges:
+    """What the client's key set lacks of the ring: ``wanted``, the ring's keys still needed;
+    of those, ``missing`` (not registered) and ``renewed`` (registered, expiring soon); and
+    ``stale``, keys due for removal that are still registered (kids)."""
+
+    wanted: tuple[RingKey, ...]
+    missing: tuple[str, ...]
+    renewed: tuple[str, ...]
+    stale: tuple[str, ...]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.missing or self.renewed or self.stale)
+
+
+def key_set_changes(ring: KeyRing, jwks: RegisteredJwks, now: float) -> KeySetChanges:
+    """Pure: how the registered key set ``jwks`` is to change to serve ``ring`` at ``now``."""
+    removed = {k.kid for k in ring.due_for_removal(now)}
+    wanted = tuple(k for k in ring.keys if k.kid not in removed)
+    return KeySetChanges(
+        wanted=wanted,
+        missing=tuple(k.kid for k in wanted if jwks.key(k.kid) is None),
+        renewed=tuple(
+            k.kid
+            for k in wanted
+            if (entry := jwks.key(k.kid)) is not None
+            and policies.renewal_due(entry.expires_at, now)
+        ),
+        stale=tuple(kid for kid in removed if jwks.key(kid) is not None),
+    )
+
+
+def _key_events(changes: KeySetChanges, client_id: str, jwks: RegisteredJwks) -> list[Event]:
+    registered = [
         Event(
             EventType.NORMAL,
             Reason.KEY_REGISTERED,
-            f"{verb} key {kid} on client {client_id}{until}",
+            f"{verb} key {kid} on client {client_id}{_until(jwks, kid)}",
         )
-        for verb, kids in (("registered", missing), ("renewed", renewed))
+        for verb, kids in (("registered", changes.missing), ("renewed", changes.renewed))
         for kid in kids
-        for until in [_until(jwks, kid)]
-    ] + [
+    ]
+    removed = [
         Event(
             EventType.NORMAL,
             Reason.KEY_REMOVED,
             f"removed retired key {kid} from client {client_id}",
         )
-        for kid in stale
+        for kid in changes.stale
     ]
-    signing_new = ring.signing.kid in missing
-    return replace(known, jwks=jwks, accepted=known.accepted and not signing_new), events
+    return registered + removed
 
 
 async def remove_retired(run: Reconciliation, spec: ClientSpec, ring: KeyRing) -> KeyRing:
