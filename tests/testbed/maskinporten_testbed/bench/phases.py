@@ -99,7 +99,7 @@ def operator_apply(
         wall=wall,
         cpu=cpu_seconds(pid) - cpu_before,
         peak_rss_mib=memory_mib(pid, "VmHWM"),
-        token_requests=standin.token_request_count() - tokens_before,
+        token_requests=standin.request_count() - tokens_before,
         requests=api_delta(api, before, own),
     )
     watch.stop()
@@ -175,7 +175,7 @@ def reference(standin: StandinThread, api: Api, keys: Sequence[str]) -> Phase:
         wall=wall,
         cpu=cpu,
         peak_rss_mib=memory_mib(os.getpid(), "VmHWM"),
-        token_requests=standin.token_request_count() - tokens_before,
+        token_requests=standin.request_count() - tokens_before,
         requests=api_delta(api, before, own),
         notes=["RSS is the benchmark process's (it holds the stand-in too)"],
     )
@@ -211,7 +211,7 @@ def restart(
     )
     minute = started + 60
     eventually(lambda: time.monotonic() >= minute, what="a minute", timeout=70, interval=0.5)
-    requested = standin.token_request_count() - tokens_before
+    requested = standin.request_count() - tokens_before
     cpu = cpu_seconds(fresh.process.pid)
     fresh.stop()
     return [

@@ -34,7 +34,7 @@ def token_log_reset(standin: StandinThread) -> int:
     """Empty the stand-in's request log (it keeps the last 10,000) and return its count, 0: a
     phase counts its own token requests from here."""
     standin.clear_requests()
-    return standin.token_request_count()
+    return standin.request_count()
 
 
 def start_operator(

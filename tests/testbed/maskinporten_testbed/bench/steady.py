@@ -101,7 +101,7 @@ def steady(
         elapsed = time.monotonic() - started
         cpu = sum(map(cpu_seconds, pids)) - cpu_before
         requests = api_delta(api, before, own)
-        tokens = standin.token_request_count() - tokens_before
+        tokens = standin.request_count() - tokens_before
         failures = failed_token_requests() - failures_before
         rss = [memory_mib(pid, "VmRSS") for pid in pids]
         peak = [memory_mib(pid, "VmHWM") for pid in pids]

@@ -1,113 +1,64 @@
-"""The stand-in on a background thread with its own event loop, behind a synchronous handle.
-
-For tests whose own code runs elsewhere (an operator in another thread or process): every
-method hops onto the server's loop, so the handle is safe to use from any thread.
-"""
+"""The Maskinporten stand-in on a background thread with its own event loop, behind a
+synchronous handle (see :mod:`maskinporten_testbed.threaded`)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Callable, Coroutine
-from types import TracebackType
-from typing import Any, TypeVar
-
 from cryptography import x509
+
+from maskinporten_testbed.faultable import DEFAULT_FAILURE_BODY, JSON
+from maskinporten_testbed.threaded import LoopThread, SiteHandle
 
 from .model import Client, RequestRecord
 from .server import MaskinportenStandin
-from .state import DEFAULT_FAILURE_BODY
-
-T = TypeVar("T")
-TIMEOUT = 30.0
 
 
-class StandinThread:
+class StandinThread(SiteHandle[MaskinportenStandin, RequestRecord]):
     """Synchronous, thread-safe handle; use as a context manager or call ``start``/``stop``."""
 
     def __init__(self, standin: MaskinportenStandin | None = None) -> None:
         """``standin``: a configured server that has not started; a default one otherwise."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="maskinporten-standin", daemon=True
-        )
-        self._standin = standin or MaskinportenStandin()
+        super().__init__(LoopThread("maskinporten-standin"), standin or MaskinportenStandin())
 
     def start(self) -> StandinThread:
-        self._thread.start()
+        self.loop.start()
         try:
-            self._await(self._standin.start())
+            self.run(self.server.start())
         except BaseException:
-            self._end_loop()
+            self.loop.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if not self.loop.running:
             return
         try:
-            self._await(self._standin.stop())
+            self.run(self.server.stop())
         finally:
-            self._end_loop()
-
-    def _end_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(TIMEOUT)
-        self._loop.close()
-
-    def __enter__(self) -> StandinThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(TIMEOUT)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the server's loop (for servers sharing it) and return its result."""
-        return self._await(coroutine)
-
-    def call(self, function: Callable[[MaskinportenStandin], T]) -> T:
-        """Run ``function`` with the server object on the server's loop and return its result."""
-
-        async def run() -> T:
-            return function(self._standin)
-
-        return self._await(run())
-
-    @property
-    def port(self) -> int:
-        return self._standin.port
+            self.loop.stop()
 
     @property
     def issuer(self) -> str:
-        return self._standin.issuer
+        return self.server.issuer
 
     @property
     def token_endpoint(self) -> str:
-        return self._standin.token_endpoint
+        return self.server.token_endpoint
 
     @property
     def jwks_uri(self) -> str:
-        return self._standin.jwks_uri
+        return self.server.jwks_uri
 
     @property
     def metadata_url(self) -> str:
-        return self._standin.metadata_url
+        return self.server.metadata_url
 
     @property
     def base_url(self) -> str:
-        return self._standin.base_url
+        return self.server.base_url
 
     @property
     def altinn_exchange_url(self) -> str:
-        return self._standin.altinn_exchange_url
+        return self.server.altinn_exchange_url
 
     def register_client(self, client: Client) -> None:
         self.call(lambda s: s.register_client(client))
@@ -127,18 +78,6 @@ class StandinThread:
     def now(self) -> float:
         return self.call(lambda s: s.clock.now())
 
-    def set_latency(self, seconds: float) -> None:
-        self.call(lambda s: s.set_latency(seconds))
-
-    def fail_next(
-        self,
-        count: int,
-        status: int = 503,
-        body: str = DEFAULT_FAILURE_BODY,
-        content_type: str = "application/json",
-    ) -> None:
-        self.call(lambda s: s.fail_next(count, status, body, content_type))
-
     def set_client_latency(self, client_id: str, seconds: float) -> None:
         self.call(lambda s: s.set_client_latency(client_id, seconds))
 
@@ -148,30 +87,9 @@ class StandinThread:
         count: int,
         status: int = 503,
         body: str = DEFAULT_FAILURE_BODY,
-        content_type: str = "application/json",
+        content_type: str = JSON,
     ) -> None:
         self.call(lambda s: s.fail_client(client_id, count, status, body, content_type))
-
-    def set_outage(self, start: float, end: float) -> None:
-        self.call(lambda s: s.set_outage(start, end))
-
-    def clear_faults(self) -> None:
-        self.call(lambda s: s.clear_faults())
-
-    def refuse_connections(self) -> None:
-        self._await(self._standin.refuse_connections())
-
-    def accept_connections(self) -> None:
-        self._await(self._standin.accept_connections())
-
-    def requests(self, client_id: str | None = None) -> list[RequestRecord]:
-        return self.call(lambda s: s.requests(client_id))
-
-    def token_request_count(self, client_id: str | None = None) -> int:
-        return self.call(lambda s: s.token_request_count(client_id))
-
-    def clear_requests(self) -> None:
-        self.call(lambda s: s.clear_requests())
 
     def issued_tokens(self) -> list[str]:
         return self.call(lambda s: s.issued_tokens())
