@@ -17,7 +17,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY requirements/runtime.txt requirements/dev.txt requirements/
-COPY operator/maskinporten_operator operator/maskinporten_operator
+COPY operator operator
 COPY hack/install-image hack/install-image
 RUN sh hack/install-image /opt/maskinporten-operator
 

@@ -25,7 +25,7 @@ def refusal(standin: StandinThread, args: list[str]) -> str:
     result = run(*args, env={"MASKINPORTEN_KEY_PASSWORD": PASSWORD})
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
-    assert standin.token_request_count() == 0
+    assert standin.request_count() == 0
     return result.stderr
 
 

@@ -87,4 +87,4 @@ def test_malformed_organisation_number_is_a_usage_error(
 
     assert result.returncode == 2
     assert "consumer_org must be a 9-digit organisation number" in result.stderr
-    assert standin.token_request_count() == 0
+    assert standin.request_count() == 0

@@ -84,7 +84,7 @@ def test_encrypted_pem_key_without_a_password_says_how_to_give_it(
     assert result.returncode == 2
     assert f"PEM file {files.encrypted} is encrypted: give its password" in result.stderr
     assert "--password-file" in result.stderr
-    assert standin.token_request_count() == 0
+    assert standin.request_count() == 0
 
 
 def test_pkcs12_business_certificate_signs_with_x5c(standin: StandinThread, files: Files) -> None:

@@ -90,7 +90,7 @@ def test_build_context_holds_what_the_build_stage_copies() -> None:
         ".venv/bin/python",
         "tests/conftest.py",
         "charts/maskinporten-operator/values.yaml",
-        "operator/maskinporten_testbed/standin/__init__.py",
+        "tests/testbed/maskinporten_testbed/standin/__init__.py",
         "operator/maskinporten_operator/__pycache__/cli.cpython-311.pyc",
         "operator/maskinporten_operator.egg-info/PKG-INFO",
         "kubeconfig",

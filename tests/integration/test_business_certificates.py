@@ -88,7 +88,7 @@ def test_expired_certificate_is_reported_before_any_token_request(
     )
     ready = cluster.wait_condition("expired", status="False", reason="KeyInvalid")
     assert "expired" in ready["message"]
-    assert standin.token_request_count(client_id) == 0
+    assert standin.request_count(client_id) == 0
 
 
 def test_certificate_expiring_within_30_days_is_warned_about(

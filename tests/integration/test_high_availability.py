@@ -62,12 +62,12 @@ def test_only_the_active_replica_refreshes_and_a_standby_takes_over(
     try:
         client_id, _ = provision(peered, standin, "shared", scopes=(LONG_SCOPE,))
         peered.wait_condition("shared", status="True")
-        assert standin.token_request_count(client_id) == 1
+        assert standin.request_count(client_id) == 1
 
         active.stop()
         peered.force_refresh("shared", "after-failover")
         eventually(
-            lambda: standin.token_request_count(client_id) == 2,
+            lambda: standin.request_count(client_id) == 2,
             what="the standby to take over",
             timeout=90,
         )

@@ -76,7 +76,7 @@ def test_restarted_operator_reuses_valid_tokens_instead_of_requesting_new_ones(
         isolated.wait_condition("survivor", status="True")
     finally:
         first.stop()
-    requests_before = standin.token_request_count(client_id)
+    requests_before = standin.request_count(client_id)
     token = isolated.secret_data("survivor-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
 
     second = OperatorProcess(kubeconfig, tmp_path / "second.log", settings)
@@ -93,5 +93,5 @@ def test_restarted_operator_reuses_valid_tokens_instead_of_requesting_new_ones(
     finally:
         second.stop()
         isolated.core.delete_namespace(isolated.namespace)
-    assert standin.token_request_count(client_id) == requests_before
+    assert standin.request_count(client_id) == requests_before
     assert isolated.secret_data("survivor-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"] == token

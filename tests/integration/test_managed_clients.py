@@ -514,7 +514,7 @@ def test_many_managed_clients_share_one_admin_token(
     count = 100
     managed_operator.stop()
     managed_operator.start()  # with no admin token cached
-    before = standin.token_request_count(admin.client_id)
+    before = standin.request_count(admin.client_id)
     started = time.monotonic()
 
     for index in range(count):
@@ -522,7 +522,7 @@ def test_many_managed_clients_share_one_admin_token(
     for index in range(count):
         wait_ready(managed, f"many-{index}", timeout=180)
 
-    requests = standin.token_request_count(admin.client_id) - before
+    requests = standin.request_count(admin.client_id) - before
     print(
         f"\nadmin token requests for {count} managed clients: {requests} "
         f"(all Ready after {time.monotonic() - started:.0f} s)"

@@ -163,12 +163,12 @@ def test_deleted_workload_secret_is_restored_without_a_new_token_request(
     client_id, _ = provision(cluster, standin, "restored", scopes=(LONG_SCOPE,))
     cluster.wait_condition("restored", status="True")
     token = cluster.secret_data("restored-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    requests_before = standin.token_request_count(client_id)
+    requests_before = standin.request_count(client_id)
     cluster.core.delete_namespaced_secret("restored-maskinporten", cluster.namespace)
     eventually(lambda: cluster.secret("restored-maskinporten"), what="the Secret to return")
     restored = cluster.secret_data("restored-maskinporten")
     assert restored["MASKINPORTEN_ACCESS_TOKEN"] == token
-    assert standin.token_request_count(client_id) == requests_before
+    assert standin.request_count(client_id) == requests_before
 
 
 def test_tampered_workload_secret_is_rewritten(cluster: Cluster, standin: StandinThread) -> None:
@@ -192,7 +192,7 @@ def test_routine_refreshes_post_no_events(cluster: Cluster, standin: StandinThre
     client_id, _ = provision(cluster, standin, "quiet", scopes=(SHORT_SCOPE,))
     cluster.wait_condition("quiet", status="True")
     eventually(
-        lambda: standin.token_request_count(client_id) >= 3,
+        lambda: standin.request_count(client_id) >= 3,
         what="two routine refreshes",
         timeout=SHORT_LIFETIME * 3,
     )

@@ -41,7 +41,7 @@ async def test_faults_of_the_api_leave_the_token_endpoint_alone(
 
     await api.log_in()  # a token request
 
-    assert standin.token_request_count() >= 1
+    assert standin.request_count() >= 1
     assert selfservice.request_count() == 0
 
 

@@ -114,27 +114,27 @@ async def test_request_log_records_time_client_status_and_outcome_per_call(
     }
 
 
-async def test_token_request_count_counts_per_client(
+async def test_request_count_counts_per_client(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
     await post_grant(http, standin, grants.kid())
     await post_grant(http, standin, grants.kid(iss="someone-else"))
 
-    assert standin.token_request_count() == 2
-    assert standin.token_request_count(CLIENT_ID) == 1
+    assert standin.request_count() == 2
+    assert standin.request_count(CLIENT_ID) == 1
 
 
-async def test_token_request_count_goes_on_beyond_the_request_log(
+async def test_request_count_goes_on_beyond_the_request_log(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(standin, "_requests", deque(maxlen=1))
+    monkeypatch.setattr(standin.request_log, "_entries", deque(maxlen=1))
     await post_grant(http, standin, grants.kid())
     await post_grant(http, standin, grants.kid())
 
-    assert (len(standin.requests(CLIENT_ID)), standin.token_request_count(CLIENT_ID)) == (1, 2)
+    assert (len(standin.requests(CLIENT_ID)), standin.request_count(CLIENT_ID)) == (1, 2)
 
 
 async def test_logs_name_client_and_outcome_but_never_grant_or_token(

@@ -38,7 +38,7 @@ def _grant(handle: StandinThread, key: RSAKey) -> str:
         "scope": SCOPE,
         "iat": now,
         "exp": now + 30,
-        "jti": f"jti-{now}-{handle.token_request_count()}",
+        "jti": f"jti-{now}-{handle.request_count()}",
     }
     return sign({"alg": "RS256", "kid": KID}, claims, key)
 
@@ -55,7 +55,7 @@ def test_threaded_handle_serves_tokens_and_counts_requests(
 
     assert response.status_code == 200, response.text
     assert response.json()["expires_in"] == 300
-    assert handle.token_request_count(CLIENT_ID) == 1
+    assert handle.request_count(CLIENT_ID) == 1
     assert handle.requests()[0].outcome == "ok"
 
 

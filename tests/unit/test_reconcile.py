@@ -104,7 +104,7 @@ class World:
 
     @property
     def token_requests(self) -> int:
-        return self.standin.token_request_count()
+        return self.standin.request_count()
 
     @property
     def workload_data(self) -> dict[str, str]:

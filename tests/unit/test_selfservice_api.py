@@ -384,7 +384,7 @@ async def test_concurrent_callers_share_one_admin_token_request(
 ) -> None:
     await asyncio.gather(*(api.list_clients() for _ in range(25)))
 
-    assert standin.token_request_count(admin.client_id) == 1
+    assert standin.request_count(admin.client_id) == 1
 
 
 async def test_the_admin_token_is_reused_until_shortly_before_it_expires(
@@ -398,7 +398,7 @@ async def test_the_admin_token_is_reused_until_shortly_before_it_expires(
 
     assert reused == first
     assert renewed != first
-    assert standin.token_request_count(admin.client_id) == 2
+    assert standin.request_count(admin.client_id) == 2
 
 
 async def test_a_401_gets_a_new_admin_token_and_the_request_is_sent_again(
@@ -413,7 +413,7 @@ async def test_a_401_gets_a_new_admin_token_and_the_request_is_sent_again(
 
     await api.list_clients()
 
-    assert standin.token_request_count(admin.client_id) == 2
+    assert standin.request_count(admin.client_id) == 2
     assert [r.status for r in selfservice.requests()] == [200, 401, 200]
 
 
@@ -458,7 +458,7 @@ async def test_a_failed_admin_token_request_is_not_repeated_during_the_hold(
         "AdminTokenUnavailable"
     }
     assert token
-    assert standin.token_request_count(admin.client_id) == 2
+    assert standin.request_count(admin.client_id) == 2
 
 
 # --- the admin credential Secret ----------------------------------------------------------------
@@ -543,7 +543,7 @@ async def test_a_credential_secret_created_later_is_used_without_a_restart(
     token = await tokens.token()
 
     assert token
-    assert standin.token_request_count(admin.client_id) == 1
+    assert standin.request_count(admin.client_id) == 1
 
 
 async def test_a_missing_credential_is_read_once_per_hold_for_all_callers(
@@ -637,7 +637,7 @@ async def test_an_unchanged_credential_secret_is_read_per_admin_token_but_parsed
 
     await tokens.token()
 
-    assert standin.token_request_count(admin.client_id) == 2
+    assert standin.request_count(admin.client_id) == 2
     assert kube.calls == 2
     assert len(parsed) == 1
 

@@ -26,16 +26,14 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from maskinporten_testbed.faultable import JSON, CannedResponse, FaultableSite
 from maskinporten_testbed.standin.model import Client, Clock, RegisteredKey
 from maskinporten_testbed.standin.server import MaskinportenStandin
-from maskinporten_testbed.standin.site import LoopbackSite
-from maskinporten_testbed.standin.state import DEFAULT_FAILURE_BODY, CannedResponse, Faults
 
 from .model import (
     APPLICATION_TYPE,
@@ -64,14 +62,12 @@ from .rules import client_fields, jwks_keys
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
-REQUEST_LOG_SIZE = 10_000
 _CALLER = web.RequestKey("caller", Caller)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class SelfServiceStandin(LoopbackSite):
+class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
     """A strict stand-in for Digdir's self-service API, sharing ``maskinporten``'s state.
 
     ``propagation_delay``: seconds (server clock) from an answer of this API until the token
@@ -90,15 +86,14 @@ class SelfServiceStandin(LoopbackSite):
         port: int = 0,
         propagation_delay: float = 0.0,
     ) -> None:
-        super().__init__(web.Application(middlewares=[self._middleware]), host=host, port=port)
+        app = web.Application(middlewares=[self._middleware])
+        super().__init__(app, host=host, port=port, party=_org)
         self.maskinporten = maskinporten
         self.propagation_delay = propagation_delay
         self.registration_clock_offset = 0.0
-        self.faults = Faults()
         self._records: dict[str, ClientRecord] = {}
         self._scope_access: dict[str, dict[str, ScopeAccess]] = {}
         self._public_scopes: dict[str, str] = {}
-        self._requests: deque[ApiRequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "clients", self._list_clients),
             ("POST", "clients", self._create_client),
@@ -197,35 +192,6 @@ class SelfServiceStandin(LoopbackSite):
         client = self.maskinporten.registry.latest(client_id)
         return None if client is None else self._jwks_document(client)
 
-    def set_latency(self, seconds: float) -> None:
-        self.faults.latency = seconds
-
-    def fail_next(
-        self,
-        count: int,
-        status: int = 503,
-        body: str = DEFAULT_FAILURE_BODY,
-        content_type: str = JSON,
-    ) -> None:
-        """Answer the next ``count`` API requests with ``status`` and ``body`` (no checks)."""
-        self.faults.fail_next(count, status, body, content_type)
-
-    def set_outage(self, start: float, end: float) -> None:
-        """Answer 503 from ``start`` to ``end`` (server clock, epoch seconds)."""
-        self.faults.outage = (start, end)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def requests(self, org: str | None = None) -> list[ApiRequestRecord]:
-        return [r for r in self._requests if org is None or r.org == org]
-
-    def request_count(self, org: str | None = None) -> int:
-        return len(self.requests(org))
-
-    def clear_requests(self) -> None:
-        self._requests.clear()
-
     # --- HTTP -----------------------------------------------------------------------------------
 
     @web.middleware
@@ -261,7 +227,7 @@ class SelfServiceStandin(LoopbackSite):
             entry.status,
             entry.outcome,
         )
-        self._requests.append(entry)
+        self.request_log.append(entry)
 
     def _caller(self, request: web.Request, scope: str) -> Caller:
         """The organisation a valid admin token speaks for; ApiError 401 or 403 otherwise."""
@@ -474,3 +440,7 @@ def _error_response(error: ApiError) -> web.Response:
 
 def _canned(canned: CannedResponse) -> web.Response:
     return web.Response(status=canned.status, text=canned.body, content_type=canned.content_type)
+
+
+def _org(entry: ApiRequestRecord) -> str | None:
+    return entry.org

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .standin.site import LoopbackSite
+from .site import LoopbackSite
 from .testca import CertificateAuthority
 
 LIFETIME_SECONDS = 120

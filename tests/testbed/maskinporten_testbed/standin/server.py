@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 from cryptography import x509
 
+from maskinporten_testbed.faultable import DEFAULT_FAILURE_BODY, JSON, CannedResponse, FaultableSite
+
 from .admin import add_admin_routes
 from .authz import authorize
 from .grant import FORM, authenticate, parse_request
 from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, RequestRecord
-from .site import LoopbackSite
-from .state import DEFAULT_FAILURE_BODY, CannedResponse, Faults, Registry
+from .state import Registry
 from .tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-REQUEST_LOG_SIZE = 10_000
 
 
 ALTINN_EXCHANGE_PATH = "/authentication/api/v1/exchange/maskinporten"
 
 
-class MaskinportenStandin(LoopbackSite):
+class MaskinportenStandin(FaultableSite[RequestRecord]):
     """A strict Maskinporten authorization server for tests and demos.
 
     ``issuer`` defaults to ``http://<host>:<port>/``; pass it when clients reach the server
@@ -50,14 +49,11 @@ class MaskinportenStandin(LoopbackSite):
         """``clock``: the server's time (a :class:`FrozenClock` for exact boundaries)."""
         if issuer is not None and not issuer.endswith("/"):
             raise ValueError("the issuer must end with a slash")
-        super().__init__(web.Application(), host=host, port=port)
+        super().__init__(web.Application(), host=host, port=port, party=_client_id)
         self._issuer = issuer
         self.clock = clock or Clock()
         self.registry = Registry(default_lifetime, lifetimes or {}, trusted_cas)
-        self.faults = Faults()
         self._signer = TokenSigner()
-        self._requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
-        self._request_counts: Counter[str | None] = Counter()
         self._issued: list[str] = []
         self._app.router.add_get("/.well-known/oauth-authorization-server", self._metadata)
         self._app.router.add_get("/jwk", self._jwk)
@@ -102,22 +98,6 @@ class MaskinportenStandin(LoopbackSite):
     def set_clock_offset(self, seconds: float) -> None:
         self.clock.offset = seconds
 
-    def set_latency(self, seconds: float) -> None:
-        self.faults.latency = seconds
-
-    def fail_next(
-        self,
-        count: int,
-        status: int = 503,
-        body: str = DEFAULT_FAILURE_BODY,
-        content_type: str = "application/json",
-    ) -> None:
-        """Answer the next ``count`` token requests with ``status`` and ``body``.
-
-        ``content_type`` is a bare MIME type (no ``charset``); bodies go out as UTF-8.
-        """
-        self.faults.fail_next(count, status, body, content_type)
-
     def set_client_latency(self, client_id: str, seconds: float) -> None:
         """Hold answers to ``client_id``'s token requests ``seconds`` (0: no longer)."""
         self.faults.client_latency[client_id] = seconds
@@ -128,33 +108,11 @@ class MaskinportenStandin(LoopbackSite):
         count: int,
         status: int = 503,
         body: str = DEFAULT_FAILURE_BODY,
-        content_type: str = "application/json",
+        content_type: str = JSON,
     ) -> None:
         """Answer ``client_id``'s next ``count`` token requests with ``status`` and ``body``;
         other clients are served as usual."""
         self.faults.fail_client(client_id, count, status, body, content_type)
-
-    def set_outage(self, start: float, end: float) -> None:
-        """Answer 503 to token requests from ``start`` to ``end`` (server clock, epoch s)."""
-        self.faults.outage = (start, end)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def requests(self, client_id: str | None = None) -> list[RequestRecord]:
-        return [r for r in self._requests if client_id is None or r.client_id == client_id]
-
-    def token_request_count(self, client_id: str | None = None) -> int:
-        """Token requests (of ``client_id``, or all) since the start or the last
-        :meth:`clear_requests`: counted, unlike :meth:`requests`, beyond the log's last
-        ``REQUEST_LOG_SIZE`` entries."""
-        if client_id is None:
-            return self._request_counts.total()
-        return self._request_counts[client_id]
-
-    def clear_requests(self) -> None:
-        self._requests.clear()
-        self._request_counts.clear()
 
     def issued_tokens(self) -> list[str]:
         """Every access token (Altinn's included) this server has issued since it started, for
@@ -243,5 +201,8 @@ class MaskinportenStandin(LoopbackSite):
             entry.status,
             entry.outcome,
         )
-        self._requests.append(entry)
-        self._request_counts[entry.client_id] += 1
+        self.request_log.append(entry)
+
+
+def _client_id(entry: RequestRecord) -> str | None:
+    return entry.client_id

@@ -1,4 +1,4 @@
-"""Mutable server state: registered clients, trusted CAs, token lifetimes, used grants, faults.
+"""Mutable server state: registered clients, trusted CAs, token lifetimes, used grants.
 
 Registration changes may be scheduled to reach the token endpoint later (Digdir documents a
 delay of 0-2 minutes between the self-service API's answer and Maskinporten acting on it).
@@ -6,7 +6,6 @@ delay of 0-2 minutes between the self-service API's answer and Maskinporten acti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -104,59 +103,3 @@ class Registry:
             return False
         self._used[key] = grant_exp + JTI_MEMORY_MARGIN
         return True
-
-
-@dataclass(frozen=True)
-class CannedResponse:
-    """A fault answer sent instead of processing the request."""
-
-    status: int
-    body: str
-    content_type: str
-    outcome: str
-
-
-OUTAGE_BODY = json.dumps(
-    {"error": "temporarily_unavailable", "error_description": "Service unavailable"}
-)
-DEFAULT_FAILURE_BODY = json.dumps({"error": "server_error", "error_description": "Injected fault"})
-
-
-class Faults:
-    """Faults injected into ``/token`` at runtime: for every request, or for one client's."""
-
-    def __init__(self) -> None:
-        self.clear()
-
-    def clear(self) -> None:
-        self.latency = 0.0
-        self.outage: tuple[float, float] | None = None
-        self._remaining = 0
-        self._failure: CannedResponse | None = None
-        self.client_latency: dict[str, float] = {}
-        self._client_failures: dict[str, tuple[int, CannedResponse]] = {}
-
-    def fail_next(self, count: int, status: int, body: str, content_type: str) -> None:
-        self._remaining = count
-        self._failure = CannedResponse(status, body, content_type, f"fault:{status}")
-
-    def fail_client(
-        self, client_id: str, count: int, status: int, body: str, content_type: str
-    ) -> None:
-        """Answer the next ``count`` requests whose grant names ``client_id`` with ``status``."""
-        failure = CannedResponse(status, body, content_type, f"fault:{status}")
-        self._client_failures[client_id] = (count, failure)
-
-    def take(self, now: float, client_id: str | None = None) -> CannedResponse | None:
-        """The answer a fault imposes on a request arriving ``now`` (from ``client_id``, when
-        its grant could be read), if any."""
-        if self.outage is not None and self.outage[0] <= now < self.outage[1]:
-            return CannedResponse(503, OUTAGE_BODY, "application/json", "outage:503")
-        remaining, failure = self._client_failures.get(client_id or "", (0, None))
-        if remaining > 0 and failure is not None:
-            self._client_failures[client_id or ""] = (remaining - 1, failure)
-            return failure
-        if self._remaining > 0 and self._failure is not None:
-            self._remaining -= 1
-            return self._failure
-        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -165,38 +166,63 @@ class CertificateAuthority:
             ]
         )
         usage = _leaf_usage(digital_signature)
-        return self._issue_leaf(subject, usage, critical=True, validity=(not_before, not_after))
+        return self._issue_leaf(subject, [(usage, True)], validity=(not_before, not_after))
 
     def issue_server(self, ip_address: str = "127.0.0.1") -> BusinessCertificate:
         """A TLS server certificate for ``ip_address``, valid for a day around now: the same
         leaf, key and intermediates as a business certificate, for an https test server that
         clients trust through ``root_pem``."""
+        return self.issue_tls(ip_address, ip_addresses=(ip_address,))
+
+    def issue_tls(
+        self,
+        common_name: str,
+        *,
+        organizations: Sequence[str] = (),
+        dns_names: Sequence[str] = (),
+        ip_addresses: Sequence[str] = (),
+        usage: x509.ObjectIdentifier | None = None,
+        lifetime: timedelta = timedelta(days=1),
+    ) -> BusinessCertificate:
+        """A TLS certificate for ``common_name`` (the groups of a Kubernetes client in
+        ``organizations``), with the names given as subject alternative names and ``usage`` as
+        its extended key usage, valid from an hour ago for ``lifetime``."""
         now = self._issuing_time()
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip_address)])
-        names = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip_address))])
-        validity = (now - timedelta(hours=1), now + timedelta(days=1))
-        return self._issue_leaf(subject, names, critical=False, validity=validity)
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+            + [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        )
+        extensions: list[tuple[x509.ExtensionType, bool]] = []
+        if usage is not None:
+            extensions.append((x509.ExtendedKeyUsage([usage]), False))
+        names = [x509.DNSName(name) for name in dns_names] + [
+            x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses
+        ]
+        if names:
+            extensions.append((x509.SubjectAlternativeName(names), False))
+        validity = (now - timedelta(hours=1), now + lifetime)
+        return self._issue_leaf(subject, extensions, validity=validity)
 
     def _issue_leaf(
         self,
         subject: x509.Name,
-        extension: x509.ExtensionType,
+        extensions: Sequence[tuple[x509.ExtensionType, bool]],
         *,
-        critical: bool,
         validity: tuple[datetime, datetime],
     ) -> BusinessCertificate:
-        """A new key and its end-entity certificate with ``extension``, from the intermediate."""
+        """A new key and its end-entity certificate with ``extensions`` (each with whether it
+        is critical), from the intermediate."""
         key = _new_key()
-        certificate = self._sign(
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.intermediate.subject)
             .public_key(key.public_key())
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(extension, critical=critical),
-            self._intermediate_key,
-            *validity,
         )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        certificate = self._sign(builder, self._intermediate_key, *validity)
         return BusinessCertificate(key, certificate, (self.intermediate,))
 
     @staticmethod

@@ -15,18 +15,17 @@ import base64
 import json
 import signal
 import subprocess
-from pathlib import Path
 
 from maskinporten_testbed import binaries
 from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.operatorprocess import OperatorProcess, operator_settings
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.repository import CRDS, EXAMPLES
 from maskinporten_testbed.selfservice import AdminClient, SelfServiceThread, provision_admin_client
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "maskinportenclient.yaml"
+EXAMPLE = EXAMPLES / "maskinportenclient.yaml"
 ORG = "991825827"
 SCOPE = "demo:weather.read"
 CREDENTIAL_SECRET = "selfservice-admin"  # noqa: S105 - a Secret's name
@@ -108,7 +107,7 @@ def main() -> None:
             f"control plane up; Maskinporten stand-in at {standin.issuer}, "
             f"self-service API stand-in at {selfservice.base_url}"
         )
-        demo.run_kubectl("apply", "-f", str(REPO / "crds"))
+        demo.run_kubectl("apply", "-f", str(CRDS))
         demo.run_kubectl("wait", "--for=condition=Established", "crd", "--all")
         _say("once per cluster: the organisation's self-service admin credential in a Secret")
         demo.put_admin_credential(provision_admin_client(standin, CertificateAuthority(), ORG))

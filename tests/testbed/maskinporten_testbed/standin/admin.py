@@ -24,8 +24,9 @@ from aiohttp import web
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from maskinporten_testbed.faultable import DEFAULT_FAILURE_BODY
+
 from .model import Client
-from .state import DEFAULT_FAILURE_BODY
 
 if TYPE_CHECKING:
     from .server import MaskinportenStandin

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import ctypes
 import datetime
-import ipaddress
 import os
 import signal
 import ssl
@@ -24,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from maskinporten_testbed import binaries
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.testca import CertificateAuthority
 
 CONTROLLERS = (
     "garbage-collector-controller",
@@ -40,6 +39,7 @@ CONTROLLERS = (
     "serviceaccount-token-controller",
 )
 _PR_SET_PDEATHSIG = 1
+CERTIFICATE_LIFETIME = datetime.timedelta(days=7)
 
 
 def _die_with_parent() -> None:
@@ -54,33 +54,13 @@ class _Credential:
 
 
 class _Pki:
-    """A throwaway CA with the certificates the control plane needs, written as PEM files."""
+    """A throwaway CA (the test CA: a root and an issuing intermediate) with the certificates
+    the control plane needs, written as PEM files; each certificate file holds its chain."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local-control-plane-ca")])
-        self._ca_cert = (
-            self._builder(name, name, self._ca_key)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self._ca_key, hashes.SHA256())
-        )
-        self.ca_cert = self._write("ca.crt", self._ca_cert.public_bytes(serialization.Encoding.PEM))
-
-    @staticmethod
-    def _builder(
-        subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey
-    ) -> x509.CertificateBuilder:
-        now = datetime.datetime.now(datetime.UTC)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-        )
+        self._ca = CertificateAuthority("local-control-plane")
+        self.ca_cert = self._write("ca.crt", self._ca.root_pem())
 
     def _write(self, filename: str, content: bytes) -> Path:
         path = self.directory / filename
@@ -88,52 +68,40 @@ class _Pki:
         path.chmod(0o600)
         return path
 
-    def _write_key(self, filename: str, key: rsa.RSAPrivateKey) -> Path:
-        return self._write(
-            filename,
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )
-
     def issue(
         self, stem: str, common_name: str, *, groups: tuple[str, ...] = (), server: bool = False
     ) -> _Credential:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name(
-            [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-            + [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
-        )
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = self._builder(subject, self._ca_cert.subject, key).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
-        )
         if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.DNSName("kubernetes.default.svc"),
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-                    ]
-                ),
-                critical=False,
+            issued = self._ca.issue_tls(
+                common_name,
+                dns_names=("localhost", "kubernetes.default.svc"),
+                ip_addresses=("127.0.0.1", "10.0.0.1"),
+                usage=ExtendedKeyUsageOID.SERVER_AUTH,
+                lifetime=CERTIFICATE_LIFETIME,
             )
-        cert = builder.sign(self._ca_key, hashes.SHA256())
+        else:
+            issued = self._ca.issue_tls(
+                common_name,
+                organizations=groups,
+                usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+                lifetime=CERTIFICATE_LIFETIME,
+            )
         return _Credential(
-            cert=self._write(f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
-            key=self._write_key(f"{stem}.key", key),
+            cert=self._write(f"{stem}.crt", issued.chain_pem()),
+            key=self._write(f"{stem}.key", issued.private_key_pem()),
         )
 
     def service_account_keys(self) -> tuple[Path, Path]:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         public = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        return self._write_key("sa.key", key), self._write("sa.pub", public)
+        return self._write("sa.key", private), self._write("sa.pub", public)
 
 
 class LocalControlPlane:
