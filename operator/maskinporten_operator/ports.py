@@ -169,14 +169,13 @@ class ClientRegistration:
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """A client as the API answers it; ``org`` is ``client_orgno`` when given."""
+    """A client as the API answers it."""
 
     client_id: str
     client_name: str
     description: str
     integration_type: str
     scopes: tuple[str, ...]
-    org: str | None
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The whole JSON answer."""
 
@@ -193,14 +192,9 @@ class JwksEntry:
 
 @dataclass(frozen=True)
 class RegisteredJwks:
-    """A client's key set; ``last_updated`` as the API gives it (ISO 8601), None when absent."""
+    """A client's key set."""
 
     keys: tuple[JwksEntry, ...]
-    last_updated: str | None = None
-
-    @property
-    def kids(self) -> tuple[str, ...]:
-        return tuple(key.kid for key in self.keys)
 
     def key(self, kid: str) -> JwksEntry | None:
         return next((key for key in self.keys if key.kid == kid), None)
@@ -209,12 +203,10 @@ class RegisteredJwks:
 @dataclass(frozen=True)
 class ScopeAccess:
     """The organisation's access to a scope: ``state`` ``APPROVED`` (usable), ``REQUESTED`` or
-    ``DENIED``; ``accessible_for_all`` for a public scope."""
+    ``DENIED``."""
 
     scope: str
     state: str
-    owner_org: str | None = None
-    accessible_for_all: bool = False
 
     @property
     def accessible(self) -> bool:
@@ -255,4 +247,6 @@ class SelfService(Protocol):
         """Replace the whole key set (at most :data:`MAX_KEYS` public JWKs)."""
         ...
 
-    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]: ...
+    async def accessible_scopes(self) -> list[ScopeAccess]:
+        """The organisation's access to scopes, the public ones (open to all) included."""
+        ...

@@ -239,8 +239,6 @@ class AdminTokenProvider:
         self._cached: _Cached | None = None
         self._failure: tuple[float, SelfServiceError] | None = None
         self._inflight: asyncio.Future[str] | None = None
-        self.requests = 0
-        """Admin token requests made so far."""
 
     async def token(self) -> str:
         """A valid admin access token (raises SelfServiceError)."""
@@ -266,7 +264,6 @@ class AdminTokenProvider:
         except SelfServiceError as error:
             self._failure = (self._clock() + self._hold, error)
             raise
-        self.requests += 1
         try:
             metadata = await self._auth.metadata(self._issuer)
             claims = GrantClaims(
@@ -371,9 +368,9 @@ class SelfServiceApi:
         body = {"keys": [dict(key) for key in keys]}
         return _jwks(await self._call("POST", path, body=body), f"POST /{path}")
 
-    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]:
-        """The organisation's scope access; ``include_public`` adds scopes open to all."""
-        params = {"accessible_for_all": "true"} if include_public else None
+    async def accessible_scopes(self) -> list[ScopeAccess]:
+        """The organisation's scope access, the scopes open to all included."""
+        params = {"accessible_for_all": "true"}
         document = await self._call("GET", "scopes/access/all", params=params)
         if not isinstance(document, list):
             raise _bad_response("GET /scopes/access/all", "not a JSON array")
@@ -474,14 +471,12 @@ def _client(document: object, what: str) -> RegisteredClient:
     scopes = _strings(document.get("scopes", []))
     if scopes is None:
         raise _bad_response(what, "scopes is not an array of strings")
-    org = document.get("client_orgno")
     return RegisteredClient(
         client_id=document["client_id"],
         client_name=str(document.get("client_name") or ""),
         description=str(document.get("description") or ""),
         integration_type=str(document.get("integration_type") or ""),
         scopes=scopes,
-        org=org if isinstance(org, str) else None,
         document=document,
     )
 
@@ -497,17 +492,10 @@ def _jwks(document: object, what: str) -> RegisteredJwks:
         expires = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
         public = {name: value for name, value in key.items() if name != "exp"}
         entries.append(JwksEntry(key["kid"], expires, public))
-    updated = document.get("last_updated")
-    return RegisteredJwks(tuple(entries), updated if isinstance(updated, str) else None)
+    return RegisteredJwks(tuple(entries))
 
 
 def _scope_access(document: object) -> ScopeAccess:
     if not isinstance(document, dict) or not isinstance(document.get("scope"), str):
         raise _bad_response("GET /scopes/access/all", "an entry without scope")
-    owner = document.get("owner_orgno")
-    return ScopeAccess(
-        scope=document["scope"],
-        state=str(document.get("state", "")),
-        owner_org=owner if isinstance(owner, str) else None,
-        accessible_for_all=document.get("accessible_for_all") is True,
-    )
+    return ScopeAccess(scope=document["scope"], state=str(document.get("state", "")))

@@ -216,8 +216,6 @@ class AuthorizationServerClient:
         return TokenResponse(
             access_token=access_token,
             expires_in=expires_in,
-            scope=str(document.get("scope", "")),
-            token_type=str(document.get("token_type", "Bearer")),
             document=document,
         )
 

@@ -22,8 +22,6 @@ class ServerMetadata:
 class TokenResponse:
     access_token: str = field(repr=False)
     expires_in: int
-    scope: str
-    token_type: str
     document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
     """The whole JSON answer (it holds the token too)."""
 
