@@ -482,6 +482,20 @@ def test_the_admin_credential_is_read_from_a_pem_or_pkcs12_secret(
     assert credential.key.certificate_chain
 
 
+def test_the_admin_credential_password_is_read_without_its_trailing_line_break(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {
+        "clientId": b"admin-client",
+        "keystore.p12": business_certificate.pkcs12(b"s3cret"),
+        "password": b"s3cret\r\n",
+    }
+
+    credential = admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+    assert credential.key.certificate_chain
+
+
 def test_an_admin_credential_without_client_id_says_what_to_add(
     business_certificate: BusinessCertificate,
 ) -> None:

@@ -43,7 +43,7 @@ import httpx
 
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.credentials.secret_data import raw_data, read_key
+from maskinporten_operator.credentials.secret_data import raw_data, read_key, trimmed_password
 from maskinporten_operator.oauth.authserver import ca_bundle_ssl_context
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.oauth.server_model import TokenRequestError, bounded
@@ -113,7 +113,7 @@ def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -
         data,
         ADMIN_KEY_SPEC,
         source=source,
-        password=password.removesuffix(b"\n") if password is not None else None,
+        password=None if password is None else trimmed_password(password),
         now=now,
     )
     if not key.certificate_chain:
