@@ -117,29 +117,21 @@ class SelfServiceError(Exception):
         self.error = error
         self.description = description
 
-    def again(self) -> SelfServiceError:
-        """The same error as a new exception, to raise once more."""
-        return type(self)(
-            str(self),
-            reason=self.reason,
-            status=self.status,
-            error=self.error,
-            description=self.description,
-        )
-
 
 class SelfServiceRejected(SelfServiceError):
     """The request was refused (HTTP 4xx but 429): a person must change something.
 
-    ``reason``: ``SelfServiceRejected``, or ``AdminTokenRejected`` when Maskinporten refused
-    the admin token. ``status`` 404 means the client does not exist in the organisation.
+    ``reason``: ``SelfServiceRejected``, ``AdminTokenRejected`` when Maskinporten refused the
+    admin token, or ``SelfServiceNotConfigured`` when the admin credential is missing or
+    unusable. ``status`` 404 means the client does not exist in the organisation.
     """
 
 
 class SelfServiceUnavailable(SelfServiceError):
     """No usable answer: HTTP 5xx or 429 (``SelfServiceUnavailable``), no connection or a timeout
     (``SelfServiceUnreachable``), an answer that cannot be read (``BadResponse``), or the same
-    for the admin token (``AdminTokenUnavailable``). Retrying later may help."""
+    for the admin token (``AdminTokenUnavailable``), or the admin credential's Secret could not
+    be read (``KubernetesApiError``). Retrying later may help."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.credentials.secret_data import raw_data, read_key, trimmed_password
 from maskinporten_operator.oauth.authserver import ca_bundle_ssl_context
+from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.oauth.server_model import TokenRequestError, bounded
 from maskinporten_operator.ports import (
@@ -246,12 +247,15 @@ class AdminTokenProvider:
         if self._cached is not None and now < self._cached.refresh_at:
             return self._cached.token
         if self._failure is not None and now < self._failure[0]:
-            raise self._failure[1].again()
+            raise copy_for_waiter(self._failure[1])
         if self._inflight is None:
             inflight = asyncio.ensure_future(self._request())
             inflight.add_done_callback(self._settled)
             self._inflight = inflight
-        return await asyncio.shield(self._inflight)
+        try:
+            return await asyncio.shield(self._inflight)
+        except SelfServiceError as error:
+            raise copy_for_waiter(error) from None
 
     def invalidate(self, token: str) -> None:
         """Forget ``token`` (the API refused it); a newer one already cached is kept."""
@@ -429,7 +433,7 @@ def _redact(text: str, token: str) -> str:
 
 
 def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
-    """4xx but 429 are rejections; the rest is the server's trouble."""
+    """A rejection or the server's trouble, as :func:`is_rejection` tells them apart."""
     try:
         document = response.json()
     except ValueError:
@@ -441,14 +445,10 @@ def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
         text = document.get("error_description", document.get("message"))
         description = bounded(_redact(text, token)) if isinstance(text, str) else None
     status = response.status_code
-    rejected = 400 <= status < 500 and status != 429
-    summary = f"{what} {'rejected the request' if rejected else 'failed'} (HTTP {status})"
-    if error is not None:
-        summary += f" {error}"
-    if description is not None:
-        summary += f": {description}"
+    rejected = is_rejection(status)
     kind = SelfServiceRejected if rejected else SelfServiceUnavailable
     reason = "SelfServiceRejected" if rejected else "SelfServiceUnavailable"
+    summary = failure_summary(what, status, error, description)
     return kind(summary, reason=reason, status=status, error=error, description=description)
 
 

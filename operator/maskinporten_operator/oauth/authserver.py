@@ -22,6 +22,7 @@ from typing import TypeGuard
 
 import httpx
 
+from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import (
     CLIENT_ASSERTION_TYPE,
     CLIENT_CREDENTIALS_GRANT_TYPE,
@@ -127,7 +128,7 @@ class AuthorizationServerClient:
         try:
             return await asyncio.shield(self._fetch_once(issuer))
         except TokenRequestError as error:
-            raise _again(error) from None
+            raise copy_for_waiter(error) from None
 
     def _fetch_once(self, issuer: str) -> asyncio.Task[ServerMetadata]:
         """The refresh of ``issuer``'s metadata in flight, started if there is none."""
@@ -285,13 +286,6 @@ def _not_sent(error: Exception, what: str) -> TokenRequestError:
     return TokenRequestError(f"{what} failed: {detail}", reason="ServerUnreachable")
 
 
-def _again(error: TokenRequestError) -> TokenRequestError:
-    """A copy for one of the callers sharing a request, so that they do not share a traceback."""
-    return TokenRequestError(
-        str(error), reason=error.reason, error=error.error, description=error.description
-    )
-
-
 def _decoded(response: httpx.Response) -> dict[str, object] | None:
     """The body as a JSON object, or None when it is not one (or too deeply nested to decode)."""
     try:
@@ -320,14 +314,10 @@ def _error_from_response(
     document = _decoded(response) or {}
     error = _bounded_text(document.get("error"))
     description = _bounded_text(document.get("error_description"))
-    is_rejection = 400 <= response.status_code < 500 and response.status_code != 429
-    verb = "rejected the request" if is_rejection else "failed"
-    summary = f"{what} {verb} (HTTP {response.status_code})"
-    if error is not None:
-        summary += f" {error}: {description}" if description is not None else f" {error}"
+    status = response.status_code
     return TokenRequestError(
-        summary,
-        reason=rejected if is_rejection else "ServerError",
+        failure_summary(what, status, error, description),
+        reason=rejected if is_rejection(status) else "ServerError",
         error=error,
         description=description,
     )
