@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from maskinporten_operator.oauth.grant import GRANT_TYPE
 from maskinporten_operator.oauth.server_model import ServerMetadata, TokenResponse
+from maskinporten_operator.reasons import Reason
 
 
 class KubeError(Exception):
@@ -80,7 +81,7 @@ class AuthorizationServer(Protocol):
 
 
 class TokenRequestMetrics(Protocol):
-    def token_request(self, *, seconds: float, reason: str | None) -> None:
+    def token_request(self, *, seconds: float, reason: Reason | None) -> None:
         """Record one token request and its duration; ``reason`` is None on success."""
         ...
 
@@ -96,7 +97,7 @@ MAX_KEYS = 5
 
 
 class SelfServiceError(Exception):
-    """A self-service API call failed; ``reason`` is a CamelCase summary.
+    """A self-service API call failed; ``reason`` says how (see the subclasses).
 
     ``status`` is the HTTP status (0 when no answer came); ``error`` and ``description`` are the
     API's (or, for the admin token, Maskinporten's) ``error`` and ``error_description``.
@@ -106,7 +107,7 @@ class SelfServiceError(Exception):
         self,
         message: str,
         *,
-        reason: str,
+        reason: Reason,
         status: int = 0,
         error: str | None = None,
         description: str | None = None,

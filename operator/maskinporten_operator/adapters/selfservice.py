@@ -61,6 +61,7 @@ from maskinporten_operator.ports import (
     SelfServiceRejected,
     SelfServiceUnavailable,
 )
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.settings import Environment
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,6 @@ def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -
 
 
 CREDENTIALS_SETTING = "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS"
-NOT_CONFIGURED = "SelfServiceNotConfigured"
 
 
 class AdminCredentialSecret:
@@ -170,7 +170,7 @@ class AdminCredentialSecret:
             raise SelfServiceUnavailable(
                 f"managed clients cannot be registered now: reading the {self._source} "
                 f"failed ({error}); it is read again with back-off",
-                reason="KubernetesApiError",
+                reason=Reason.KUBERNETES_API_ERROR,
             ) from None
         if secret is None:
             raise self._not_configured(
@@ -197,7 +197,7 @@ class AdminCredentialSecret:
         return SelfServiceRejected(
             f"managed clients cannot be registered: {problem}; the operator "
             "reads it again by itself (no restart needed)",
-            reason=NOT_CONFIGURED,
+            reason=Reason.SELF_SERVICE_NOT_CONFIGURED,
         )
 
 
@@ -293,11 +293,11 @@ class AdminTokenProvider:
 
 
 def _admin_token_error(error: TokenRequestError) -> SelfServiceError:
-    rejected = error.reason == "TokenRequestRejected"
+    rejected = error.reason is Reason.TOKEN_REQUEST_REJECTED
     kind = SelfServiceRejected if rejected else SelfServiceUnavailable
     return kind(
         f"self-service admin token: {error}",
-        reason="AdminTokenRejected" if rejected else "AdminTokenUnavailable",
+        reason=Reason.ADMIN_TOKEN_REJECTED if rejected else Reason.ADMIN_TOKEN_UNAVAILABLE,
         error=error.error,
         description=error.description,
     )
@@ -403,12 +403,12 @@ class SelfServiceApi:
                 )
             except httpx.TimeoutException:
                 raise SelfServiceUnavailable(
-                    f"{what} timed out", reason="SelfServiceUnreachable"
+                    f"{what} timed out", reason=Reason.SELF_SERVICE_UNREACHABLE
                 ) from None
             except httpx.HTTPError as error:
                 raise SelfServiceUnavailable(
                     f"{what} failed: {type(error).__name__}: {_redact(str(error), token)}",
-                    reason="SelfServiceUnreachable",
+                    reason=Reason.SELF_SERVICE_UNREACHABLE,
                 ) from None
             if response.status_code == 401 and attempt == 1:
                 self._tokens.invalidate(token)
@@ -447,7 +447,7 @@ def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
     status = response.status_code
     rejected = is_rejection(status)
     kind = SelfServiceRejected if rejected else SelfServiceUnavailable
-    reason = "SelfServiceRejected" if rejected else "SelfServiceUnavailable"
+    reason = Reason.SELF_SERVICE_REJECTED if rejected else Reason.SELF_SERVICE_UNAVAILABLE
     summary = failure_summary(what, status, error, description)
     return kind(summary, reason=reason, status=status, error=error, description=description)
 
@@ -455,7 +455,7 @@ def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
 def _bad_response(what: str, detail: str) -> SelfServiceUnavailable:
     return SelfServiceUnavailable(
         f"self-service API {what} answered with a body that cannot be read ({detail})",
-        reason="BadResponse",
+        reason=Reason.BAD_RESPONSE,
     )
 
 

@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from maskinporten_operator.reasons import Reason
+
 
 @dataclass(frozen=True)
 class ServerMetadata:
@@ -27,7 +29,7 @@ class TokenResponse:
 
 
 class TokenRequestError(Exception):
-    """A request to the authorization server failed; ``reason`` is a CamelCase summary:
+    """A request to the authorization server failed; ``reason`` says how:
 
     - ``ServerUnreachable``: no answer (timeout, connection, proxy, TLS, a URL the HTTP client
       cannot use);
@@ -46,7 +48,7 @@ class TokenRequestError(Exception):
         self,
         message: str,
         *,
-        reason: str,
+        reason: Reason,
         error: str | None = None,
         description: str | None = None,
     ) -> None:
