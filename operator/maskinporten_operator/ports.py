@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from maskinporten_operator.oauth.grant import GRANT_TYPE
 from maskinporten_operator.oauth.server_model import ServerMetadata, TokenResponse
+from maskinporten_operator.reasons import Reason
 
 
 class KubeError(Exception):
@@ -80,7 +81,7 @@ class AuthorizationServer(Protocol):
 
 
 class TokenRequestMetrics(Protocol):
-    def token_request(self, *, seconds: float, reason: str | None) -> None:
+    def token_request(self, *, seconds: float, reason: Reason | None) -> None:
         """Record one token request and its duration; ``reason`` is None on success."""
         ...
 
@@ -96,7 +97,7 @@ MAX_KEYS = 5
 
 
 class SelfServiceError(Exception):
-    """A self-service API call failed; ``reason`` is a CamelCase summary.
+    """A self-service API call failed; ``reason`` says how (see the subclasses).
 
     ``status`` is the HTTP status (0 when no answer came); ``error`` and ``description`` are the
     API's (or, for the admin token, Maskinporten's) ``error`` and ``error_description``.
@@ -106,7 +107,7 @@ class SelfServiceError(Exception):
         self,
         message: str,
         *,
-        reason: str,
+        reason: Reason,
         status: int = 0,
         error: str | None = None,
         description: str | None = None,
@@ -117,29 +118,21 @@ class SelfServiceError(Exception):
         self.error = error
         self.description = description
 
-    def again(self) -> SelfServiceError:
-        """The same error as a new exception, to raise once more."""
-        return type(self)(
-            str(self),
-            reason=self.reason,
-            status=self.status,
-            error=self.error,
-            description=self.description,
-        )
-
 
 class SelfServiceRejected(SelfServiceError):
     """The request was refused (HTTP 4xx but 429): a person must change something.
 
-    ``reason``: ``SelfServiceRejected``, or ``AdminTokenRejected`` when Maskinporten refused
-    the admin token. ``status`` 404 means the client does not exist in the organisation.
+    ``reason``: ``SelfServiceRejected``, ``AdminTokenRejected`` when Maskinporten refused the
+    admin token, or ``SelfServiceNotConfigured`` when the admin credential is missing or
+    unusable. ``status`` 404 means the client does not exist in the organisation.
     """
 
 
 class SelfServiceUnavailable(SelfServiceError):
     """No usable answer: HTTP 5xx or 429 (``SelfServiceUnavailable``), no connection or a timeout
     (``SelfServiceUnreachable``), an answer that cannot be read (``BadResponse``), or the same
-    for the admin token (``AdminTokenUnavailable``). Retrying later may help."""
+    for the admin token (``AdminTokenUnavailable``), or the admin credential's Secret could not
+    be read (``KubernetesApiError``). Retrying later may help."""
 
 
 @dataclass(frozen=True)
@@ -169,14 +162,13 @@ class ClientRegistration:
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """A client as the API answers it; ``org`` is ``client_orgno`` when given."""
+    """A client as the API answers it."""
 
     client_id: str
     client_name: str
     description: str
     integration_type: str
     scopes: tuple[str, ...]
-    org: str | None
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The whole JSON answer."""
 
@@ -193,14 +185,9 @@ class JwksEntry:
 
 @dataclass(frozen=True)
 class RegisteredJwks:
-    """A client's key set; ``last_updated`` as the API gives it (ISO 8601), None when absent."""
+    """A client's key set."""
 
     keys: tuple[JwksEntry, ...]
-    last_updated: str | None = None
-
-    @property
-    def kids(self) -> tuple[str, ...]:
-        return tuple(key.kid for key in self.keys)
 
     def key(self, kid: str) -> JwksEntry | None:
         return next((key for key in self.keys if key.kid == kid), None)
@@ -209,12 +196,10 @@ class RegisteredJwks:
 @dataclass(frozen=True)
 class ScopeAccess:
     """The organisation's access to a scope: ``state`` ``APPROVED`` (usable), ``REQUESTED`` or
-    ``DENIED``; ``accessible_for_all`` for a public scope."""
+    ``DENIED``."""
 
     scope: str
     state: str
-    owner_org: str | None = None
-    accessible_for_all: bool = False
 
     @property
     def accessible(self) -> bool:
@@ -255,4 +240,6 @@ class SelfService(Protocol):
         """Replace the whole key set (at most :data:`MAX_KEYS` public JWKs)."""
         ...
 
-    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]: ...
+    async def accessible_scopes(self) -> list[ScopeAccess]:
+        """The organisation's access to scopes, the public ones (open to all) included."""
+        ...

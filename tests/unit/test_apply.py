@@ -192,7 +192,7 @@ async def test_a_managed_client_has_a_key_registration_expiry_gauge(client_key: 
     applied = Applied()
     memory = memory_with_token()
     registered_until = NOW + 365 * 86_400
-    client = RegisteredClient("c", "team/weather", "d", "maskinporten", ("a:b",), None)
+    client = RegisteredClient("c", "team/weather", "d", "maskinporten", ("a:b",))
     jwks = RegisteredJwks((JwksEntry(client_key.kid, registered_until, client_key.public_jwk()),))
     memory.registration = KnownRegistration(client, jwks, accepted=True)
     memory.ring = KeyRing((RingKey(client_key, ACTIVE),), version="1")

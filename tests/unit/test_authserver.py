@@ -119,14 +119,12 @@ async def test_metadata_from_an_unreachable_issuer_is_server_unreachable(
 # --- token requests that succeed ----------------------------------------------------------------
 
 
-async def test_signed_grant_gets_a_bearer_token_with_its_lifetime_and_scope(
+async def test_signed_grant_gets_a_token_with_its_lifetime(
     standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
     assert response.expires_in == LIFETIME
-    assert response.scope == SCOPE
-    assert response.token_type == "Bearer"
 
 
 async def test_issued_token_verifies_against_the_servers_published_keys(
@@ -339,13 +337,11 @@ async def test_200_without_a_positive_integer_expires_in_is_a_bad_response(
     assert "eyJ.not-checked.here" not in str(error)
 
 
-async def test_successful_answer_without_scope_or_token_type_gets_defaults(
+async def test_successful_answer_without_scope_or_token_type_is_a_token(
     standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
     standin.fail_next(1, status=200, body=json.dumps({"access_token": "opaque", "expires_in": 120}))
 
     response = await auth.request_token(standin.token_endpoint, grant(standin, client_key))
 
-    assert response == TokenResponse(
-        access_token="opaque", expires_in=120, scope="", token_type="Bearer"
-    )
+    assert response == TokenResponse(access_token="opaque", expires_in=120)

@@ -156,9 +156,7 @@ def test_a_replaced_key_retires_after_its_tokens_and_the_mount_delay_when_mounte
     assert policies.retire_after(now=NOW, token_lifetime=600, client_jwk_mounted=mounted) == after
 
 
-CLIENT = RegisteredClient(
-    "c1", "team/weather", "ours", "maskinporten", ("b:read", "a:read"), org=None
-)
+CLIENT = RegisteredClient("c1", "team/weather", "ours", "maskinporten", ("b:read", "a:read"))
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from maskinporten_operator.reasons import Reason
+
 PREFIX = "maskinporten_operator"
 
 
@@ -89,11 +91,11 @@ class Metrics:
             registry=self.registry,
         )
 
-    def token_request(self, *, seconds: float, reason: str | None) -> None:
+    def token_request(self, *, seconds: float, reason: Reason | None) -> None:
         """Record one token request; ``reason`` is None on success."""
         self._latency.observe(seconds)
         if reason is None:
-            self._refreshes.labels(result="success", reason="TokenIssued").inc()
+            self._refreshes.labels(result="success", reason=Reason.TOKEN_ISSUED).inc()
         else:
             self._refreshes.labels(result="failure", reason=reason).inc()
 

@@ -43,8 +43,9 @@ import httpx
 
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.credentials.secret_data import raw_data, read_key
+from maskinporten_operator.credentials.secret_data import raw_data, read_key, trimmed_password
 from maskinporten_operator.oauth.authserver import ca_bundle_ssl_context
+from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.oauth.server_model import TokenRequestError, bounded
 from maskinporten_operator.ports import (
@@ -60,6 +61,7 @@ from maskinporten_operator.ports import (
     SelfServiceRejected,
     SelfServiceUnavailable,
 )
+from maskinporten_operator.reasons import Reason
 from maskinporten_operator.settings import Environment
 
 logger = logging.getLogger(__name__)
@@ -113,7 +115,7 @@ def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -
         data,
         ADMIN_KEY_SPEC,
         source=source,
-        password=password.removesuffix(b"\n") if password is not None else None,
+        password=None if password is None else trimmed_password(password),
         now=now,
     )
     if not key.certificate_chain:
@@ -125,7 +127,6 @@ def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -
 
 
 CREDENTIALS_SETTING = "MASKINPORTEN_OPERATOR_SELF_SERVICE_CREDENTIALS"
-NOT_CONFIGURED = "SelfServiceNotConfigured"
 
 
 class AdminCredentialSecret:
@@ -169,7 +170,7 @@ class AdminCredentialSecret:
             raise SelfServiceUnavailable(
                 f"managed clients cannot be registered now: reading the {self._source} "
                 f"failed ({error}); it is read again with back-off",
-                reason="KubernetesApiError",
+                reason=Reason.KUBERNETES_API_ERROR,
             ) from None
         if secret is None:
             raise self._not_configured(
@@ -196,7 +197,7 @@ class AdminCredentialSecret:
         return SelfServiceRejected(
             f"managed clients cannot be registered: {problem}; the operator "
             "reads it again by itself (no restart needed)",
-            reason=NOT_CONFIGURED,
+            reason=Reason.SELF_SERVICE_NOT_CONFIGURED,
         )
 
 
@@ -239,8 +240,6 @@ class AdminTokenProvider:
         self._cached: _Cached | None = None
         self._failure: tuple[float, SelfServiceError] | None = None
         self._inflight: asyncio.Future[str] | None = None
-        self.requests = 0
-        """Admin token requests made so far."""
 
     async def token(self) -> str:
         """A valid admin access token (raises SelfServiceError)."""
@@ -248,12 +247,15 @@ class AdminTokenProvider:
         if self._cached is not None and now < self._cached.refresh_at:
             return self._cached.token
         if self._failure is not None and now < self._failure[0]:
-            raise self._failure[1].again()
+            raise copy_for_waiter(self._failure[1])
         if self._inflight is None:
             inflight = asyncio.ensure_future(self._request())
             inflight.add_done_callback(self._settled)
             self._inflight = inflight
-        return await asyncio.shield(self._inflight)
+        try:
+            return await asyncio.shield(self._inflight)
+        except SelfServiceError as error:
+            raise copy_for_waiter(error) from None
 
     def invalidate(self, token: str) -> None:
         """Forget ``token`` (the API refused it); a newer one already cached is kept."""
@@ -266,7 +268,6 @@ class AdminTokenProvider:
         except SelfServiceError as error:
             self._failure = (self._clock() + self._hold, error)
             raise
-        self.requests += 1
         try:
             metadata = await self._auth.metadata(self._issuer)
             claims = GrantClaims(
@@ -292,11 +293,11 @@ class AdminTokenProvider:
 
 
 def _admin_token_error(error: TokenRequestError) -> SelfServiceError:
-    rejected = error.reason == "TokenRequestRejected"
+    rejected = error.reason is Reason.TOKEN_REQUEST_REJECTED
     kind = SelfServiceRejected if rejected else SelfServiceUnavailable
     return kind(
         f"self-service admin token: {error}",
-        reason="AdminTokenRejected" if rejected else "AdminTokenUnavailable",
+        reason=Reason.ADMIN_TOKEN_REJECTED if rejected else Reason.ADMIN_TOKEN_UNAVAILABLE,
         error=error.error,
         description=error.description,
     )
@@ -371,9 +372,9 @@ class SelfServiceApi:
         body = {"keys": [dict(key) for key in keys]}
         return _jwks(await self._call("POST", path, body=body), f"POST /{path}")
 
-    async def accessible_scopes(self, *, include_public: bool = True) -> list[ScopeAccess]:
-        """The organisation's scope access; ``include_public`` adds scopes open to all."""
-        params = {"accessible_for_all": "true"} if include_public else None
+    async def accessible_scopes(self) -> list[ScopeAccess]:
+        """The organisation's scope access, the scopes open to all included."""
+        params = {"accessible_for_all": "true"}
         document = await self._call("GET", "scopes/access/all", params=params)
         if not isinstance(document, list):
             raise _bad_response("GET /scopes/access/all", "not a JSON array")
@@ -402,12 +403,12 @@ class SelfServiceApi:
                 )
             except httpx.TimeoutException:
                 raise SelfServiceUnavailable(
-                    f"{what} timed out", reason="SelfServiceUnreachable"
+                    f"{what} timed out", reason=Reason.SELF_SERVICE_UNREACHABLE
                 ) from None
             except httpx.HTTPError as error:
                 raise SelfServiceUnavailable(
                     f"{what} failed: {type(error).__name__}: {_redact(str(error), token)}",
-                    reason="SelfServiceUnreachable",
+                    reason=Reason.SELF_SERVICE_UNREACHABLE,
                 ) from None
             if response.status_code == 401 and attempt == 1:
                 self._tokens.invalidate(token)
@@ -432,7 +433,7 @@ def _redact(text: str, token: str) -> str:
 
 
 def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
-    """4xx but 429 are rejections; the rest is the server's trouble."""
+    """A rejection or the server's trouble, as :func:`is_rejection` tells them apart."""
     try:
         document = response.json()
     except ValueError:
@@ -444,21 +445,17 @@ def _error(response: httpx.Response, what: str, token: str) -> SelfServiceError:
         text = document.get("error_description", document.get("message"))
         description = bounded(_redact(text, token)) if isinstance(text, str) else None
     status = response.status_code
-    rejected = 400 <= status < 500 and status != 429
-    summary = f"{what} {'rejected the request' if rejected else 'failed'} (HTTP {status})"
-    if error is not None:
-        summary += f" {error}"
-    if description is not None:
-        summary += f": {description}"
+    rejected = is_rejection(status)
     kind = SelfServiceRejected if rejected else SelfServiceUnavailable
-    reason = "SelfServiceRejected" if rejected else "SelfServiceUnavailable"
+    reason = Reason.SELF_SERVICE_REJECTED if rejected else Reason.SELF_SERVICE_UNAVAILABLE
+    summary = failure_summary(what, status, error, description)
     return kind(summary, reason=reason, status=status, error=error, description=description)
 
 
 def _bad_response(what: str, detail: str) -> SelfServiceUnavailable:
     return SelfServiceUnavailable(
         f"self-service API {what} answered with a body that cannot be read ({detail})",
-        reason="BadResponse",
+        reason=Reason.BAD_RESPONSE,
     )
 
 
@@ -474,14 +471,12 @@ def _client(document: object, what: str) -> RegisteredClient:
     scopes = _strings(document.get("scopes", []))
     if scopes is None:
         raise _bad_response(what, "scopes is not an array of strings")
-    org = document.get("client_orgno")
     return RegisteredClient(
         client_id=document["client_id"],
         client_name=str(document.get("client_name") or ""),
         description=str(document.get("description") or ""),
         integration_type=str(document.get("integration_type") or ""),
         scopes=scopes,
-        org=org if isinstance(org, str) else None,
         document=document,
     )
 
@@ -497,17 +492,10 @@ def _jwks(document: object, what: str) -> RegisteredJwks:
         expires = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
         public = {name: value for name, value in key.items() if name != "exp"}
         entries.append(JwksEntry(key["kid"], expires, public))
-    updated = document.get("last_updated")
-    return RegisteredJwks(tuple(entries), updated if isinstance(updated, str) else None)
+    return RegisteredJwks(tuple(entries))
 
 
 def _scope_access(document: object) -> ScopeAccess:
     if not isinstance(document, dict) or not isinstance(document.get("scope"), str):
         raise _bad_response("GET /scopes/access/all", "an entry without scope")
-    owner = document.get("owner_orgno")
-    return ScopeAccess(
-        scope=document["scope"],
-        state=str(document.get("state", "")),
-        owner_org=owner if isinstance(owner, str) else None,
-        accessible_for_all=document.get("accessible_for_all") is True,
-    )
+    return ScopeAccess(scope=document["scope"], state=str(document.get("state", "")))

@@ -33,6 +33,7 @@ from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import sign_client_assertion, sign_grant
 from maskinporten_operator.oauth.server_model import TokenRequestError, TokenResponse
+from maskinporten_operator.reasons import Reason
 
 COMMAND = "token"
 EPILOG = """\
@@ -188,7 +189,7 @@ async def _fetch(
             return await auth.request_client_credentials_token(endpoint, assertion, request.scopes)
         return await auth.request_token(endpoint, sign_grant(request.claims, key, now=now))
     except TokenRequestError as error:
-        rejected = error.reason == "TokenRequestRejected"
+        rejected = error.reason is Reason.TOKEN_REQUEST_REJECTED
         raise CommandError(
             str(error),
             exit_code=EXIT_REFUSED if rejected else EXIT_UNREACHABLE,
@@ -199,12 +200,12 @@ async def _fetch(
 
 
 def _hint(error: TokenRequestError) -> str:
-    if error.reason == "ServerUnreachable" and "CERTIFICATE_VERIFY_FAILED" in str(error):
+    if error.reason is Reason.SERVER_UNREACHABLE and "CERTIFICATE_VERIFY_FAILED" in str(error):
         return (
             "the server's certificate is not trusted: for a private CA or a TLS-inspecting "
             "proxy, give its CA certificates with --ca-bundle FILE"
         )
-    if error.reason == "ServerUnreachable":
+    if error.reason is Reason.SERVER_UNREACHABLE:
         return "check the URL and the network; behind a proxy, set HTTPS_PROXY"
     text = f"{error.error or ''} {error.description or ''}"
     return next((hint for marker, hint in HINTS if marker in text), "")

@@ -49,7 +49,7 @@ def encode_data(data: Mapping[str, str]) -> dict[str, str]:
 
 
 def password_in(data: Mapping[str, bytes], key: str, *, where: str) -> bytes:
-    """The password under ``key``, without one trailing line break (as ``echo pw >`` leaves it).
+    """The password under ``key``, without its trailing line break (:func:`trimmed_password`).
 
     Raises :class:`MissingDataError` when there is no such key: an absent password is never
     read as an empty one.
@@ -57,6 +57,12 @@ def password_in(data: Mapping[str, bytes], key: str, *, where: str) -> bytes:
     password = data.get(key)
     if password is None:
         raise _missing(where, f"'{key}'", data)
+    return trimmed_password(password)
+
+
+def trimmed_password(password: bytes) -> bytes:
+    """A password as stored in a Secret, without one trailing line break (``\\n`` or ``\\r\\n``,
+    as ``echo pw >`` leaves it)."""
     return password.removesuffix(b"\n").removesuffix(b"\r")
 
 

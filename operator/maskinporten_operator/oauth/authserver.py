@@ -22,6 +22,7 @@ from typing import TypeGuard
 
 import httpx
 
+from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import (
     CLIENT_ASSERTION_TYPE,
     CLIENT_CREDENTIALS_GRANT_TYPE,
@@ -33,6 +34,7 @@ from maskinporten_operator.oauth.server_model import (
     TokenResponse,
     bounded,
 )
+from maskinporten_operator.reasons import Reason
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ class AuthorizationServerClient:
         try:
             return await asyncio.shield(self._fetch_once(issuer))
         except TokenRequestError as error:
-            raise _again(error) from None
+            raise copy_for_waiter(error) from None
 
     def _fetch_once(self, issuer: str) -> asyncio.Task[ServerMetadata]:
         """The refresh of ``issuer``'s metadata in flight, started if there is none."""
@@ -171,8 +173,8 @@ class AuthorizationServerClient:
         what = f"metadata {url}"
         response = await self._send("GET", url, what=what)
         if response.status_code != 200:
-            raise _error_from_response(response, what, rejected="BadMetadata")
-        document = _json_object(response, what, reason="BadMetadata")
+            raise _error_from_response(response, what, rejected=Reason.BAD_METADATA)
+        document = _json_object(response, what, reason=Reason.BAD_METADATA)
         return _parse_metadata(document, issuer, url)
 
     async def request_token(self, token_endpoint: str, assertion: str) -> TokenResponse:
@@ -202,22 +204,20 @@ class AuthorizationServerClient:
         what = f"token endpoint {token_endpoint}"
         if response.status_code != 200:
             raise _error_from_response(response, what)
-        document = _json_object(response, what, reason="BadResponse")
+        document = _json_object(response, what, reason=Reason.BAD_RESPONSE)
         access_token = document.get("access_token")
         expires_in = document.get("expires_in")
         if not isinstance(access_token, str) or not access_token:
             raise TokenRequestError(
-                f"{what} answered 200 without an access_token", reason="BadResponse"
+                f"{what} answered 200 without an access_token", reason=Reason.BAD_RESPONSE
             )
         if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
             raise TokenRequestError(
-                f"{what} answered without a positive integer expires_in", reason="BadResponse"
+                f"{what} answered without a positive integer expires_in", reason=Reason.BAD_RESPONSE
             )
         return TokenResponse(
             access_token=access_token,
             expires_in=expires_in,
-            scope=str(document.get("scope", "")),
-            token_type=str(document.get("token_type", "Bearer")),
             document=document,
         )
 
@@ -230,7 +230,7 @@ class AuthorizationServerClient:
         token = response.text.strip().strip('"')
         if response.status_code != 200 or not token:
             raise TokenRequestError(
-                f"{what} failed (HTTP {response.status_code})", reason="AltinnExchangeFailed"
+                f"{what} failed (HTTP {response.status_code})", reason=Reason.ALTINN_EXCHANGE_FAILED
             )
         return token
 
@@ -275,23 +275,16 @@ def _not_sent(error: Exception, what: str) -> TokenRequestError:
     while isinstance(error, ExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]  # anyio's connect wraps a lone failure in a group
     if isinstance(error, httpx.TimeoutException):
-        return TokenRequestError(f"{what} timed out", reason="ServerUnreachable")
+        return TokenRequestError(f"{what} timed out", reason=Reason.SERVER_UNREACHABLE)
     if isinstance(error, httpx.DecodingError):
         return TokenRequestError(
-            f"{what} failed: the answer's content could not be decoded", reason="BadResponse"
+            f"{what} failed: the answer's content could not be decoded", reason=Reason.BAD_RESPONSE
         )
     detail = type(error).__name__
     message = str(error) if isinstance(error, _DESCRIBED_ERRORS) else ""
     if message:
         detail += f": {message}"
-    return TokenRequestError(f"{what} failed: {detail}", reason="ServerUnreachable")
-
-
-def _again(error: TokenRequestError) -> TokenRequestError:
-    """A copy for one of the callers sharing a request, so that they do not share a traceback."""
-    return TokenRequestError(
-        str(error), reason=error.reason, error=error.error, description=error.description
-    )
+    return TokenRequestError(f"{what} failed: {detail}", reason=Reason.SERVER_UNREACHABLE)
 
 
 def _decoded(response: httpx.Response) -> dict[str, object] | None:
@@ -303,7 +296,7 @@ def _decoded(response: httpx.Response) -> dict[str, object] | None:
     return document if isinstance(document, dict) else None
 
 
-def _json_object(response: httpx.Response, what: str, *, reason: str) -> dict[str, object]:
+def _json_object(response: httpx.Response, what: str, *, reason: Reason) -> dict[str, object]:
     document = _decoded(response)
     if document is None:
         raise TokenRequestError(
@@ -314,7 +307,7 @@ def _json_object(response: httpx.Response, what: str, *, reason: str) -> dict[st
 
 
 def _error_from_response(
-    response: httpx.Response, what: str, *, rejected: str = "TokenRequestRejected"
+    response: httpx.Response, what: str, *, rejected: Reason = Reason.TOKEN_REQUEST_REJECTED
 ) -> TokenRequestError:
     """A non-200 answer. Client errors (4xx but 429) are rejections a person must fix, with reason
     ``rejected``; the rest are server trouble (``ServerError``). The server's OAuth ``error`` and
@@ -322,14 +315,10 @@ def _error_from_response(
     document = _decoded(response) or {}
     error = _bounded_text(document.get("error"))
     description = _bounded_text(document.get("error_description"))
-    is_rejection = 400 <= response.status_code < 500 and response.status_code != 429
-    verb = "rejected the request" if is_rejection else "failed"
-    summary = f"{what} {verb} (HTTP {response.status_code})"
-    if error is not None:
-        summary += f" {error}: {description}" if description is not None else f" {error}"
+    status = response.status_code
     return TokenRequestError(
-        summary,
-        reason=rejected if is_rejection else "ServerError",
+        failure_summary(what, status, error, description),
+        reason=rejected if is_rejection(status) else Reason.SERVER_ERROR,
         error=error,
         description=description,
     )
@@ -351,7 +340,7 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
     if not isinstance(declared, str) or declared.rstrip("/") != issuer.rstrip("/"):
         raise TokenRequestError(
             f"metadata {url} declares issuer {declared!r:.200}, expected {issuer!r}",
-            reason="BadMetadata",
+            reason=Reason.BAD_METADATA,
         )
     return ServerMetadata(
         issuer=declared,
@@ -366,7 +355,7 @@ def _endpoint(document: dict[str, object], name: str, url: str, default: str | N
     if not _is_absolute_http_url(value):
         raise TokenRequestError(
             f"metadata {url} has no usable {name} (an absolute http(s) URL): {value!r:.200}",
-            reason="BadMetadata",
+            reason=Reason.BAD_METADATA,
         )
     return value
 

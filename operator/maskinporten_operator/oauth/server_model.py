@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from maskinporten_operator.reasons import Reason
+
 
 @dataclass(frozen=True)
 class ServerMetadata:
@@ -22,14 +24,12 @@ class ServerMetadata:
 class TokenResponse:
     access_token: str = field(repr=False)
     expires_in: int
-    scope: str
-    token_type: str
     document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
     """The whole JSON answer (it holds the token too)."""
 
 
 class TokenRequestError(Exception):
-    """A request to the authorization server failed; ``reason`` is a CamelCase summary:
+    """A request to the authorization server failed; ``reason`` says how:
 
     - ``ServerUnreachable``: no answer (timeout, connection, proxy, TLS, a URL the HTTP client
       cannot use);
@@ -48,7 +48,7 @@ class TokenRequestError(Exception):
         self,
         message: str,
         *,
-        reason: str,
+        reason: Reason,
         error: str | None = None,
         description: str | None = None,
     ) -> None:

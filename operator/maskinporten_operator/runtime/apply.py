@@ -10,6 +10,7 @@ from typing import Any
 
 from maskinporten_operator.adapters.metrics import ClientState, ClientStates
 from maskinporten_operator.ports import KubeError, KubernetesApi
+from maskinporten_operator.reasons import EventType
 from maskinporten_operator.reconcile import conditions
 from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.reconcile.memory import ClientMemory
@@ -46,7 +47,9 @@ async def apply_outcome(
             log.warning("status not updated, retried at the next wake-up: %s", error)
     for event in outcome.events:
         post_event(event)
-        (log.info if event.type == "Normal" else log.warning)("%s: %s", event.reason, event.message)
+        (log.info if event.type == EventType.NORMAL else log.warning)(
+            "%s: %s", event.reason, event.message
+        )
     if not outcome.ready and not outcome.events:
         ready = conditions.find(outcome.status["conditions"], conditions.READY)
         log.warning("%s again: %s", ready["reason"], ready["message"])
