@@ -114,7 +114,7 @@ async def create_or_read(
 
 def token_request_failure(error: TokenRequestError, label: str = "") -> Failure:
     """The authorization server client's error, with its reason."""
-    return Failure(Reason(error.reason), label + str(error))
+    return Failure(error.reason, label + str(error))
 
 
 async def auth_call(call: Awaitable[T]) -> T:
@@ -127,7 +127,7 @@ async def auth_call(call: Awaitable[T]) -> T:
 
 
 def self_service_failure(error: SelfServiceError) -> Failure:
-    return Failure(Reason(error.reason), str(error))
+    return Failure(error.reason, str(error))
 
 
 async def self_service_call(call: Awaitable[T]) -> T:
