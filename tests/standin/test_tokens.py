@@ -57,9 +57,9 @@ async def test_x5c_grant_with_a_trusted_business_certificate_gets_a_token(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    response = await post_grant(http, standin, grants.x5c(certificate))
+    response = await post_grant(http, standin, grants.x5c(business_certificate))
 
     claims = await _token_claims(http, standin, response)
     assert claims["client_id"] == CERT_CLIENT_ID
@@ -71,9 +71,9 @@ async def test_x5c_grant_signed_with_rs512_is_accepted(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    response = await post_grant(http, standin, grants.x5c(certificate, alg="RS512"))
+    response = await post_grant(http, standin, grants.x5c(business_certificate, alg="RS512"))
 
     assert response.status_code == 200, response.text
 

@@ -21,8 +21,7 @@ from maskinporten_operator.oauth.grant import (
     sign_grant,
 )
 from maskinporten_testbed.testca import BusinessCertificate
-
-from . import helpers
+from tests import helpers
 
 NOW = 1_800_000_000
 ISSUER = "https://test.maskinporten.no/"
