@@ -13,7 +13,8 @@ import yaml
 
 from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.standin import StandinThread
-from maskinporten_testbed.testca import CertificateAuthority
+from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+from tests.helpers import NOW, ORG
 from tests.integration.helpers import (
     LONG_SCOPE,
     SCOPE,
@@ -54,8 +55,14 @@ def standin() -> Iterator[StandinThread]:
 
 @pytest.fixture(scope="session")
 def ca() -> CertificateAuthority:
-    """A test CA issuing business certificates ("virksomhetssertifikat")."""
-    return CertificateAuthority()
+    """A test CA issuing business certificates ("virksomhetssertifikat") at ``NOW``."""
+    return CertificateAuthority(now=NOW)
+
+
+@pytest.fixture(scope="session")
+def business_certificate(ca: CertificateAuthority) -> BusinessCertificate:
+    """The business certificate of ``ORG``, valid for a year from ``NOW``."""
+    return ca.issue(ORG)
 
 
 @pytest.fixture(scope="session")

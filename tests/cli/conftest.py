@@ -31,11 +31,6 @@ from .helpers import (
 
 
 @pytest.fixture(scope="session")
-def certificate(ca: CertificateAuthority) -> BusinessCertificate:
-    return ca.issue(ORG)
-
-
-@pytest.fixture(scope="session")
 def registered_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -86,7 +81,7 @@ def files(
     tmp_path_factory: pytest.TempPathFactory,
     client_key: ClientKey,
     registered_key: rsa.RSAPrivateKey,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> Files:
     directory = tmp_path_factory.mktemp("credentials")
 
@@ -107,7 +102,7 @@ def files(
             pem(ser.PrivateFormat.PKCS8, ser.BestAvailableEncryption(PASSWORD.encode())),
         ),
         password=write("password.txt", PASSWORD + "\n"),
-        p12=write("virksomhet.p12", certificate.pkcs12(PASSWORD.encode())),
-        certificate_key=write("virksomhet.key", certificate.private_key_pem()),
-        certificate_chain=write("virksomhet.crt", certificate.chain_pem()),
+        p12=write("virksomhet.p12", business_certificate.pkcs12(PASSWORD.encode())),
+        certificate_key=write("virksomhet.key", business_certificate.private_key_pem()),
+        certificate_chain=write("virksomhet.crt", business_certificate.chain_pem()),
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 import sys
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from maskinporten_testbed.standin import StandinThread
+from tests.helpers import decode_jwt
 
 CLI = str(Path(sys.executable).parent / "maskinporten-operator")
 ORG = "123456789"
@@ -60,13 +59,7 @@ def token_args(standin: StandinThread, client_id: str = KID_CLIENT) -> list[str]
     return ["token", "--client-id", client_id, "--scope", SCOPE, "--issuer", standin.issuer]
 
 
-def claims_of(token: str) -> dict[str, Any]:
-    payload = token.strip().split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
-    return decoded
-
-
 def issued(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The claims of the token a successful run printed."""
     assert result.returncode == 0, result.stderr
-    return claims_of(result.stdout)
+    return decode_jwt(result.stdout).claims

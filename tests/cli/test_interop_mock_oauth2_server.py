@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from maskinporten_testbed import mockoauth2
+from tests.helpers import decode_jwt
 
-from .helpers import Files, claims_of, run
+from .helpers import Files, run
 
 CLIENT_ID = "interop-client"
 
@@ -34,7 +35,7 @@ def client_credentials(issuer: str, files: Files, *args: str) -> dict[str, objec
         "--issuer", issuer, *args,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return claims_of(result.stdout)
+    return decode_jwt(result.stdout).claims
 
 
 def test_token_for_the_client_named_in_the_assertion(issuer: str, files: Files) -> None:

@@ -6,8 +6,9 @@ import json
 
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.standin import StandinThread
+from tests.helpers import decode_jwt
 
-from .helpers import KID_CLIENT, SCOPE, Files, claims_of, run, token_args
+from .helpers import KID_CLIENT, SCOPE, Files, run, token_args
 
 
 def test_default_output_is_the_bare_token_on_one_line(standin: StandinThread, files: Files) -> None:
@@ -23,7 +24,8 @@ def test_header_output_is_an_authorization_header(standin: StandinThread, files:
     result = run(*token_args(standin), "--jwk", files.jwk, "--header")
 
     assert result.stdout.startswith("Authorization: Bearer ey")
-    assert claims_of(result.stdout.removeprefix("Authorization: Bearer "))["scope"] == SCOPE
+    token = result.stdout.removeprefix("Authorization: Bearer ")
+    assert decode_jwt(token).claims["scope"] == SCOPE
 
 
 def test_json_output_has_the_whole_response_and_the_decoded_claims(
@@ -33,7 +35,7 @@ def test_json_output_has_the_whole_response_and_the_decoded_claims(
 
     assert set(document["token"]) == {"access_token", "token_type", "expires_in", "scope"}
     assert document["token"]["expires_in"] == 600
-    assert document["claims"] == claims_of(document["token"]["access_token"])
+    assert document["claims"] == decode_jwt(document["token"]["access_token"]).claims
     assert document["claims"]["client_id"] == KID_CLIENT
 
 

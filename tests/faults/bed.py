@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
 from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
+from tests.helpers import decode_jwt
 from tests.integration.helpers import GROUP, PLURAL, VERSION, Cluster
 
 LONG = os.environ.get("MASKINPORTEN_FAULTS", "short") == "long"
@@ -330,9 +331,7 @@ def written_at(cluster: Cluster, name: str) -> float:
     token = token_of(cluster, name)
     if token is None:
         return 0.0
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return float(claims["iat"])
+    return float(decode_jwt(token).claims["iat"])
 
 
 def secret_names(cluster: Cluster) -> set[str]:

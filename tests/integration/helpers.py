@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,14 +152,6 @@ def provision(
         },
     )
     return client_id, key
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return claims
 
 
 def wait_until_established(api_client: kubernetes.client.ApiClient, crd_name: str) -> None:

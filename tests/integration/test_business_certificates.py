@@ -9,8 +9,9 @@ import pytest
 from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import Client, StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+from tests.helpers import decode_jwt
 
-from .helpers import ORG, SCOPE, Cluster, jwt_claims
+from .helpers import ORG, SCOPE, Cluster
 
 PASSWORD = b"correct horse"
 
@@ -50,7 +51,7 @@ def test_pkcs12_keystore_with_password_gets_a_token_by_x5c(
     cluster.create_client("p12", _spec(client_id, {"passwordSecretRef": {"name": "certificate"}}))
     cluster.wait_condition("p12", status="True")
     token = cluster.secret_data("p12-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    assert jwt_claims(token)["client_id"] == client_id
+    assert decode_jwt(token).claims["client_id"] == client_id
     assert cluster.get_client("p12")["status"]["certificateNotAfter"].endswith("Z")
 
 

@@ -10,8 +10,9 @@ from joserfc.jwk import RSAKey
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
+from tests.helpers import decode_jwt
 
-from .helpers import ORG, SCOPE, Cluster, jwt_claims
+from .helpers import ORG, SCOPE, Cluster
 
 OTHER_ORG = "310000001"
 
@@ -39,7 +40,8 @@ def _spec(client_id: str, **extra: object) -> dict[str, object]:
 
 def _token(cluster: Cluster, name: str) -> dict[str, Any]:
     cluster.wait_condition(name, status="True")
-    return jwt_claims(cluster.secret_data(f"{name}-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"])
+    token = cluster.secret_data(f"{name}-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
+    return decode_jwt(token).claims
 
 
 def test_encrypted_pem_key_with_a_password_secret_gets_a_token(

@@ -13,8 +13,9 @@ import pytest
 from maskinporten_operator.credentials.keys import generate_client_key
 from maskinporten_testbed import mockoauth2
 from maskinporten_testbed.operatorprocess import OperatorProcess
+from tests.helpers import decode_jwt
 
-from .helpers import Cluster, jwt_claims
+from .helpers import Cluster
 
 pytestmark = pytest.mark.skipif(not mockoauth2.available(), reason="needs java and mvn")
 
@@ -67,6 +68,6 @@ def test_client_credentials_with_private_key_jwt_get_a_token_from_another_server
     )
     interop.wait_condition("interop", status="True", timeout=60)
     data = interop.secret_data("interop-maskinporten")
-    claims = jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])
+    claims = decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN"]).claims
     assert (claims["iss"], claims["sub"]) == (issuer, "interop-client")
     assert data["MASKINPORTEN_ISSUER"] == issuer

@@ -32,8 +32,9 @@ from maskinporten_testbed.selfservice import (
 )
 from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
+from tests.helpers import decode_jwt
 
-from .helpers import ORG, SCOPE, Cluster, eventually, jwt_claims
+from .helpers import ORG, SCOPE, Cluster, eventually
 
 OTHER_SCOPE = "test:long"
 NOT_GRANTED = "test:nobody"
@@ -196,7 +197,7 @@ def test_create_gives_a_registered_client_and_a_token_with_no_manual_step(
     data = managed.secret_data("weather-maskinporten")
     assert status["clientId"] == client_id
     assert data["MASKINPORTEN_CLIENT_ID"] == client_id
-    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["client_id"] == client_id
+    assert decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN"]).claims["client_id"] == client_id
     assert managed.condition("weather", "ClientRegistered")["status"] == "True"
     assert status["keys"][0]["state"] == "Active"
     print(f"\nself-service API calls per create: {len(calls(selfservice))}: {calls(selfservice)}")
@@ -429,7 +430,7 @@ class TokenSampler:
         while not self._stop.wait(0.2):
             now = time.time()
             token = self._cluster.secret_data(self._secret).get("MASKINPORTEN_ACCESS_TOKEN")
-            valid = token is not None and jwt_claims(token)["exp"] > now
+            valid = token is not None and decode_jwt(token).claims["exp"] > now
             self.samples += 1
             if valid:
                 invalid_since = None

@@ -7,6 +7,7 @@ import json
 from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
+from tests.helpers import decode_jwt
 
 from .helpers import (
     LONG_SCOPE,
@@ -14,7 +15,6 @@ from .helpers import (
     SHORT_LIFETIME,
     SHORT_SCOPE,
     Cluster,
-    jwt_claims,
     provision,
     register,
 )
@@ -38,7 +38,7 @@ def test_generated_key_is_published_and_a_token_arrives_once_it_is_registered(
     register(standin, client_id, key)
     cluster.wait_condition("generated", status="True", reason="TokenIssued")
     token = cluster.secret_data("generated-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    assert jwt_claims(token)["client_id"] == client_id
+    assert decode_jwt(token).claims["client_id"] == client_id
 
 
 def test_workload_secret_holds_the_token_and_the_maskinporten_settings(
@@ -66,7 +66,7 @@ def test_workload_secret_holds_the_token_and_the_maskinporten_settings(
     )
     assert data["MASKINPORTEN_JWKS_URI"] == standin.issuer + "jwk"
     assert data["MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT"].endswith("Z")
-    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["scope"] == SCOPE
+    assert decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN"]).claims["scope"] == SCOPE
 
 
 def test_workload_secret_is_owned_labelled_and_never_marked_for_reloader(
@@ -110,14 +110,14 @@ def test_token_is_replaced_before_it_expires(cluster: Cluster, standin: StandinT
     provision(cluster, standin, "short", scopes=(SHORT_SCOPE,))
     cluster.wait_condition("short", status="True")
     first = cluster.secret_data("short-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    expires = jwt_claims(first)["exp"]
+    expires = decode_jwt(first).claims["exp"]
 
     def replaced() -> str | None:
         token = cluster.secret_data("short-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
         return token if token != first else None
 
     second = eventually(replaced, what="a refreshed token")
-    assert jwt_claims(second)["iat"] < expires
+    assert decode_jwt(second).claims["iat"] < expires
 
 
 def test_short_token_lifetime_is_reported_as_unsafe_for_mounted_files(
@@ -140,7 +140,7 @@ def test_scope_change_gets_a_new_token_at_once(cluster: Cluster, standin: Standi
         what="the changed spec to be handled",
     )
     token = cluster.secret_data("rescoped-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    assert jwt_claims(token)["scope"] == LONG_SCOPE
+    assert decode_jwt(token).claims["scope"] == LONG_SCOPE
 
 
 def test_force_refresh_annotation_gets_a_new_token_at_once(
@@ -207,8 +207,8 @@ def test_each_named_token_is_written_under_its_own_keys(
     provision(cluster, standin, "several", scopes=(SCOPE, LONG_SCOPE), spec={"tokens": tokens})
     cluster.wait_condition("several", status="True")
     data = cluster.secret_data("several-maskinporten")
-    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN_READER"])["scope"] == SCOPE
-    assert jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN_LONG_LIVED"])["scope"] == LONG_SCOPE
+    assert decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN_READER"]).claims["scope"] == SCOPE
+    assert decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN_LONG_LIVED"]).claims["scope"] == LONG_SCOPE
     assert "MASKINPORTEN_ACCESS_TOKEN" not in data
     status = cluster.get_client("several")["status"]
     assert [(t["name"], t["secretKey"]) for t in status["tokens"]] == [
@@ -224,7 +224,7 @@ def test_audience_restricted_token_carries_the_resource_as_audience(
     provision(cluster, standin, "audience", spec={"resource": api}, resources=(api,))
     cluster.wait_condition("audience", status="True")
     token = cluster.secret_data("audience-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"]
-    assert jwt_claims(token)["aud"] == api
+    assert decode_jwt(token).claims["aud"] == api
 
 
 def test_altinn_exchange_writes_an_altinn_token_beside_the_maskinporten_one(
@@ -233,7 +233,7 @@ def test_altinn_exchange_writes_an_altinn_token_beside_the_maskinporten_one(
     client_id, _ = provision(cluster, standin, "altinn", spec={"altinnExchange": True})
     cluster.wait_condition("altinn", status="True")
     data = cluster.secret_data("altinn-maskinporten")
-    altinn = jwt_claims(data["ALTINN_ACCESS_TOKEN"])
+    altinn = decode_jwt(data["ALTINN_ACCESS_TOKEN"]).claims
     assert altinn["token_type"] == "altinn"
     assert altinn["client_id"] == client_id
-    assert altinn["exp"] == jwt_claims(data["MASKINPORTEN_ACCESS_TOKEN"])["exp"]
+    assert altinn["exp"] == decode_jwt(data["MASKINPORTEN_ACCESS_TOKEN"]).claims["exp"]

@@ -22,11 +22,6 @@ from .helpers import (
 
 
 @pytest.fixture(scope="session")
-def admin_certificate(ca: CertificateAuthority) -> BusinessCertificate:
-    return ca.issue(ORG)
-
-
-@pytest.fixture(scope="session")
 def other_certificate(ca: CertificateAuthority) -> BusinessCertificate:
     return ca.issue(OTHER_ORG)
 
@@ -56,9 +51,11 @@ async def selfservice(standin: MaskinportenStandin) -> AsyncIterator[SelfService
 
 @pytest.fixture
 def admin(
-    standin: MaskinportenStandin, ca: CertificateAuthority, admin_certificate: BusinessCertificate
+    standin: MaskinportenStandin,
+    ca: CertificateAuthority,
+    business_certificate: BusinessCertificate,
 ) -> AdminClient:
-    return provision_admin_client(standin, ca, ORG, certificate=admin_certificate)
+    return provision_admin_client(standin, ca, ORG, certificate=business_certificate)
 
 
 @pytest.fixture

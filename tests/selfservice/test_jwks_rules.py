@@ -267,22 +267,22 @@ async def test_an_exp_sent_with_a_key_is_ignored_for_the_servers_own(
 
 
 async def test_a_key_locked_to_its_certificate_keeps_its_x5c(
-    api: Api, client_id: str, admin_certificate: BusinessCertificate
+    api: Api, client_id: str, business_certificate: BusinessCertificate
 ) -> None:
-    certified = RSAKey.import_key(admin_certificate.private_key_pem())
-    jwk = public_jwk(certified, "certified", x5c=admin_certificate.x5c())
+    certified = RSAKey.import_key(business_certificate.private_key_pem())
+    jwk = public_jwk(certified, "certified", x5c=business_certificate.x5c())
 
     response = await api.post_keys(client_id, jwk)
 
     assert response.status_code == 200, response.text
-    assert response.json()["keys"][0]["x5c"] == admin_certificate.x5c()
+    assert response.json()["keys"][0]["x5c"] == business_certificate.x5c()
 
 
 async def test_an_x5c_for_another_key_is_refused(
-    api: Api, client_id: str, keys: list[RSAKey], admin_certificate: BusinessCertificate
+    api: Api, client_id: str, keys: list[RSAKey], business_certificate: BusinessCertificate
 ) -> None:
     response = await api.post_keys(
-        client_id, public_jwk(keys[0], "k1", x5c=admin_certificate.x5c())
+        client_id, public_jwk(keys[0], "k1", x5c=business_certificate.x5c())
     )
 
     assert_refused(response, 400, "invalid_client_metadata", "x5c", "not for this key")

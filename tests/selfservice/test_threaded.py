@@ -24,11 +24,11 @@ from .helpers import GRANT_TYPE, ORG, SCOPE, client_model, public_jwk
 
 @pytest.fixture
 def threads(
-    ca: CertificateAuthority, admin_certificate: BusinessCertificate
+    ca: CertificateAuthority, business_certificate: BusinessCertificate
 ) -> Iterator[tuple[StandinThread, SelfServiceThread, AdminClient]]:
     with StandinThread() as standin, SelfServiceThread(standin) as selfservice:
         selfservice.grant_scope_access(ORG, SCOPE)
-        admin = provision_admin_client(standin, ca, ORG, certificate=admin_certificate)
+        admin = provision_admin_client(standin, ca, ORG, certificate=business_certificate)
         yield standin, selfservice, admin
 
 

@@ -8,7 +8,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
-from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+from maskinporten_testbed.testca import CertificateAuthority
 
 from .helpers import (
     CERT_CLIENT_ID,
@@ -21,11 +21,6 @@ from .helpers import (
     Grants,
     new_client_key,
 )
-
-
-@pytest.fixture(scope="session")
-def certificate(ca: CertificateAuthority) -> BusinessCertificate:
-    return ca.issue(ORG)
 
 
 @pytest.fixture(scope="session")

@@ -156,10 +156,10 @@ async def test_admin_requests_lists_and_clears_the_request_log(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
     await post_grant(http, standin, grants.kid())
-    await post_grant(http, standin, grants.x5c(certificate))
+    await post_grant(http, standin, grants.x5c(business_certificate))
 
     listed = (await http.get(_admin(standin, "requests"), params={"client_id": CLIENT_ID})).json()
     await http.delete(_admin(standin, "requests"))

@@ -70,10 +70,10 @@ async def test_x5c_without_the_intermediate_is_rejected_with_mp_120(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    key = RSAKey.import_key(certificate.private_key_pem())
-    header = {"alg": "RS256", "x5c": certificate.x5c()[:1]}
+    key = RSAKey.import_key(business_certificate.private_key_pem())
+    header = {"alg": "RS256", "x5c": business_certificate.x5c()[:1]}
 
     response = await post_grant(http, standin, sign(header, grants.claims(iss=CERT_CLIENT_ID), key))
 
@@ -84,9 +84,9 @@ async def test_x5c_that_is_not_base64_der_is_rejected_with_mp_120(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    key = RSAKey.import_key(certificate.private_key_pem())
+    key = RSAKey.import_key(business_certificate.private_key_pem())
     header = {"alg": "RS256", "x5c": [base64.b64encode(b"not a certificate").decode()]}
 
     response = await post_grant(http, standin, sign(header, grants.claims(iss=CERT_CLIENT_ID), key))
@@ -98,10 +98,10 @@ async def test_x5c_grant_signed_by_another_key_than_the_certificate_is_rejected_
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
     client_key: RSAKey,
 ) -> None:
-    header = {"alg": "RS256", "x5c": certificate.x5c()}
+    header = {"alg": "RS256", "x5c": business_certificate.x5c()}
 
     response = await post_grant(
         http, standin, sign(header, grants.claims(iss=CERT_CLIENT_ID), client_key)

@@ -57,10 +57,10 @@ async def test_grant_with_both_kid_and_x5c_is_rejected_with_mp_100(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    key = RSAKey.import_key(certificate.private_key_pem())
-    header = {"alg": "RS256", "kid": KID, "x5c": certificate.x5c()}
+    key = RSAKey.import_key(business_certificate.private_key_pem())
+    header = {"alg": "RS256", "kid": KID, "x5c": business_certificate.x5c()}
 
     response = await post_grant(http, standin, sign(header, grants.claims(), key))
 
@@ -92,9 +92,9 @@ async def test_client_with_registered_keys_sending_x5c_is_rejected_with_mp_100(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    response = await post_grant(http, standin, grants.x5c(certificate, iss=CLIENT_ID))
+    response = await post_grant(http, standin, grants.x5c(business_certificate, iss=CLIENT_ID))
 
     assert_rejected(response, "invalid_grant", "MP-100")
 

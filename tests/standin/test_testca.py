@@ -15,9 +15,9 @@ from .helpers import ORG
 
 
 def test_business_certificate_names_the_org_as_organization_identifier_and_serial_number(
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    subject = certificate.certificate.subject
+    subject = business_certificate.certificate.subject
 
     assert (
         subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value == f"NTRNO-{ORG}"
@@ -26,10 +26,10 @@ def test_business_certificate_names_the_org_as_organization_identifier_and_seria
 
 
 def test_business_certificate_has_an_rsa_2048_key_for_digital_signatures(
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    key = certificate.certificate.public_key()
-    usage = certificate.certificate.extensions.get_extension_for_class(x509.KeyUsage)
+    key = business_certificate.certificate.public_key()
+    usage = business_certificate.certificate.extensions.get_extension_for_class(x509.KeyUsage)
 
     assert isinstance(key, rsa.RSAPublicKey)
     assert key.key_size == 2048
@@ -58,30 +58,30 @@ def test_expired_certificate_ends_at_the_requested_time(ca: CertificateAuthority
 
 
 def test_chain_is_leaf_first_in_pem_der_and_x5c(
-    ca: CertificateAuthority, certificate: BusinessCertificate
+    ca: CertificateAuthority, business_certificate: BusinessCertificate
 ) -> None:
-    from_pem = x509.load_pem_x509_certificates(certificate.chain_pem())
-    from_der = [x509.load_der_x509_certificate(der) for der in certificate.chain_der()]
+    from_pem = x509.load_pem_x509_certificates(business_certificate.chain_pem())
+    from_der = [x509.load_der_x509_certificate(der) for der in business_certificate.chain_der()]
 
-    assert from_pem == from_der == [certificate.certificate, ca.intermediate]
-    assert len(certificate.x5c()) == 2
+    assert from_pem == from_der == [business_certificate.certificate, ca.intermediate]
+    assert len(business_certificate.x5c()) == 2
     ca.intermediate.verify_directly_issued_by(ca.root)
-    certificate.certificate.verify_directly_issued_by(ca.intermediate)
+    business_certificate.certificate.verify_directly_issued_by(ca.intermediate)
 
 
 def test_pkcs12_opens_with_its_password_and_holds_key_leaf_and_chain(
-    ca: CertificateAuthority, certificate: BusinessCertificate
+    ca: CertificateAuthority, business_certificate: BusinessCertificate
 ) -> None:
-    bundle = pkcs12.load_pkcs12(certificate.pkcs12(b"secret"), b"secret")
+    bundle = pkcs12.load_pkcs12(business_certificate.pkcs12(b"secret"), b"secret")
 
     assert bundle.key is not None
-    assert bundle.key.public_key() == certificate.certificate.public_key()
+    assert bundle.key.public_key() == business_certificate.certificate.public_key()
     assert bundle.cert is not None
-    assert bundle.cert.certificate == certificate.certificate
+    assert bundle.cert.certificate == business_certificate.certificate
     assert [c.certificate for c in bundle.additional_certs] == [ca.intermediate]
 
 
-def test_private_key_pem_matches_the_certificate(certificate: BusinessCertificate) -> None:
-    key = load_pem_private_key(certificate.private_key_pem(), password=None)
+def test_private_key_pem_matches_the_certificate(business_certificate: BusinessCertificate) -> None:
+    key = load_pem_private_key(business_certificate.private_key_pem(), password=None)
 
-    assert key.public_key() == certificate.certificate.public_key()
+    assert key.public_key() == business_certificate.certificate.public_key()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from maskinporten_testbed.standin import MaskinportenStandin
 from maskinporten_testbed.testca import BusinessCertificate
+from tests.helpers import decode_jwt
 
 from .helpers import (
     CERT_CLIENT_ID,
@@ -30,7 +30,7 @@ async def _token_claims(
 ) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     keys = KeySet.import_key_set((await http.get(standin.jwks_uri)).json())
-    return jwt.decode(response.json()["access_token"], keys, algorithms=["RS256"]).claims
+    return decode_jwt(response.json()["access_token"], keys).claims
 
 
 async def test_kid_grant_gets_a_bearer_token_that_verifies_against_the_published_jwks(
@@ -57,9 +57,9 @@ async def test_x5c_grant_with_a_trusted_business_certificate_gets_a_token(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    response = await post_grant(http, standin, grants.x5c(certificate))
+    response = await post_grant(http, standin, grants.x5c(business_certificate))
 
     claims = await _token_claims(http, standin, response)
     assert claims["client_id"] == CERT_CLIENT_ID
@@ -71,9 +71,9 @@ async def test_x5c_grant_signed_with_rs512_is_accepted(
     standin: MaskinportenStandin,
     http: httpx.AsyncClient,
     grants: Grants,
-    certificate: BusinessCertificate,
+    business_certificate: BusinessCertificate,
 ) -> None:
-    response = await post_grant(http, standin, grants.x5c(certificate, alg="RS512"))
+    response = await post_grant(http, standin, grants.x5c(business_certificate, alg="RS512"))
 
     assert response.status_code == 200, response.text
 

@@ -1,5 +1,4 @@
-"""Keys and certificates shared by the unit tests: generating RSA keys is the slowest thing
-they do."""
+"""Keys shared by the unit tests: generating RSA keys is the slowest thing they do."""
 
 from __future__ import annotations
 
@@ -7,9 +6,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
-
-from .helpers import NOW, ORG
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +16,3 @@ def client_key() -> ClientKey:
 @pytest.fixture(scope="session")
 def rsa_2048() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def ca() -> CertificateAuthority:
-    return CertificateAuthority(now=NOW)
-
-
-@pytest.fixture(scope="session")
-def business_certificate(ca: CertificateAuthority) -> BusinessCertificate:
-    return ca.issue(ORG)

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
@@ -19,6 +18,7 @@ from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
 from maskinporten_operator.oauth.server_model import TokenRequestError, TokenResponse
 from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
+from tests.helpers import decode_jwt
 
 CLIENT_ID = "billing-client"
 ORG = "123456789"
@@ -134,7 +134,7 @@ async def test_issued_token_verifies_against_the_servers_published_keys(
     async with httpx.AsyncClient() as http:
         keys = KeySet.import_key_set((await http.get(standin.jwks_uri)).json())
 
-    claims = jwt.decode(response.access_token, keys, algorithms=["RS256"]).claims
+    claims = decode_jwt(response.access_token, keys).claims
 
     assert claims["client_id"] == CLIENT_ID
     assert claims["scope"] == SCOPE

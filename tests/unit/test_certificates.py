@@ -19,8 +19,7 @@ from maskinporten_operator.credentials.certificates import (
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
-
-from .helpers import NOW, ORG
+from tests.helpers import NOW, ORG
 
 WHERE = "PKCS#12 file virksomhet.p12"
 

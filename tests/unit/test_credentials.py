@@ -25,8 +25,7 @@ from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, P
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.credentials.pkcs12 import CONVERT_JKS, load_keystore, load_pkcs12
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
-
-from .helpers import NOW, ORG
+from tests.helpers import NOW, ORG
 
 SOURCE = "credential file"
 PASSWORD = b"correct horse battery staple"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from joserfc import jwt
 from joserfc.errors import BadSignatureError
-from joserfc.jwk import RSAKey
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.oauth.grant import GrantClaims, grant_claims, sign_grant
+from tests.helpers import decode_jwt
 
 NOW = 1_800_000_000
 TEST_ISSUER = "https://test.maskinporten.no/"
@@ -23,35 +21,28 @@ CLAIMS = GrantClaims(
 DOCUMENTED = {"aud", "iss", "scope", "iat", "exp", "jti"}
 
 
-def decode(assertion: str, key: ClientKey) -> jwt.Token:
-    public = RSAKey.import_key(key.public_pem())
-    return jwt.decode(assertion, public, algorithms=["RS256"])
-
-
-def claims_of(assertion: str, key: ClientKey) -> dict[str, Any]:
-    return dict(decode(assertion, key).claims)
-
-
 def test_header_has_alg_rs256_typ_jwt_and_the_key_id(client_key: ClientKey) -> None:
-    header = decode(sign_grant(CLAIMS, client_key, now=NOW), client_key).header
+    header = decode_jwt(sign_grant(CLAIMS, client_key, now=NOW), client_key.public_pem()).header
 
     assert header == {"alg": "RS256", "typ": "JWT", "kid": client_key.kid}
 
 
 def test_header_never_carries_x5c(client_key: ClientKey) -> None:
-    header = decode(sign_grant(CLAIMS, client_key, now=NOW), client_key).header
+    header = decode_jwt(sign_grant(CLAIMS, client_key, now=NOW), client_key.public_pem()).header
 
     assert "x5c" not in header
 
 
 def test_claims_are_exactly_the_documented_ones(client_key: ClientKey) -> None:
-    claims = claims_of(sign_grant(CLAIMS, client_key, now=NOW), client_key)
+    claims = decode_jwt(sign_grant(CLAIMS, client_key, now=NOW), client_key.public_pem()).claims
 
     assert set(claims) == DOCUMENTED
 
 
 def test_claims_carry_audience_client_id_and_time(client_key: ClientKey) -> None:
-    claims = claims_of(sign_grant(CLAIMS, client_key, now=NOW, jti="jti-1"), client_key)
+    grant = sign_grant(CLAIMS, client_key, now=NOW, jti="jti-1")
+
+    claims = decode_jwt(grant, client_key.public_pem()).claims
 
     assert claims["aud"] == TEST_ISSUER
     assert claims["iss"] == CLAIMS.client_id
@@ -96,8 +87,8 @@ def test_claims_with_resource_and_consumer_org_hold_nothing_else() -> None:
 
 
 def test_two_signings_get_different_jti(client_key: ClientKey) -> None:
-    first = claims_of(sign_grant(CLAIMS, client_key, now=NOW), client_key)
-    second = claims_of(sign_grant(CLAIMS, client_key, now=NOW), client_key)
+    first = decode_jwt(sign_grant(CLAIMS, client_key, now=NOW), client_key.public_pem()).claims
+    second = decode_jwt(sign_grant(CLAIMS, client_key, now=NOW), client_key.public_pem()).claims
 
     assert first["jti"] != second["jti"]
 
@@ -105,18 +96,17 @@ def test_two_signings_get_different_jti(client_key: ClientKey) -> None:
 def test_signature_verifies_with_the_public_key(client_key: ClientKey) -> None:
     assertion = sign_grant(CLAIMS, client_key, now=NOW)
 
-    public = RSAKey.import_key(client_key.public_pem())
-    token = jwt.decode(assertion, public, algorithms=["RS256"])
+    token = decode_jwt(assertion, client_key.public_pem())
 
     assert token.claims["iss"] == CLAIMS.client_id
 
 
 def test_signature_does_not_verify_with_another_key(client_key: ClientKey) -> None:
     assertion = sign_grant(CLAIMS, client_key, now=NOW)
-    other = RSAKey.import_key(generate_client_key().public_pem())
+    other = generate_client_key().public_pem()
 
     with pytest.raises(BadSignatureError):
-        jwt.decode(assertion, other, algorithms=["RS256"])
+        decode_jwt(assertion, other)
 
 
 def test_fingerprint_changes_when_what_is_asked_for_changes() -> None:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import kopf
+from kopf._cogs.structs import diffs
 
 from maskinporten_operator.runtime import handlers
 from maskinporten_operator.runtime.wakeups import WakeRegistry
@@ -29,17 +30,28 @@ def test_only_deletion_handlers_are_registered_so_kopf_needs_no_diff_base() -> N
     is detected from the deletion timestamp)."""
     registry = kopf.get_default_registry()
 
-    assert handlers.keep_client_supplied is not None
     reasons = {handler.reason for handler in registry._changing.get_all_handlers()}
+    daemons = registry._spawning.get_all_handlers()
     assert reasons <= {kopf.Reason.DELETE}
-    assert [type(h).__name__ for h in registry._spawning.get_all_handlers()] == ["DaemonHandler"]
+    assert [type(h).__name__ for h in daemons] == ["DaemonHandler"]
+    assert [h.fn for h in daemons] == [handlers.keep_client_supplied]
 
 
 def test_no_diff_base_sees_no_change_between_two_events() -> None:
+    """What kopf does with the storage on each event: diff the essence fetched from the object
+    against the one built from it, then store the new one in the patch it writes."""
     storage = handlers.NoDiffBase()
-    body = kopf.Body({"metadata": {"name": "billing", "generation": 2}, "spec": {"clientId": "a"}})
+    first, second = (
+        kopf.Body({"metadata": {"name": "billing", "generation": generation}, "spec": spec})
+        for generation, spec in ((1, {"clientId": "a"}), (2, {"clientId": "b", "scopes": {}}))
+    )
+    patch = kopf.Patch()
+    storage.store(body=first, patch=patch, essence=storage.build(body=first))
 
-    assert storage.fetch(body=body) == storage.build(body=body) == {}
+    changes = diffs.diff(storage.fetch(body=second), storage.build(body=second))
+
+    assert changes == ()
+    assert patch == {}
 
 
 def test_a_spec_change_wakes_the_resources_daemon() -> None:

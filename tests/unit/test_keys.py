@@ -26,8 +26,7 @@ from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, generate_client_key
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_testbed.standin import RegisteredKey
-
-from .helpers import NOW
+from tests.helpers import NOW
 
 SOURCE = "Secret team-a/billing-maskinporten-key"
 KID = "billing-2026-11"

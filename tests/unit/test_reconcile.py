@@ -1,5 +1,6 @@
 """One reconciliation at a time, fast: the reconcile core against the in-memory Kubernetes API
-and the real authorization server client talking to the Maskinporten stand-in on this loop.
+and the real authorization server client talking to the Maskinporten stand-in on this loop
+(the harness is :mod:`tests.unit.world`), for a client registered by hand.
 
 In the style of cert-manager's TestProcessItem: a case is a starting state (spec, Secrets,
 status, memory, server behaviour) and what one reconciliation makes of it (Ready, the next
@@ -10,54 +11,52 @@ Nothing sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
 import logging
-import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.api import CLIENT_LABEL, FORCE_REFRESH_ANNOTATION, KEY_ID_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
-from maskinporten_operator.credentials.secret_data import read_key
-from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile import keys, reconciler
-from maskinporten_operator.reconcile.conditions import READY, find
-from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
-from maskinporten_operator.reconcile.memory import ClientMemory
-from maskinporten_operator.reconcile.reconciler import Outcome
-from maskinporten_operator.reconcile.schedule import OUTAGE_FRACTION
 from maskinporten_operator.rfc3339 import format_time
-from maskinporten_operator.settings import Environment, Settings
-from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
-from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.fakekube import FakeKube, Verb
+from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 from maskinporten_testbed.testca import CertificateAuthority
+from tests.helpers import ORG
+
+from .world import (
+    DAY,
+    KEY_SECRET,
+    NAMESPACE,
+    OUTAGE_FRACTION,
+    READY,
+    REF,
+    START,
+    WORKLOAD_SECRET,
+    HandRegisteredWorld,
+    Outcome,
+    condition,
+    events_of,
+    hand_registered_world,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NAMESPACE = "team"
-NAME = "weather"
-REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
-KEY_SECRET = "weather-maskinporten-key"
-WORKLOAD_SECRET = "weather-maskinporten"
+
 CLIENT_ID = "weather-client"
-ORG = "123456789"
 SCOPE = "test:read"
 UNGRANTED = "test:write"
 LIFETIME = 600
-START = 1_800_000_000.0
 BASE = 15.0
-DAY = 86_400.0
 SPEC: Mapping[str, Any] = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": SCOPE}]}}
 TWO_TOKENS: Mapping[str, Any] = {
     "clientId": CLIENT_ID,
@@ -66,157 +65,79 @@ TWO_TOKENS: Mapping[str, Any] = {
 }
 
 
-@dataclass
-class World:
-    """The operator's surroundings, and the resource as the cluster holds it between runs."""
-
-    standin: MaskinportenStandin
-    kube: FakeKube
-    clock: FrozenClock
-    deps: Dependencies
-    key: ClientKey
-    """Registered on the stand-in's client."""
-    spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
-    annotations: dict[str, str] = field(default_factory=dict)
-    status: dict[str, Any] = field(default_factory=dict)
-    memory: ClientMemory = field(default_factory=ClientMemory)
-
-    def put_registered_key(self, **meta: Any) -> None:
-        self.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": self.key.private_jwk_json()}, **meta)
-
-    async def reconcile(self, memory: ClientMemory | None = None) -> Outcome:
-        """One reconciliation; its status is then merged in as the operator's patch would be."""
-        outcome = await reconciler.reconcile(
-            REF, self.spec, self.status, self.annotations, memory or self.memory, self.deps
-        )
-        merge_patch(self.status, outcome.status)
-        return outcome
-
-    def observe_from_here(self) -> None:
-        """Count Secret reads and writes and token requests from now on."""
-        self.kube.writes.clear()
-        self.kube.reads = 0
-        self.standin.clear_requests()
-
-    @property
-    def secret_writes(self) -> list[tuple[Verb, str]]:
-        return [(write.verb, write.name) for write in self.kube.writes]
-
-    @property
-    def token_requests(self) -> int:
-        return self.standin.request_count()
-
-    @property
-    def workload_data(self) -> dict[str, str]:
-        return self.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared_standin() -> AsyncIterator[MaskinportenStandin]:
+async def maskinporten() -> AsyncIterator[MaskinportenStandin]:
     """One stand-in for the module (its signing key is slow to make); ``world`` resets it."""
     async with MaskinportenStandin(lifetimes={SCOPE: LIFETIME}) as standin:
         yield standin
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def world(shared_standin: MaskinportenStandin, client_key: ClientKey) -> AsyncIterator[World]:
-    clock = FrozenClock(START)
-    standin = shared_standin
-    await standin.accept_connections()
-    standin.clear_faults()
-    standin.clear_requests()
-    standin.clock = clock
-    standin.register_client(
-        Client(
-            client_id=CLIENT_ID,
-            org=ORG,
-            scopes=frozenset({SCOPE}),
-            keys=(RegisteredKey(client_key.public_jwk()),),
-        )
-    )
-    auth = AuthorizationServerClient(timeout_seconds=5.0)
-    kube = FakeKube()
-    deps = Dependencies(
-        settings=Settings(
-            environment=Environment.CUSTOM, issuer=standin.issuer, retry_base_seconds=BASE
-        ),
-        kube=kube,
-        auth=auth,
-        token_requests=asyncio.Semaphore(4),
-        metrics=Metrics(),
-        rng=random.Random(7),  # noqa: S311 - jitter, not cryptography
-        clock=clock.now,
-    )
-    try:
-        yield World(standin, kube, clock, deps, client_key)
-    finally:
-        await auth.aclose()
-
-
-def ready_of(outcome: Outcome) -> Mapping[str, Any]:
-    return find(outcome.status["conditions"], READY)
-
-
-def events_of(outcome: Outcome) -> list[tuple[str, str]]:
-    return [(event.type, event.reason) for event in outcome.events]
+async def world(
+    maskinporten: MaskinportenStandin, client_key: ClientKey
+) -> AsyncIterator[HandRegisteredWorld]:
+    async with hand_registered_world(
+        maskinporten, client_key, SPEC, retry_base_seconds=BASE
+    ) as world:
+        yield world
 
 
 # --- one reconciliation from a given state ------------------------------------------------------
 
 
-async def nothing(world: World) -> None:
+async def nothing(world: HandRegisteredWorld) -> None:
     """No key Secret, nothing else: a MaskinportenClient just applied."""
 
 
-async def registered_key(world: World) -> None:
+async def registered_key(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
 
 
-async def ungranted_scope(world: World) -> None:
+async def ungranted_scope(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
     world.spec = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": UNGRANTED}]}}
 
 
-async def server_error(world: World) -> None:
+async def server_error(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
-    world.standin.fail_next(1, 503)
+    world.maskinporten.fail_next(1, 503)
 
 
-async def unreachable_issuer(world: World) -> None:
+async def unreachable_issuer(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
-    await world.standin.refuse_connections()
+    await world.maskinporten.refuse_connections()
 
 
-async def unreachable_kubernetes(world: World) -> None:
+async def unreachable_kubernetes(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
     world.kube.fail_next(1, 0)
 
 
-async def invalid_spec(world: World) -> None:
+async def invalid_spec(world: HandRegisteredWorld) -> None:
     world.spec = {"clientId": CLIENT_ID}
 
 
-async def missing_existing_key(world: World) -> None:
+async def missing_existing_key(world: HandRegisteredWorld) -> None:
     world.spec = {**SPEC, "key": {"source": "Existing"}}
 
 
-async def generated_key_lost(world: World) -> None:
+async def generated_key_lost(world: HandRegisteredWorld) -> None:
     world.status = {"keyId": "weather-2027-01"}
 
 
-async def secret_name_taken(world: World) -> None:
+async def secret_name_taken(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
     world.kube.put_secret(NAMESPACE, WORKLOAD_SECRET, {"config": "someone else's"})
 
 
-async def one_of_two_tokens_refused(world: World) -> None:
+async def one_of_two_tokens_refused(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
     world.spec = TWO_TOKENS
 
 
 @dataclass(frozen=True)
 class Case:
-    arrange: Callable[[World], Awaitable[None]]
+    arrange: Callable[[HandRegisteredWorld], Awaitable[None]]
     ready: bool
     reason: Reason
     message: str
@@ -379,12 +300,12 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_one_reconciliation(world: World, case: Case) -> None:
+async def test_one_reconciliation(world: HandRegisteredWorld, case: Case) -> None:
     await case.arrange(world)
 
     outcome = await world.reconcile()
 
-    ready = ready_of(outcome)
+    ready = condition(outcome, READY)
     assert (outcome.ready, ready["status"], ready["reason"]) == (
         case.ready,
         str(case.ready),
@@ -401,7 +322,9 @@ async def test_one_reconciliation(world: World, case: Case) -> None:
 # --- what a reconciliation leaves behind --------------------------------------------------------
 
 
-async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(world: World) -> None:
+async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(
+    world: HandRegisteredWorld,
+) -> None:
     await world.reconcile()
 
     key_secret = world.kube.secret(NAMESPACE, KEY_SECRET)
@@ -413,7 +336,7 @@ async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(wor
 
 
 async def test_the_workload_secret_holds_the_token_and_the_maskinporten_settings(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     world.put_registered_key()
 
@@ -424,13 +347,13 @@ async def test_the_workload_secret_holds_the_token_and_the_maskinporten_settings
     assert data["MASKINPORTEN_ACCESS_TOKEN_EXPIRES_AT"] == format_time(START + LIFETIME)
     assert data["MASKINPORTEN_CLIENT_ID"] == CLIENT_ID
     assert data["MASKINPORTEN_SCOPES"] == SCOPE
-    assert data["MASKINPORTEN_ISSUER"] == world.standin.issuer
-    assert data["MASKINPORTEN_TOKEN_ENDPOINT"] == world.standin.token_endpoint
-    assert data["MASKINPORTEN_WELL_KNOWN_URL"] == world.standin.metadata_url
-    assert data["MASKINPORTEN_JWKS_URI"] == world.standin.jwks_uri
+    assert data["MASKINPORTEN_ISSUER"] == world.maskinporten.issuer
+    assert data["MASKINPORTEN_TOKEN_ENDPOINT"] == world.maskinporten.token_endpoint
+    assert data["MASKINPORTEN_WELL_KNOWN_URL"] == world.maskinporten.metadata_url
+    assert data["MASKINPORTEN_JWKS_URI"] == world.maskinporten.jwks_uri
 
 
-async def test_one_token_refused_keeps_the_other_in_the_secret(world: World) -> None:
+async def test_one_token_refused_keeps_the_other_in_the_secret(world: HandRegisteredWorld) -> None:
     await one_of_two_tokens_refused(world)
 
     await world.reconcile()
@@ -440,7 +363,7 @@ async def test_one_token_refused_keeps_the_other_in_the_secret(world: World) -> 
 
 
 async def test_a_per_token_status_list_goes_when_the_spec_no_longer_names_tokens(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     world.put_registered_key()
     world.spec = {**SPEC, "tokens": [{"name": "read", "scopes": [SCOPE]}]}
@@ -457,34 +380,22 @@ async def test_a_per_token_status_list_goes_when_the_spec_no_longer_names_tokens
 
 
 async def test_an_unchanged_key_secret_is_parsed_only_once(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: HandRegisteredWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parsed = []
-
-    def counting_read_key(*args: Any, **kwargs: Any) -> ClientKey:
-        parsed.append(args)
-        return read_key(*args, **kwargs)
-
-    monkeypatch.setattr(keys, "read_key", counting_read_key)
+    parsed = world.key_parse_threads(monkeypatch)
     world.put_registered_key()
 
     for _ in range(3):
         await world.reconcile()
-        world.clock.advance(60)
+        world.advance(60)
 
     assert len(parsed) == 1
 
 
 async def test_a_key_is_parsed_off_the_event_loop(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: HandRegisteredWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads = []
-
-    def recording_read_key(*args: Any, **kwargs: Any) -> ClientKey:
-        threads.append(threading.get_ident())
-        return read_key(*args, **kwargs)
-
-    monkeypatch.setattr(keys, "read_key", recording_read_key)
+    threads = world.key_parse_threads(monkeypatch)
     world.put_registered_key()
 
     await world.reconcile()
@@ -493,7 +404,7 @@ async def test_a_key_is_parsed_off_the_event_loop(
     assert threading.get_ident() not in threads
 
 
-async def test_a_changed_key_secret_is_read_again(world: World) -> None:
+async def test_a_changed_key_secret_is_read_again(world: HandRegisteredWorld) -> None:
     await world.reconcile()
     world.put_registered_key()
 
@@ -504,7 +415,7 @@ async def test_a_changed_key_secret_is_read_again(world: World) -> None:
 
 
 async def test_a_remembered_certificate_is_refused_once_it_expires(
-    world: World, ca: CertificateAuthority
+    world: HandRegisteredWorld, ca: CertificateAuthority
 ) -> None:
     certificate = ca.issue(
         ORG,
@@ -514,18 +425,18 @@ async def test_a_remembered_certificate_is_refused_once_it_expires(
     pem = {"tls.key": certificate.private_key_pem(), "tls.crt": certificate.chain_pem()}
     world.kube.put_secret(NAMESPACE, KEY_SECRET, {k: v.decode() for k, v in pem.items()})
     await world.reconcile()
-    world.clock.advance(2 * DAY)
+    world.advance(2 * DAY)
 
     outcome = await world.reconcile()
 
-    assert ready_of(outcome)["reason"] == Reason.KEY_INVALID
-    assert "expired on" in ready_of(outcome)["message"]
+    assert condition(outcome, READY)["reason"] == Reason.KEY_INVALID
+    assert "expired on" in condition(outcome, READY)["message"]
 
 
 # --- the next reconciliation --------------------------------------------------------------------
 
 
-async def ready_world(world: World) -> Outcome:
+async def ready_world(world: HandRegisteredWorld) -> Outcome:
     """A resource that got its token at START; counting starts afterwards."""
     world.put_registered_key()
     outcome = await world.reconcile()
@@ -535,21 +446,21 @@ async def ready_world(world: World) -> Outcome:
 
 
 async def test_a_taken_secret_name_costs_one_token_request_not_one_per_retry(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     await secret_name_taken(world)
     await world.reconcile()
     world.observe_from_here()
-    world.clock.advance(2 * LIFETIME)  # past the first token's refresh time and expiry
+    world.advance(2 * LIFETIME)  # past the first token's refresh time and expiry
 
     outcome = await world.reconcile()
 
     assert world.token_requests == 0
-    assert ready_of(outcome)["reason"] == Reason.SECRET_CONFLICT
+    assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
 
 
 async def test_a_secret_name_freed_after_a_conflict_gets_the_workload_secret(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     await secret_name_taken(world)
     await world.reconcile()
@@ -562,7 +473,7 @@ async def test_a_secret_name_freed_after_a_conflict_gets_the_workload_secret(
 
 
 async def test_the_first_reconciliation_creates_the_workload_secret_without_reading_it(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     world.put_registered_key(labels={CLIENT_LABEL: REF.name})
 
@@ -571,29 +482,35 @@ async def test_the_first_reconciliation_creates_the_workload_secret_without_read
     assert (world.kube.reads, world.secret_writes) == (0, [(Verb.CREATE, WORKLOAD_SECRET)])
 
 
-async def test_a_routine_refresh_with_a_labelled_key_secret_reads_no_secret(world: World) -> None:
+async def test_a_routine_refresh_with_a_labelled_key_secret_reads_no_secret(
+    world: HandRegisteredWorld,
+) -> None:
     world.put_registered_key(labels={CLIENT_LABEL: REF.name})
     first = await world.reconcile()
     world.observe_from_here()
-    world.clock.advance(first.next_attempt_at - START)
+    world.advance(first.next_attempt_at - START)
 
     await world.reconcile()
 
     assert (world.kube.reads, world.secret_writes) == (0, [(Verb.REPLACE, WORKLOAD_SECRET)])
 
 
-async def test_an_unlabelled_key_secret_is_read_from_the_api_server(world: World) -> None:
+async def test_an_unlabelled_key_secret_is_read_from_the_api_server(
+    world: HandRegisteredWorld,
+) -> None:
     world.put_registered_key()
     first = await world.reconcile()
     world.observe_from_here()
-    world.clock.advance(first.next_attempt_at - START)
+    world.advance(first.next_attempt_at - START)
 
     await world.reconcile()
 
     assert world.kube.reads == 1
 
 
-async def test_a_generated_key_secret_is_created_without_reading_it_first(world: World) -> None:
+async def test_a_generated_key_secret_is_created_without_reading_it_first(
+    world: HandRegisteredWorld,
+) -> None:
     await world.reconcile()
 
     assert world.kube.reads == 0
@@ -601,7 +518,7 @@ async def test_a_generated_key_secret_is_created_without_reading_it_first(world:
 
 
 async def test_an_unlabelled_secret_where_the_key_is_to_be_generated_is_read_not_overwritten(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     world.put_registered_key()
     world.spec = {**SPEC, "key": {"source": "Generated"}}
@@ -613,22 +530,22 @@ async def test_an_unlabelled_secret_where_the_key_is_to_be_generated_is_read_not
 
 
 async def test_a_secret_name_that_is_also_the_default_key_secret_name_is_refused(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     world.spec = {**SPEC, "secretName": KEY_SECRET, "key": {"deletionPolicy": "Delete"}}
 
     outcome = await world.reconcile()
 
-    assert ready_of(outcome)["reason"] == Reason.INVALID_SPEC
-    assert "set spec.secretName or spec.key.secretName" in ready_of(outcome)["message"]
+    assert condition(outcome, READY)["reason"] == Reason.INVALID_SPEC
+    assert "set spec.secretName or spec.key.secretName" in condition(outcome, READY)["message"]
     assert world.secret_writes == []
 
 
 async def test_before_the_refresh_is_due_a_reconciliation_requests_and_writes_nothing(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     first = await ready_world(world)
-    world.clock.advance(first.next_attempt_at - START - 1)
+    world.advance(first.next_attempt_at - START - 1)
 
     outcome = await world.reconcile()
 
@@ -637,11 +554,11 @@ async def test_before_the_refresh_is_due_a_reconciliation_requests_and_writes_no
 
 
 async def test_once_the_refresh_is_due_a_new_token_replaces_the_old_without_an_event(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     first = await ready_world(world)
     old_token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
-    world.clock.advance(first.next_attempt_at - START)
+    world.advance(first.next_attempt_at - START)
 
     outcome = await world.reconcile()
 
@@ -652,10 +569,10 @@ async def test_once_the_refresh_is_due_a_new_token_replaces_the_old_without_an_e
 
 
 async def test_a_forced_refresh_requests_a_new_token_before_the_refresh_is_due(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     await ready_world(world)
-    world.clock.advance(10)
+    world.advance(10)
     world.annotations[FORCE_REFRESH_ANNOTATION] = "2027-01-15T10:00:00Z"
 
     outcome = await world.reconcile()
@@ -665,81 +582,88 @@ async def test_a_forced_refresh_requests_a_new_token_before_the_refresh_is_due(
     assert outcome.status["handledForceRefresh"] == "2027-01-15T10:00:00Z"
 
 
-async def test_a_handled_forced_refresh_is_not_repeated(world: World) -> None:
+async def test_a_handled_forced_refresh_is_not_repeated(world: HandRegisteredWorld) -> None:
     await ready_world(world)
     world.annotations[FORCE_REFRESH_ANNOTATION] = "once"
     await world.reconcile()
     world.observe_from_here()
-    world.clock.advance(10)
+    world.advance(10)
 
     await world.reconcile()
 
     assert world.token_requests == 0
 
 
-async def test_after_a_restart_the_token_in_the_secret_is_reused(world: World) -> None:
+async def test_after_a_restart_the_token_in_the_secret_is_reused(
+    world: HandRegisteredWorld,
+) -> None:
     await ready_world(world)
-    world.clock.advance(60)
+    world.advance(60)
+    world.restart()
 
-    outcome = await world.reconcile(memory=ClientMemory())
+    outcome = await world.reconcile()
 
     assert (world.token_requests, world.secret_writes) == (0, [])
     assert outcome.ready
 
 
 async def test_after_a_restart_the_refresh_plan_and_the_status_are_unchanged(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     first = await ready_world(world)
-    world.clock.advance(60)
+    world.advance(60)
+    world.restart()
 
-    outcome = await world.reconcile(memory=ClientMemory())
+    outcome = await world.reconcile()
 
     assert outcome.next_attempt_at == pytest.approx(first.next_attempt_at, abs=1.0)
     assert outcome.status["nextRefreshTime"] == first.status["nextRefreshTime"]
 
 
 async def test_a_failed_refresh_keeps_the_valid_token_in_the_secret_and_says_until_when(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     first = await ready_world(world)
     token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
-    world.clock.advance(first.next_attempt_at - START)
-    world.standin.fail_next(1, 503)
+    world.advance(first.next_attempt_at - START)
+    world.maskinporten.fail_next(1, 503)
 
     outcome = await world.reconcile()
 
-    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
-    assert f"stays in place until {format_time(START + LIFETIME)}" in (ready_of(outcome)["message"])
+    assert condition(outcome, READY)["reason"] == Reason.SERVER_ERROR
+    assert (
+        f"stays in place until {format_time(START + LIFETIME)}"
+        in (condition(outcome, READY)["message"])
+    )
     assert world.workload_data["MASKINPORTEN_ACCESS_TOKEN"] == token
     assert world.secret_writes == []
 
 
 async def test_an_expired_token_stays_in_the_secret_and_ready_says_when_it_expired(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     await ready_world(world)
     token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
-    world.clock.advance(LIFETIME + 1)
-    world.standin.fail_next(1, 503)
+    world.advance(LIFETIME + 1)
+    world.maskinporten.fail_next(1, 503)
 
     outcome = await world.reconcile()
 
-    message = ready_of(outcome)["message"]
-    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
+    message = condition(outcome, READY)["message"]
+    assert condition(outcome, READY)["reason"] == Reason.SERVER_ERROR
     assert f"the token in the Secret expired at {format_time(START + LIFETIME)}" in message
     assert world.workload_data["MASKINPORTEN_ACCESS_TOKEN"] == token
     assert outcome.status["tokenExpiresAt"] == format_time(START + LIFETIME)
 
 
 async def test_the_same_failure_after_the_token_expired_posts_no_new_event(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     first = await ready_world(world)
-    world.clock.advance(first.next_attempt_at - START)
-    world.standin.fail_next(2, 503)
+    world.advance(first.next_attempt_at - START)
+    world.maskinporten.fail_next(2, 503)
     await world.reconcile()
-    world.clock.advance(LIFETIME)
+    world.advance(LIFETIME)
 
     outcome = await world.reconcile()
 
@@ -747,13 +671,13 @@ async def test_the_same_failure_after_the_token_expired_posts_no_new_event(
 
 
 async def test_back_off_starts_at_base_seconds_and_grows_with_the_time_spent_failing(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     delays = []
     for _ in range(6):
         outcome = await world.reconcile()
         delays.append(outcome.next_attempt_at - world.clock.now())
-        world.clock.advance(delays[-1])
+        world.advance(delays[-1])
 
     assert delays[0] >= BASE
     assert all(later >= earlier for earlier, later in itertools.pairwise(delays))
@@ -765,7 +689,7 @@ async def test_back_off_starts_at_base_seconds_and_grows_with_the_time_spent_fai
     assert world.status["consecutiveFailures"] == 6
 
 
-async def test_a_success_after_failures_resets_the_back_off(world: World) -> None:
+async def test_a_success_after_failures_resets_the_back_off(world: HandRegisteredWorld) -> None:
     await world.reconcile()
     world.kube.put_secret(NAMESPACE, KEY_SECRET, {"jwk": world.key.private_jwk_json()})
 
@@ -779,37 +703,39 @@ async def test_a_success_after_failures_resets_the_back_off(world: World) -> Non
 # --- Events: one per state change ---------------------------------------------------------------
 
 
-async def test_the_same_failure_again_posts_no_event(world: World) -> None:
+async def test_the_same_failure_again_posts_no_event(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
-    world.standin.fail_next(2, 503)
+    world.maskinporten.fail_next(2, 503)
     await world.reconcile()
-    world.clock.advance(BASE)
+    world.advance(BASE)
 
     outcome = await world.reconcile()
 
-    assert ready_of(outcome)["reason"] == Reason.SERVER_ERROR
+    assert condition(outcome, READY)["reason"] == Reason.SERVER_ERROR
     assert outcome.events == ()
 
 
-async def test_a_failure_with_another_reason_posts_an_event(world: World) -> None:
+async def test_a_failure_with_another_reason_posts_an_event(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
-    world.standin.fail_next(1, 503)
+    world.maskinporten.fail_next(1, 503)
     await world.reconcile()
-    world.clock.advance(BASE)
-    await world.standin.refuse_connections()
+    world.advance(BASE)
+    await world.maskinporten.refuse_connections()
 
     outcome = await world.reconcile()
 
     assert events_of(outcome) == [("Warning", Reason.SERVER_UNREACHABLE)]
 
 
-async def test_a_new_cause_of_failure_with_the_same_reason_posts_an_event(world: World) -> None:
+async def test_a_new_cause_of_failure_with_the_same_reason_posts_an_event(
+    world: HandRegisteredWorld,
+) -> None:
     world.put_registered_key()
-    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE})))
+    world.maskinporten.register_client(Client(CLIENT_ID, ORG, frozenset({SCOPE})))
     await world.reconcile()
-    world.clock.advance(BASE)
+    world.advance(BASE)
     registered = (RegisteredKey(world.key.public_jwk()),)
-    world.standin.register_client(Client(CLIENT_ID, ORG, frozenset(), keys=registered))
+    world.maskinporten.register_client(Client(CLIENT_ID, ORG, frozenset(), keys=registered))
 
     outcome = await world.reconcile()
 
@@ -818,12 +744,12 @@ async def test_a_new_cause_of_failure_with_the_same_reason_posts_an_event(world:
 
 
 async def test_a_failure_keeping_its_cause_posts_no_event_when_another_token_is_refreshed(
-    world: World,
+    world: HandRegisteredWorld,
 ) -> None:
     await one_of_two_tokens_refused(world)
     await world.reconcile()
     refresh_at = world.memory.tokens["read"].plan.refresh_at
-    world.clock.advance(refresh_at - START)
+    world.advance(refresh_at - START)
 
     outcome = await world.reconcile()
 
@@ -831,21 +757,21 @@ async def test_a_failure_keeping_its_cause_posts_no_event_when_another_token_is_
     assert outcome.events == ()
 
 
-async def test_a_failure_after_success_posts_a_warning(world: World) -> None:
+async def test_a_failure_after_success_posts_a_warning(world: HandRegisteredWorld) -> None:
     first = await ready_world(world)
-    world.clock.advance(first.next_attempt_at - START)
-    world.standin.fail_next(1, 503)
+    world.advance(first.next_attempt_at - START)
+    world.maskinporten.fail_next(1, 503)
 
     outcome = await world.reconcile()
 
     assert events_of(outcome) == [("Warning", Reason.SERVER_ERROR)]
 
 
-async def test_recovery_after_a_failure_posts_token_issued(world: World) -> None:
+async def test_recovery_after_a_failure_posts_token_issued(world: HandRegisteredWorld) -> None:
     world.put_registered_key()
-    world.standin.fail_next(1, 503)
+    world.maskinporten.fail_next(1, 503)
     await world.reconcile()
-    world.clock.advance(BASE)
+    world.advance(BASE)
 
     outcome = await world.reconcile()
 
@@ -865,10 +791,9 @@ class LeakyKube(FakeKube):
 
 
 async def test_an_unexpected_exception_is_internal_error_and_no_secret_is_told(
-    world: World, caplog: pytest.LogCaptureFixture
+    world: HandRegisteredWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world.kube = LeakyKube()
-    world.deps = replace(world.deps, kube=world.kube)
+    world.use_kube(LeakyKube())
     world.put_registered_key()
 
     with caplog.at_level(logging.DEBUG):
@@ -877,7 +802,7 @@ async def test_an_unexpected_exception_is_internal_error_and_no_secret_is_told(
     [slot] = world.memory.tokens.values()
     secrets = [slot.token.access_token, world.key.private_jwk_json()]
     secrets += [base64.b64encode(s.encode()).decode() for s in secrets]
-    ready = ready_of(outcome)
+    ready = condition(outcome, READY)
     assert (ready["status"], ready["reason"]) == ("False", Reason.INTERNAL_ERROR)
     told = [ready["message"], *(e.message for e in outcome.events), caplog.text]
     assert not [secret for secret in secrets for text in told if secret in text]

@@ -1,7 +1,8 @@
 """Managed clients, one reconciliation at a time: the reconcile core against the in-memory
 Kubernetes API, the real self-service API client talking to the self-service stand-in, and the
 real authorization server client talking to the Maskinporten stand-in behind it (they share one
-registry, so what is registered is what the token endpoint accepts).
+registry, so what is registered is what the token endpoint accepts); the harness is
+:mod:`tests.unit.world`.
 
 Time is one frozen clock shared by the operator and both stand-ins; nothing sleeps. Each test
 states a starting point and what reconciliations make of it: conditions, Events, the client at
@@ -10,12 +11,9 @@ Digdir, and how many self-service API calls it took.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import random
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -24,107 +22,40 @@ import kopf
 import pytest
 import pytest_asyncio
 
-from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.adapters.selfservice import (
-    AdminCredentialSecret,
-    AdminTokenProvider,
-    SelfServiceApi,
-)
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.ports import ClientRegistration
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile import deletion, policies, reconciler
-from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
-from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
-from maskinporten_operator.reconcile.memory import ClientMemory
-from maskinporten_operator.reconcile.reconciler import Outcome
-from maskinporten_operator.reconcile.results import Failure
-from maskinporten_operator.reconcile.secret_bodies import decode_data
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.runtime import handlers
-from maskinporten_operator.settings import Environment, Settings
-from maskinporten_testbed.fakekube import FakeKube, Verb, merge_patch
-from maskinporten_testbed.selfservice import SelfServiceStandin, provision_admin_client
-from maskinporten_testbed.standin import Client, FrozenClock, MaskinportenStandin, RegisteredKey
+from maskinporten_testbed.standin import Client, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+from tests.helpers import ORG
+
+from .world import (
+    ADMIN_SECRET,
+    CLIENT_REGISTERED,
+    DAY,
+    DESCRIPTION,
+    DIGDIR_PROPAGATION_SECONDS,
+    NAME,
+    NAMESPACE,
+    READY,
+    REF,
+    START,
+    WORKLOAD_SECRET,
+    Failure,
+    ManagedWorld,
+    condition,
+    managed_world,
+    reasons,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-ORG = "123456789"
-NAMESPACE = "team"
-NAME = "weather"
-REF = ClientRef(NAMESPACE, NAME, uid="uid-weather", generation=1)
-DESCRIPTION = "maskinporten-operator:default/team/weather"
-ADMIN_SECRET = ("operator", "admin")
-WORKLOAD_SECRET = "weather-maskinporten"
 SCOPE = "test:read"
 OTHER_SCOPE = "test:write"
 NOT_GRANTED = "test:secret"
-START = 1_800_000_000.0
-DAY = 86_400.0
 SPEC: Mapping[str, Any] = {"scopes": {"consumes": [{"name": SCOPE}]}}
-
-
-@dataclass
-class World:
-    """The operator's surroundings, and the resource as the cluster holds it between runs."""
-
-    maskinporten: MaskinportenStandin
-    selfservice: SelfServiceStandin
-    kube: FakeKube
-    clock: FrozenClock
-    deps: Dependencies
-    admin_credential: Mapping[str, str]
-    """The admin credential Secret's data, as the administrator put it."""
-    spec: Mapping[str, Any] = field(default_factory=lambda: SPEC)
-    annotations: dict[str, str] = field(default_factory=dict)
-    status: dict[str, Any] = field(default_factory=dict)
-    memory: ClientMemory = field(default_factory=ClientMemory)
-
-    async def reconcile(self) -> Outcome:
-        outcome = await reconciler.reconcile(
-            REF, self.spec, self.status, self.annotations, self.memory, self.deps
-        )
-        merge_patch(self.status, outcome.status)
-        return outcome
-
-    def advance(self, seconds: float) -> None:
-        self.clock.offset += seconds
-
-    def set_policy(self, policy: str) -> None:
-        """MASKINPORTEN_OPERATOR_MANAGED_SCOPE_POLICY as the environment would give it."""
-        rules = Settings.model_validate({"managed_scope_policy": policy}).managed_scope_policy
-        self.deps.settings = self.deps.settings.model_copy(update={"managed_scope_policy": rules})
-
-    def restart(self) -> None:
-        """The operator restarts: what it remembered is gone, the cluster keeps the rest."""
-        self.memory = ClientMemory()
-
-    def calls(self) -> list[str]:
-        """Self-service API calls since the last :meth:`observe_from_here`, as "METHOD path"."""
-        return [
-            f"{r.method} {r.path.split('/api/v1', 1)[-1]}" for r in self.selfservice.requests(ORG)
-        ]
-
-    def observe_from_here(self) -> None:
-        self.selfservice.clear_requests()
-        self.maskinporten.clear_requests()
-
-    def our_clients(self) -> list[dict[str, Any]]:
-        return [
-            document
-            for client_id in self.client_ids()
-            if (document := self.selfservice.client_document(client_id)) is not None
-            and document["description"] == DESCRIPTION
-        ]
-
-    def client_ids(self) -> list[str]:
-        return [c.client_id for c in self.maskinporten.registry.clients.values()]
-
-    def registered_kids(self, client_id: str) -> list[str]:
-        jwks = self.selfservice.jwks_document(client_id) or {"keys": []}
-        return [key["kid"] for key in jwks["keys"]]
 
 
 @pytest.fixture(scope="module")
@@ -136,66 +67,17 @@ def admin_certificate(ca: CertificateAuthority) -> BusinessCertificate:
 @pytest_asyncio.fixture(loop_scope="module")
 async def world(
     ca: CertificateAuthority, admin_certificate: BusinessCertificate
-) -> AsyncIterator[World]:
-    clock = FrozenClock(START)
-    async with (
-        MaskinportenStandin(trusted_cas=[ca.root], clock=clock) as maskinporten,
-        SelfServiceStandin(maskinporten) as selfservice,
-    ):
-        selfservice.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
-        admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
-        credential = {
-            "clientId": admin.client_id,
-            "tls.key": admin_certificate.private_key_pem().decode(),
-            "tls.crt": admin_certificate.chain_pem().decode(),
-        }
-        kube = FakeKube()
-        kube.put_secret(*ADMIN_SECRET, credential)
-        settings = Settings(
-            environment=Environment.CUSTOM,
-            issuer=maskinporten.issuer,
-            self_service_url=selfservice.base_url,
-            self_service_credentials="/".join(ADMIN_SECRET),
-        )
-        auth = AuthorizationServerClient(timeout_seconds=5.0)
-        tokens = AdminTokenProvider(
-            auth,
-            credential=AdminCredentialSecret(kube, "/".join(ADMIN_SECRET), clock=clock.now),
-            issuer=maskinporten.issuer,
-            clock=clock.now,
-            failure_hold_seconds=settings.retry_base_seconds,
-        )
-        api = SelfServiceApi(selfservice.base_url, tokens, timeout_seconds=5.0)
-        deps = Dependencies(
-            settings=settings,
-            kube=kube,
-            auth=auth,
-            token_requests=asyncio.Semaphore(4),
-            metrics=Metrics(),
-            rng=random.Random(7),  # noqa: S311 - jitter, not cryptography
-            clock=clock.now,
-            self_service=api,
-        )
-        try:
-            yield World(maskinporten, selfservice, kube, clock, deps, credential)
-        finally:
-            await api.aclose()
-            await auth.aclose()
-
-
-def condition(outcome: Outcome, kind: str) -> Mapping[str, Any]:
-    return find(outcome.status["conditions"], kind)
-
-
-def reasons(outcome: Outcome) -> list[str]:
-    return [event.reason for event in outcome.events]
+) -> AsyncIterator[ManagedWorld]:
+    async with managed_world(ca, admin_certificate, SPEC) as world:
+        world.selfservice.grant_scope_access(ORG, SCOPE, OTHER_SCOPE)
+        yield world
 
 
 # --- create ---------------------------------------------------------------------------------
 
 
 async def test_a_resource_without_client_id_gets_a_client_and_a_token_with_no_manual_step(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     outcome = await world.reconcile()
 
@@ -221,7 +103,9 @@ async def test_a_resource_without_client_id_gets_a_client_and_a_token_with_no_ma
     ]
 
 
-async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world: World) -> None:
+async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(
+    world: ManagedWorld,
+) -> None:
     await world.reconcile()
 
     expiry = world.memory.earliest_key_registration_expiry()
@@ -231,7 +115,7 @@ async def test_the_memory_gives_the_key_registration_expiry_for_the_metric(world
 
 
 async def test_a_create_takes_five_self_service_calls_and_a_steady_client_none(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     created = world.calls()
@@ -253,7 +137,7 @@ async def test_a_create_takes_five_self_service_calls_and_a_steady_client_none(
 
 
 async def test_a_restart_between_create_and_status_write_finds_the_same_client(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     client_id = world.status.pop("clientId")  # the status write never happened
@@ -268,7 +152,7 @@ async def test_a_restart_between_create_and_status_write_finds_the_same_client(
 
 
 async def test_the_client_in_the_status_is_kept_when_its_description_was_edited(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
@@ -285,7 +169,7 @@ async def test_the_client_in_the_status_is_kept_when_its_description_was_edited(
     assert "POST /clients" not in world.calls()
 
 
-async def test_after_a_restart_the_client_is_checked_with_two_calls(world: World) -> None:
+async def test_after_a_restart_the_client_is_checked_with_two_calls(world: ManagedWorld) -> None:
     await world.reconcile()
     world.restart()
     world.observe_from_here()
@@ -297,25 +181,20 @@ async def test_after_a_restart_the_client_is_checked_with_two_calls(world: World
 
 
 async def test_the_cluster_name_and_resource_identify_the_client_in_its_description(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.deps.settings = world.deps.settings.model_copy(update={"cluster_name": "prod-a"})
 
     await world.reconcile()
 
-    [document] = [
-        d
-        for client_id in world.client_ids()
-        if (d := world.selfservice.client_document(client_id)) is not None
-        and d["description"] == "maskinporten-operator:prod-a/team/weather"
-    ]
+    [document] = world.our_clients("maskinporten-operator:prod-a/team/weather")
     assert document["client_id"] == world.status["clientId"]
 
 
 # --- scopes ---------------------------------------------------------------------------------
 
 
-async def test_a_scope_change_updates_the_client_with_two_calls(world: World) -> None:
+async def test_a_scope_change_updates_the_client_with_two_calls(world: ManagedWorld) -> None:
     await world.reconcile()
     world.observe_from_here()
     world.spec = {"scopes": {"consumes": [{"name": SCOPE}, {"name": OTHER_SCOPE}]}}
@@ -332,7 +211,7 @@ async def test_a_scope_change_updates_the_client_with_two_calls(world: World) ->
 
 
 async def test_a_scope_the_organisation_lacks_is_named_and_the_client_left_unchanged(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     world.observe_from_here()
@@ -349,7 +228,9 @@ async def test_a_scope_the_organisation_lacks_is_named_and_the_client_left_uncha
     assert world.calls() == ["GET /scopes/access/all"]
 
 
-async def test_no_client_is_created_with_a_scope_the_organisation_lacks(world: World) -> None:
+async def test_no_client_is_created_with_a_scope_the_organisation_lacks(
+    world: ManagedWorld,
+) -> None:
     world.spec = {"scopes": {"consumes": [{"name": NOT_GRANTED}]}}
 
     outcome = await world.reconcile()
@@ -368,7 +249,7 @@ async def test_no_client_is_created_with_a_scope_the_organisation_lacks(world: W
     ],
 )
 async def test_a_scope_refused_by_the_policy_names_it_and_sends_nothing_to_digdir(
-    world: World, policy: str, refused: list[str]
+    world: ManagedWorld, policy: str, refused: list[str]
 ) -> None:
     world.set_policy(policy)
 
@@ -382,7 +263,7 @@ async def test_a_scope_refused_by_the_policy_names_it_and_sends_nothing_to_digdi
 
 
 @pytest.mark.parametrize("policy", ["team=test:*", "t*=test:read,nav:*", "x=a:b;team=test:read"])
-async def test_a_scope_the_policy_allows_is_registered(world: World, policy: str) -> None:
+async def test_a_scope_the_policy_allows_is_registered(world: ManagedWorld, policy: str) -> None:
     world.set_policy(policy)
 
     outcome = await world.reconcile()
@@ -394,7 +275,7 @@ async def test_a_scope_the_policy_allows_is_registered(world: World, policy: str
 
 
 async def test_a_new_client_says_its_registration_is_propagating_until_the_key_is_accepted(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.selfservice.set_propagation_delay(60)
 
@@ -411,7 +292,9 @@ async def test_a_new_client_says_its_registration_is_propagating_until_the_key_i
     assert world.status["keys"][0]["state"] == "Active"
 
 
-async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(world: World) -> None:
+async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(
+    world: ManagedWorld,
+) -> None:
     world.spec = {**SPEC, "registration": {"keyRotationDays": 365}}
     await world.reconcile()
     client_id = world.status["clientId"]
@@ -436,17 +319,19 @@ async def test_a_key_is_renewed_thirty_days_before_its_registration_expires(worl
 ROTATE = "maskinporten-operator.dev/rotate-key"
 
 
-def key_ring_in_secret(world: World) -> list[str]:
+def key_ring_in_secret(world: ManagedWorld) -> list[str]:
     """The kids of the private keys the key Secret holds."""
     data = world.kube.secret_data(NAMESPACE, "weather-maskinporten-key")
     return [key["kid"] for key in json.loads(data["jwks"])["keys"]] if "jwks" in data else []
 
 
-def states(world: World) -> list[tuple[str, str]]:
+def states(world: ManagedWorld) -> list[tuple[str, str]]:
     return [(key["kid"], key["state"]) for key in world.status["keys"]]
 
 
-async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world: World) -> None:
+async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(
+    world: ManagedWorld,
+) -> None:
     await world.reconcile()
     old = world.status["keyId"]
     client_id = world.status["clientId"]
@@ -473,16 +358,9 @@ async def test_a_rotation_switches_keys_only_once_the_new_one_is_accepted(world:
     assert world.maskinporten.requests()[-1].status == 200
 
 
-def client_jwk_kids_written(world: World) -> list[str]:
-    """The kid of the private JWK each write of the workload Secret carried."""
-    return [
-        json.loads(decode_data(write.body)["MASKINPORTEN_CLIENT_JWK"])["kid"]
-        for write in world.kube.writes
-        if write.name == WORKLOAD_SECRET and write.verb in (Verb.CREATE, Verb.REPLACE)
-    ]
-
-
-async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(world: World) -> None:
+async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(
+    world: ManagedWorld,
+) -> None:
     world.spec = {**SPEC, "includeClientJwk": True}
     await world.reconcile()
     old = world.status["keyId"]
@@ -497,11 +375,11 @@ async def test_a_pending_key_reaches_the_workload_secret_only_once_accepted(worl
 
     new = world.status["keyId"]
     assert new != old
-    assert client_jwk_kids_written(world) == [old, new]
+    assert world.client_jwk_kids_written() == [old, new]
 
 
 async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with_back_off(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.maskinporten.registry.default_lifetime = 3600  # token refreshes do not mask key work
     base = world.deps.settings.retry_base_seconds
@@ -509,7 +387,7 @@ async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with
     world.selfservice.set_propagation_delay(10 * 3600)
     world.annotations[ROTATE] = "now"
     await world.reconcile()
-    world.advance(policies.DIGDIR_PROPAGATION_SECONDS + 600)
+    world.advance(DIGDIR_PROPAGATION_SECONDS + 600)
     first = await world.reconcile()
     world.advance(first.next_attempt_at - world.clock.now())
 
@@ -521,7 +399,7 @@ async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with
     assert second.next_attempt_at - world.clock.now() > base
 
 
-async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: World) -> None:
+async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: ManagedWorld) -> None:
     await world.reconcile()
     old = world.status["keyId"]
     client_id = world.status["clientId"]
@@ -544,7 +422,7 @@ async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: Worl
     assert world.calls() == [f"GET /clients/{client_id}/jwks", f"POST /clients/{client_id}/jwks"]
 
 
-async def test_a_rotation_takes_two_key_set_reads_each_before_a_post(world: World) -> None:
+async def test_a_rotation_takes_two_key_set_reads_each_before_a_post(world: ManagedWorld) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
     world.observe_from_here()
@@ -558,7 +436,7 @@ async def test_a_rotation_takes_two_key_set_reads_each_before_a_post(world: Worl
     assert world.calls() == read_then_post * 2
 
 
-async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
+async def test_keys_rotate_after_key_rotation_days(world: ManagedWorld) -> None:
     world.spec = {**SPEC, "registration": {"keyRotationDays": 30}}
     await world.reconcile()
     old = world.status["keyId"]
@@ -573,7 +451,7 @@ async def test_keys_rotate_after_key_rotation_days(world: World) -> None:
     assert world.status["keyId"] != old
 
 
-async def test_the_same_rotate_request_rotates_once(world: World) -> None:
+async def test_the_same_rotate_request_rotates_once(world: ManagedWorld) -> None:
     await world.reconcile()
     world.annotations[ROTATE] = "once"
     await world.reconcile()
@@ -586,7 +464,7 @@ async def test_the_same_rotate_request_rotates_once(world: World) -> None:
 
 
 async def test_a_rotate_request_is_not_handled_again_from_a_status_read_back_late(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     """The status the next reconciliation reads comes through the watch, which can lag behind
     the operator's own write of ``handledRotateKey``."""
@@ -604,7 +482,7 @@ async def test_a_rotate_request_is_not_handled_again_from_a_status_read_back_lat
 
 
 async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
-    world: World, client_key: ClientKey
+    world: ManagedWorld, client_key: ClientKey
 ) -> None:
     world.selfservice.register_client(
         Client("hand-made", ORG, frozenset({SCOPE}), (RegisteredKey(client_key.public_jwk()),)),
@@ -622,7 +500,7 @@ async def test_a_rotation_keeps_the_keys_the_operator_did_not_add(
 
 
 async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_registered(
-    world: World, client_key: ClientKey
+    world: ManagedWorld, client_key: ClientKey
 ) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
@@ -642,7 +520,7 @@ async def test_a_rotation_keeps_a_key_registered_by_hand_after_the_operator_regi
 
 
 async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep_coming(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     hand_keys = [generate_client_key() for _ in range(4)]
     world.selfservice.register_client(
@@ -671,7 +549,7 @@ async def test_a_rotation_without_room_in_the_key_set_is_skipped_and_tokens_keep
 
 
 async def test_a_rotation_counts_keys_registered_by_hand_since_the_last_read_for_room(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
@@ -698,7 +576,7 @@ async def test_a_rotation_counts_keys_registered_by_hand_since_the_last_read_for
 
 
 async def test_a_key_secret_name_naming_a_users_secret_is_refused_and_the_secret_kept(
-    world: World, client_key: ClientKey
+    world: ManagedWorld, client_key: ClientKey
 ) -> None:
     users = {"jwk": client_key.private_jwk_json(), "password": "kept"}
     world.kube.put_secret(NAMESPACE, "users-own", users)
@@ -714,16 +592,17 @@ async def test_a_key_secret_name_naming_a_users_secret_is_refused_and_the_secret
 
 
 async def test_a_key_secret_name_naming_another_resources_key_secret_is_refused(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     weathers = world.kube.secret(NAMESPACE, "weather-maskinporten-key")
-    rain = ClientRef(NAMESPACE, "rain", uid="uid-rain", generation=1)
-    spec = {**SPEC, "key": {"secretName": "weather-maskinporten-key"}}
-    memory, status = ClientMemory(), {}
-    for rotate in ({}, {ROTATE: "now"}):
-        outcome = await reconciler.reconcile(rain, spec, status, rotate, memory, world.deps)
-        merge_patch(status, outcome.status)
+    rain = world.another_resource(
+        "rain", {**SPEC, "key": {"secretName": "weather-maskinporten-key"}}
+    )
+    await rain.reconcile()
+    rain.annotations[ROTATE] = "now"
+
+    outcome = await rain.reconcile()
 
     assert condition(outcome, READY)["reason"] == Reason.SECRET_CONFLICT
     assert "MaskinportenClient weather" in condition(outcome, READY)["message"]
@@ -734,7 +613,7 @@ async def test_a_key_secret_name_naming_another_resources_key_secret_is_refused(
 
 
 async def test_an_adopted_client_keeps_its_hand_registered_keys(
-    world: World, client_key: ClientKey
+    world: ManagedWorld, client_key: ClientKey
 ) -> None:
     world.selfservice.register_client(
         Client(
@@ -761,7 +640,7 @@ async def test_an_adopted_client_keeps_its_hand_registered_keys(
 
 
 async def test_keys_the_operator_did_not_add_are_listed_after_its_own_as_external(
-    world: World, client_key: ClientKey
+    world: ManagedWorld, client_key: ClientKey
 ) -> None:
     world.selfservice.register_client(
         Client(
@@ -782,7 +661,7 @@ async def test_keys_the_operator_did_not_add_are_listed_after_its_own_as_externa
     assert world.status["keys"][1]["expiresAt"] == format_time(jwks_entry["exp"])
 
 
-async def test_adopting_a_client_that_does_not_exist_says_so(world: World) -> None:
+async def test_adopting_a_client_that_does_not_exist_says_so(world: ManagedWorld) -> None:
     world.spec = {**SPEC, "clientId": "nowhere", "registration": {"adopt": True}}
 
     outcome = await world.reconcile()
@@ -795,7 +674,7 @@ async def test_adopting_a_client_that_does_not_exist_says_so(world: World) -> No
 
 
 async def test_without_an_admin_credential_the_message_says_what_to_configure(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.deps.self_service = None
 
@@ -807,7 +686,9 @@ async def test_without_an_admin_credential_the_message_says_what_to_configure(
     assert condition(outcome, CLIENT_REGISTERED)["reason"] == Reason.SELF_SERVICE_NOT_CONFIGURED
 
 
-async def test_an_unusable_admin_credential_secret_says_what_to_put_in_it(world: World) -> None:
+async def test_an_unusable_admin_credential_secret_says_what_to_put_in_it(
+    world: ManagedWorld,
+) -> None:
     world.kube.put_secret(*ADMIN_SECRET, {"tls.key": world.admin_credential["tls.key"]})
 
     outcome = await world.reconcile()
@@ -820,7 +701,7 @@ async def test_an_unusable_admin_credential_secret_says_what_to_put_in_it(world:
 
 
 async def test_an_admin_credential_fixed_later_makes_the_client_ready_without_a_restart(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.kube.put_secret(*ADMIN_SECRET, {})
     refused = await world.reconcile()
@@ -835,7 +716,7 @@ async def test_an_admin_credential_fixed_later_makes_the_client_ready_without_a_
 
 
 async def test_a_missing_admin_credential_is_one_condition_and_one_event_across_retries(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.kube.put_secret(*ADMIN_SECRET, {})
     first = await world.reconcile()
@@ -849,7 +730,7 @@ async def test_a_missing_admin_credential_is_one_condition_and_one_event_across_
     assert world.status["consecutiveFailures"] == 2
 
 
-async def test_a_refused_admin_token_is_one_clear_condition(world: World) -> None:
+async def test_a_refused_admin_token_is_one_clear_condition(world: ManagedWorld) -> None:
     world.maskinporten.registry.clients.pop(f"selfservice-admin-{ORG}")
 
     outcome = await world.reconcile()
@@ -859,7 +740,7 @@ async def test_a_refused_admin_token_is_one_clear_condition(world: World) -> Non
     assert "self-service admin token" in ready["message"]
 
 
-async def test_self_service_errors_back_off_like_token_errors(world: World) -> None:
+async def test_self_service_errors_back_off_like_token_errors(world: ManagedWorld) -> None:
     world.selfservice.fail_next(10, status=503)
 
     first = await world.reconcile()
@@ -870,7 +751,7 @@ async def test_self_service_errors_back_off_like_token_errors(world: World) -> N
     assert (second.next_attempt_at - START) > (first.next_attempt_at - START) / 2
 
 
-async def test_tokens_keep_coming_while_the_self_service_api_is_down(world: World) -> None:
+async def test_tokens_keep_coming_while_the_self_service_api_is_down(world: ManagedWorld) -> None:
     await world.reconcile()
     token_before = world.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)["MASKINPORTEN_ACCESS_TOKEN"]
     world.restart()  # what the operator remembered is gone: registration needs the API
@@ -892,7 +773,7 @@ async def test_tokens_keep_coming_while_the_self_service_api_is_down(world: Worl
 
 
 async def test_a_new_client_gets_no_token_while_the_self_service_api_is_down(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     world.selfservice.fail_next(10, status=503)
 
@@ -910,10 +791,10 @@ async def broken(*_: object, **__: object) -> None:
 
 
 async def test_an_unexpected_error_before_registration_keeps_client_registered_as_it_was(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: ManagedWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await world.reconcile()
-    before = find(world.status["conditions"], CLIENT_REGISTERED)
+    first = await world.reconcile()
+    before = condition(first, CLIENT_REGISTERED)
     monkeypatch.setattr(world.kube, "get_secret", broken)
     world.advance(3600)
 
@@ -924,7 +805,7 @@ async def test_an_unexpected_error_before_registration_keeps_client_registered_a
 
 
 async def test_an_unexpected_error_after_registration_keeps_what_the_registration_did(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: ManagedWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert world.deps.self_service is not None
     await world.deps.self_service.list_clients()  # the admin token is at hand
@@ -948,37 +829,39 @@ async def test_an_unexpected_error_after_registration_keeps_what_the_registratio
     [({}, True), ({"deletionPolicy": "Delete"}, True), ({"deletionPolicy": "Retain"}, False)],
 )
 async def test_deleting_the_resource_deletes_the_client_it_created_by_policy(
-    world: World, registration_spec: dict[str, Any], deleted: bool
+    world: ManagedWorld, registration_spec: dict[str, Any], deleted: bool
 ) -> None:
     world.spec = {**SPEC, "registration": registration_spec}
     await world.reconcile()
     client_id = world.status["clientId"]
 
-    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
+    event = await world.delete_client()
 
     assert (world.selfservice.client_document(client_id) is None) == deleted
     assert (event is not None and event.reason == Reason.CLIENT_DELETED) == deleted
 
 
-async def test_an_adopted_client_is_never_deleted(world: World) -> None:
+async def test_an_adopted_client_is_never_deleted(world: ManagedWorld) -> None:
     world.selfservice.register_client(
         Client("hand-made", ORG, frozenset({SCOPE})), description="the portal"
     )
     world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
     await world.reconcile()
 
-    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
+    event = await world.delete_client()
 
     assert event is None
     assert world.selfservice.client_document("hand-made") is not None
 
 
-async def test_a_deletion_without_the_admin_credential_says_the_client_stays(world: World) -> None:
+async def test_a_deletion_without_the_admin_credential_says_the_client_stays(
+    world: ManagedWorld,
+) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
     world.deps.self_service = None
 
-    event = await deletion.delete_client(REF, world.spec, world.status, world.deps)
+    event = await world.delete_client()
 
     assert event is not None
     assert (event.type, event.reason) == ("Warning", Reason.SELF_SERVICE_NOT_CONFIGURED)
@@ -986,7 +869,7 @@ async def test_a_deletion_without_the_admin_credential_says_the_client_stays(wor
     assert world.selfservice.client_document(client_id) is not None
 
 
-async def deletion_retry_requested(world: World, *, retry: int, runtime: float) -> float:
+async def deletion_retry_requested(world: ManagedWorld, *, retry: int, runtime: float) -> float:
     """The delay the delete handler asks kopf for when the deletion fails at its ``retry``-th
     retry, ``runtime`` seconds after the first attempt."""
     body = kopf.Body(
@@ -1010,7 +893,7 @@ async def deletion_retry_requested(world: World, *, retry: int, runtime: float) 
     return raised.value.delay
 
 
-async def test_a_failing_deletion_is_retried_with_growing_back_off(world: World) -> None:
+async def test_a_failing_deletion_is_retried_with_growing_back_off(world: ManagedWorld) -> None:
     await world.reconcile()
     world.selfservice.fail_next(100, status=503)
     base = world.deps.settings.retry_base_seconds
@@ -1025,7 +908,9 @@ async def test_a_failing_deletion_is_retried_with_growing_back_off(world: World)
     assert world.selfservice.client_document(world.status["clientId"]) is not None
 
 
-async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world: World) -> None:
+async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(
+    world: ManagedWorld,
+) -> None:
     await world.reconcile()
     world.selfservice.fail_next(1, status=503)
     longest = world.deps.settings.retry_max_seconds
@@ -1036,7 +921,7 @@ async def test_a_deletion_failing_for_long_waits_at_most_the_retry_maximum(world
 
 
 async def test_a_deletion_with_an_unusable_admin_credential_is_retried_not_given_up(
-    world: World,
+    world: ManagedWorld,
 ) -> None:
     await world.reconcile()
     client_id = world.status["clientId"]
@@ -1044,7 +929,7 @@ async def test_a_deletion_with_an_unusable_admin_credential_is_retried_not_given
     world.advance(3600)  # the admin token cached meanwhile has expired
 
     with pytest.raises(Failure) as failed:
-        await deletion.delete_client(REF, world.spec, world.status, world.deps)
+        await world.delete_client()
 
     assert failed.value.reason is Reason.SELF_SERVICE_NOT_CONFIGURED
     assert "operator/admin" in str(failed.value)

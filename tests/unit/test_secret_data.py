@@ -15,11 +15,9 @@ from maskinporten_operator.credentials.keys import (
     generate_client_key,
 )
 from maskinporten_operator.credentials.secret_data import MissingDataError, password_in, read_key
-from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
+from maskinporten_testbed.testca import BusinessCertificate
+from tests.helpers import NOW
 
-from .helpers import NOW
-
-ORG = "991825827"
 PASSWORD = b"correct horse battery staple"
 
 
@@ -37,9 +35,10 @@ def test_named_keystore_entry_that_is_absent_is_a_clear_error() -> None:
         )
 
 
-def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
-    certificate = CertificateAuthority(now=NOW).issue(ORG)
-    data = {"keystore.p12": certificate.pkcs12(b"pw"), "kid": b"registered-kid"}
+def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {"keystore.p12": business_certificate.pkcs12(b"pw"), "kid": b"registered-kid"}
 
     key = read_key(data, KeySpec(mode=KeyMode.KEY_ID), source="Secret s", password=b"pw", now=NOW)
 
@@ -47,19 +46,21 @@ def test_keystore_sent_by_key_id_uses_the_secrets_kid_entry() -> None:
     assert key.certificate_chain == ()
 
 
-def test_key_id_mode_without_a_key_id_is_a_clear_error() -> None:
-    certificate = CertificateAuthority(now=NOW).issue(ORG)
-    data = {"keystore.p12": certificate.pkcs12(b"pw")}
+def test_key_id_mode_without_a_key_id_is_a_clear_error(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {"keystore.p12": business_certificate.pkcs12(b"pw")}
 
     with pytest.raises(InvalidKeyError, match=r"set spec\.key\.keyId"):
         read_key(data, KeySpec(mode=KeyMode.KEY_ID), source="Secret s", password=b"pw", now=NOW)
 
 
-def test_certificate_mode_prefers_the_keystore_over_a_jwk_in_the_same_secret() -> None:
-    certificate = CertificateAuthority(now=NOW).issue(ORG)
+def test_certificate_mode_prefers_the_keystore_over_a_jwk_in_the_same_secret(
+    business_certificate: BusinessCertificate,
+) -> None:
     data = {
         "jwk": generate_client_key().private_jwk_json().encode(),
-        "keystore.p12": certificate.pkcs12(b"pw"),
+        "keystore.p12": business_certificate.pkcs12(b"pw"),
     }
 
     key = read_key(

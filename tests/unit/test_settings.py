@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from maskinporten_operator.settings import (
@@ -13,10 +16,17 @@ from maskinporten_operator.settings import (
 )
 
 PREFIX = "MASKINPORTEN_OPERATOR_"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def env(**values: str) -> dict[str, str]:
     return {PREFIX + name.upper(): value for name, value in values.items()}
+
+
+def readme_defaults() -> dict[str, str]:
+    """The operator variables the README's settings table gives a literal default, with it."""
+    rows = re.findall(rf"^\| `({PREFIX}\w+)` \| `([^`]+)` \|", README.read_text(), re.M)
+    return dict(rows)
 
 
 def rejection(environ: dict[str, str]) -> str:
@@ -36,17 +46,22 @@ def test_defaults_use_the_maskinporten_test_environment() -> None:
 
 
 def test_defaults_for_refresh_retry_and_limits() -> None:
-    settings = settings_from_env({})
+    """Each variable left unset means the default the README's settings table gives it."""
+    documented = readme_defaults()
 
-    assert settings.refresh_at_lifetime_percent == 50
-    assert settings.refresh_before_expiry_seconds == 300
-    assert settings.retry_base_seconds == 15.0
-    assert settings.retry_max_seconds == 900.0
-    assert settings.token_request_timeout_seconds == 10.0
-    assert settings.allowed_issuers == ()
-    assert settings.namespaces == ()
-    assert settings.log_level == "INFO"
-    assert settings.log_format is LogFormat.TEXT
+    assert documented.keys() >= {
+        f"{PREFIX}{name}"
+        for name in (
+            "REFRESH_AT_LIFETIME_PERCENT",
+            "REFRESH_BEFORE_EXPIRY_SECONDS",
+            "RETRY_BASE_SECONDS",
+            "RETRY_MAX_SECONDS",
+            "TOKEN_REQUEST_TIMEOUT_SECONDS",
+            "LOG_LEVEL",
+            "LOG_FORMAT",
+        )
+    }
+    assert settings_from_env(documented) == settings_from_env({})
 
 
 def test_prod_environment_uses_the_production_issuer() -> None:
