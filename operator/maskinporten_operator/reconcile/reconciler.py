@@ -69,18 +69,7 @@ async def reconcile(
         return _failed(run, gathered, failure)
     except Exception as error:  # the last resort: no exception may end a resource's loop
         return _failed(run, gathered, _internal(ref, error), internal=True)
-    memory.failures = FailureStreak()
-    next_refresh = min(slot.plan.refresh_at for slot in slots)
-    if gathered.registration is not None:
-        gathered.registration = gathered.registration.accepted()
-        memory.registration = gathered.registration.known
-        next_refresh = min(next_refresh, _key_work_at(run, gathered.registration))
-    if gathered.unregistered is not None:
-        next_refresh = min(next_refresh, _registration_retry_at(run))
-    outcome, memory.reported = rendering.succeeded(
-        run, gathered, slots, next_refresh, force_request
-    )
-    return outcome
+    return _succeeded(run, gathered, slots, force_request)
 
 
 def _parse(raw_spec: Mapping[str, Any], settings: Settings, name: str) -> ClientSpec:
@@ -199,6 +188,28 @@ def _explained(failure: Failure, registration: Registration | None, now: float) 
         "ago and Maskinporten does not accept it yet (Digdir takes up to about 2 minutes); "
         f"retrying ({failure})",
     )
+
+
+def _succeeded(
+    run: Reconciliation,
+    gathered: Gathered,
+    slots: tuple[TokenSlot, ...],
+    force_request: str | None,
+) -> Outcome:
+    """The next attempt: the first token refresh, key work, or a failed registration's retry."""
+    memory = run.memory
+    memory.failures = FailureStreak()
+    next_attempt = min(slot.plan.refresh_at for slot in slots)
+    if gathered.registration is not None:
+        gathered.registration = gathered.registration.accepted()
+        memory.registration = gathered.registration.known
+        next_attempt = min(next_attempt, _key_work_at(run, gathered.registration))
+    if gathered.unregistered is not None:
+        next_attempt = min(next_attempt, _registration_retry_at(run))
+    outcome, memory.reported = rendering.succeeded(
+        run, gathered, slots, next_attempt, force_request
+    )
+    return outcome
 
 
 def _failed(
