@@ -22,6 +22,7 @@ from tests.integration.helpers import (
     SHORT_SCOPE,
     wait_until_established,
 )
+from tests.stop_on_signals import pytest_configure  # noqa: F401 - a hook, found by its name
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"

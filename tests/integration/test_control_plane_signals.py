@@ -19,35 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.processes import Child, children
+
 READY = "export KUBECONFIG="
 EXIT_GUARD_SECONDS = 120
 """Only against a hang: stopping takes seconds, and each child is killed after 15."""
-
-
-@dataclass(frozen=True)
-class Child:
-    pid: int
-    name: str
-    start_time: str
-    """Field 22 of /proc/PID/stat, so that a reused pid does not count as the same process."""
-
-    def is_running(self) -> bool:
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            return False
-        state, start_time = fields[0], fields[19]
-        return start_time == self.start_time and state != "Z"
-
-
-def children(pid: int) -> list[Child]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            argv0 = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
-            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            found.append(Child(int(child), Path(argv0.decode()).name, stat[19]))
-    return found
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import datetime
 import os
 import signal
@@ -30,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from maskinporten_testbed import binaries
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.signals import die_with_parent, stopped_by_signals
 from maskinporten_testbed.testca import CertificateAuthority
 
 CONTROLLERS = (
@@ -38,13 +38,7 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
 )
-_PR_SET_PDEATHSIG = 1
 CERTIFICATE_LIFETIME = datetime.timedelta(days=7)
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ class LocalControlPlane:
         mode = "ab" if append else "wb"
         log = open(self.workdir / f"{name}.log", mode)  # noqa: SIM115 - lives as long as the process
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         log.close()
         self._processes.append((name, process))
@@ -342,29 +336,12 @@ def control_plane_or_existing(*, controller_manager: bool = True) -> Iterator[Pa
         yield plane.kubeconfig
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class StopSignal(BaseException):
-    """Raised in the main thread by the first of ``STOP_SIGNALS``, wherever it is, so that the
-    clean-up of ``with`` blocks and ``except BaseException`` handlers runs (a BaseException, like
-    KeyboardInterrupt, so that ``except Exception`` does not swallow it)."""
-
-
-def _stop_on_signal(signum: int, _: object) -> None:
-    for stop_signal in STOP_SIGNALS:
-        signal.signal(stop_signal, signal.SIG_IGN)  # a second signal must not cut clean-up short
-    raise StopSignal(signum)
-
-
 def main() -> None:
     """Run until SIGINT (Ctrl-C), SIGTERM (``kill PID``) or SIGHUP; then stop the processes,
     remove the directory and exit 0. Prints ``export KUBECONFIG=<path>`` once ready."""
     parser = argparse.ArgumentParser(description="Run a local control plane until interrupted.")
     parser.parse_args()
-    for stop_signal in STOP_SIGNALS:
-        signal.signal(stop_signal, _stop_on_signal)
-    with contextlib.suppress(StopSignal), LocalControlPlane() as plane:
+    with stopped_by_signals(), LocalControlPlane() as plane:
         print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
         while True:
             signal.pause()

@@ -22,6 +22,7 @@ from maskinporten_testbed.operatorprocess import OperatorProcess, operator_setti
 from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.repository import CRDS, EXAMPLES
 from maskinporten_testbed.selfservice import AdminClient, SelfServiceThread, provision_admin_client
+from maskinporten_testbed.signals import stopped_by_signals
 from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import CertificateAuthority
 
@@ -93,6 +94,11 @@ def main() -> None:
         "--exit", action="store_true", help="stop after showing the result instead of serving"
     )
     args = parser.parse_args()
+    with stopped_by_signals():
+        _demo(serve=not args.exit)
+
+
+def _demo(*, serve: bool) -> None:
     _say("building or reusing control plane binaries (minutes on first use)")
     binaries.ensure_all()
     with (
@@ -132,12 +138,12 @@ def main() -> None:
             print(json.dumps(selfservice.client_document(client_id), indent=2), flush=True)
             _say("claims of the token in Secret demo-maskinporten")
             demo.show_token_claims()
-            if not args.exit:
+            if serve:
                 _say(
                     f"running; in another shell: export KUBECONFIG={plane.kubeconfig}\n"
                     f"    operator log: {log}\n    Ctrl-C stops everything"
                 )
-                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+                signal.pause()
         finally:
             operator.stop()
 

@@ -19,6 +19,7 @@ import httpx
 
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.signals import die_with_parent
 
 VERSION = "6.0.2"
 MAIN_CLASS = "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"
@@ -57,6 +58,7 @@ def mock_oauth2_server(workdir: Path) -> Iterator[str]:
         env={**os.environ, "SERVER_HOSTNAME": "127.0.0.1", "SERVER_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
     ) as server:
         issuer = f"http://127.0.0.1:{port}/default"
         try:

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.signals import die_with_parent
 from maskinporten_testbed.standin import StandinThread
 
 OPERATOR = str(Path(sys.executable).parent / "maskinporten-operator")
@@ -66,6 +67,7 @@ class OperatorProcess:
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
         try:
             eventually(self._live, what=f"the operator live at {self.liveness}", timeout=timeout)

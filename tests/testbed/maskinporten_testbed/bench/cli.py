@@ -10,6 +10,7 @@ from pathlib import Path
 from maskinporten_testbed import binaries
 from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.repository import CRDS
+from maskinporten_testbed.signals import stopped_by_signals
 from maskinporten_testbed.standin import StandinThread
 
 from .kube import api_for
@@ -60,6 +61,12 @@ def _install_crds(plane: LocalControlPlane) -> None:
 
 
 def main() -> None:
+    """Run the benchmark; SIGINT, SIGTERM and SIGHUP stop it and everything it started."""
+    with stopped_by_signals():
+        _bench()
+
+
+def _bench() -> None:
     parser = _parser()
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))

@@ -1,0 +1,41 @@
+"""The processes a test bed entry point started, read from /proc, to check that it stops them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Child:
+    pid: int
+    name: str
+    start_time: str
+    """Field 22 of /proc/PID/stat, so that a reused pid does not count as the same process."""
+
+    def is_running(self) -> bool:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return False
+        state, start_time = fields[0], fields[19]
+        return start_time == self.start_time and state != "Z"
+
+
+def children(pid: int) -> list[Child]:
+    """The processes ``pid`` started, each named by the program it runs (for a script run by
+    Python through its ``#!`` line, the script's name)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            found.append(Child(int(child), _program(argv), stat[19]))
+    return found
+
+
+def _program(argv: list[str]) -> str:
+    name = Path(argv[0]).name
+    if name.startswith("python") and len(argv) > 1 and not argv[1].startswith("-"):
+        return Path(argv[1]).name
+    return name
