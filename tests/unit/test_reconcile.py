@@ -322,6 +322,17 @@ async def test_one_reconciliation(world: HandRegisteredWorld, case: Case) -> Non
 # --- what a reconciliation leaves behind --------------------------------------------------------
 
 
+async def test_a_refused_token_request_is_counted_under_maskinportens_error_code(
+    world: HandRegisteredWorld,
+) -> None:
+    await world.reconcile()  # the generated key is not registered: MP-100
+
+    counted = world.token_requests_counted(
+        result="failure", reason=Reason.TOKEN_REQUEST_REJECTED, code="MP-100"
+    )
+    assert counted == 1
+
+
 async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(
     world: HandRegisteredWorld,
 ) -> None:

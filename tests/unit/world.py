@@ -118,6 +118,14 @@ class World:
     def token_requests(self) -> int:
         return self.maskinporten.request_count()
 
+    def token_requests_counted(self, **labels: str) -> float | None:
+        """The ``maskinporten_operator_token_requests_total`` sample with ``labels``."""
+        metrics = self.deps.metrics
+        assert isinstance(metrics, Metrics)
+        return metrics.registry.get_sample_value(
+            "maskinporten_operator_token_requests_total", labels
+        )
+
     @property
     def workload_data(self) -> dict[str, str]:
         return self.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)

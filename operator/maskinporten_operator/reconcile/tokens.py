@@ -157,7 +157,8 @@ async def _request_token(
         try:
             response = await _send_grant(deps, request, claims, int(issued_at))
         except TokenRequestError as error:
-            deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
+            elapsed = time.monotonic() - started
+            deps.metrics.token_request(seconds=elapsed, reason=error.reason, code=error.code)
             label = f"token '{name}': " if name else ""
             raise token_request_failure(error, label) from None
         deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)
