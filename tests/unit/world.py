@@ -237,7 +237,9 @@ async def hand_registered_world(
     keys = (RegisteredKey(key.public_jwk()),)
     maskinporten.register_client(Client(spec["clientId"], ORG, scopes, keys=keys))
     kube = FakeKube()
-    async with aclosing(AuthorizationServerClient(timeout_seconds=5.0)) as auth:
+    async with aclosing(
+        AuthorizationServerClient(timeout_seconds=5.0, wall_clock=clock.now)
+    ) as auth:
         deps = dependencies(_settings(maskinporten, **settings), kube, auth, clock)
         yield HandRegisteredWorld(maskinporten, kube, clock, deps, spec, key=key)
 
@@ -252,7 +254,7 @@ async def managed_world(
     async with (
         MaskinportenStandin(trusted_cas=[ca.root], clock=clock) as maskinporten,
         SelfServiceStandin(maskinporten) as selfservice,
-        aclosing(AuthorizationServerClient(timeout_seconds=5.0)) as auth,
+        aclosing(AuthorizationServerClient(timeout_seconds=5.0, wall_clock=clock.now)) as auth,
     ):
         admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
         credential = {
