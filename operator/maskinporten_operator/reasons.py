@@ -167,6 +167,11 @@ class Reason(StrEnum):
     KEY_REMOVED = "KeyRemoved"
     """Event: a retired key was removed from the client's registration and its key Secret."""
 
+    KEY_USE_ADDED = "KeyUseAdded"
+    """Event: keys registered by hand before Digdir made ``use`` mandatory (May 2025) lacked it;
+    the operator added ``use: sig`` to them when it posted the client's key set, as Digdir now
+    requires. Nothing to do."""
+
     CLIENT_DELETED = "ClientDeleted"
     """Event: the client the operator created was deleted at Digdir with its resource
     (``registration.deletionPolicy`` Delete)."""
