@@ -37,7 +37,7 @@ async def test_grant_with_a_scope_not_allowed_for_the_client_is_rejected_with_mp
 async def test_grant_with_a_resource_not_allowed_for_the_client_is_rejected_with_mp_011(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
-    response = await post_grant(http, standin, grants.kid(resource="https://evil.example/"))
+    response = await post_grant(http, standin, grants.kid(resource=["https://evil.example/"]))
 
     assert_rejected(response, "invalid_target", "MP-011")
 

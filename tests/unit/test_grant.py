@@ -70,7 +70,7 @@ def test_resource_is_added_only_when_given() -> None:
     with_resource = replace(CLAIMS, resource="https://api.example.no/")
 
     assert "resource" not in grant_claims(CLAIMS, now=NOW, jti="x")
-    assert grant_claims(with_resource, now=NOW, jti="x")["resource"] == "https://api.example.no/"
+    assert grant_claims(with_resource, now=NOW, jti="x")["resource"] == ["https://api.example.no/"]
 
 
 def test_consumer_org_is_added_only_when_given() -> None:

@@ -32,7 +32,9 @@ ORG_NUMBER = re.compile(r"^[0-9]{9}$")
 class GrantClaims:
     """What a grant asks for; the client key and the time are supplied when signing.
 
-    ``resource``: one audience (sent as a string) or several (sent as an array).
+    ``resource``: one audience or several, sent as an array either way: the form Digdir
+    documents ("currently only array supported"; ``docs/maskinporten-facts.md``, "The JWT
+    grant").
     ``consumer_org``: the organisation to act for (Altinn delegation).
     ``system_user_org``: the organisation whose Altinn system user to act as (one per request),
     sent as ``authorization_details``.
@@ -80,10 +82,9 @@ def grant_claims(claims: GrantClaims, *, now: int, jti: str) -> dict[str, Any]:
         "exp": now + GRANT_LIFETIME_SECONDS,
         "jti": jti,
     }
-    if isinstance(claims.resource, str):
-        payload["resource"] = claims.resource
-    elif claims.resource is not None:
-        payload["resource"] = list(claims.resource)
+    if claims.resource is not None:
+        resource = claims.resource
+        payload["resource"] = [resource] if isinstance(resource, str) else list(resource)
     if claims.consumer_org is not None:
         payload["consumer_org"] = claims.consumer_org
     if claims.system_user_org is not None:

@@ -67,12 +67,15 @@ def _consumer_org(client: Client, claims: Mapping[str, Any], scopes: tuple[str, 
     return consumer
 
 
-def _resources(client: Client, resource: object) -> tuple[str, ...]:
-    if resource is None:
+def _resources(client: Client, values: object) -> tuple[str, ...]:
+    """The audiences asked for: an array of strings, the only form Digdir supports
+    (``docs/maskinporten-facts.md``, "The JWT grant")."""
+    if values is None:
         return ()
-    values = [resource] if isinstance(resource, str) else resource
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise GrantError("invalid_target", "MP-011", "resource must be a string or string array")
+        raise GrantError(
+            "invalid_target", "MP-011", "resource must be an array of strings (only arrays)"
+        )
     refused = [value for value in values if value not in client.resources]
     if refused:
         raise GrantError(
