@@ -9,7 +9,8 @@ Routes under ``/api/v1/`` (Digdir's documentation of the self-service API):
 
 - ``GET /clients`` (the organisation's clients), ``POST /clients`` (201, the whole model)
 - ``GET | PUT | DELETE /clients/{client_id}`` (DELETE answers 204)
-- ``GET | POST /clients/{client_id}/jwks`` (POST replaces the whole set)
+- ``GET | POST | DELETE /clients/{client_id}/jwks`` (POST replaces the whole set and refuses an
+  empty one; DELETE removes every key and answers 204)
 - ``GET /scopes/access/all[?accessible_for_all=true]``
 
 Every request needs ``Authorization: Bearer <token>`` from the Maskinporten stand-in, issued
@@ -102,6 +103,7 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
             ("DELETE", "clients/{client_id}", self._delete_client),
             ("GET", "clients/{client_id}/jwks", self._get_jwks),
             ("POST", "clients/{client_id}/jwks", self._post_jwks),
+            ("DELETE", "clients/{client_id}/jwks", self._delete_jwks),
             ("GET", "scopes/access/all", self._accessible_scopes),
         ]
         for method, path, handler in routes:
@@ -351,6 +353,14 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
         updated = dataclasses.replace(client, keys=keys)
         self._propagate(client.client_id, updated, now)
         return web.json_response(self._jwks_document(updated))
+
+    async def _delete_jwks(self, request: web.Request) -> web.Response:
+        _, client = self._own_client(request, DCR_MODIFY)
+        now = self.clock.now()
+        record = self._record_of(client)
+        self._records[client.client_id] = dataclasses.replace(record, jwks_last_updated=now)
+        self._propagate(client.client_id, dataclasses.replace(client, keys=()), now)
+        return web.Response(status=204)
 
     async def _accessible_scopes(self, request: web.Request) -> web.Response:
         caller = self._caller(request, DCR_READ)
