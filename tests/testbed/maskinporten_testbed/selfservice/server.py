@@ -14,7 +14,8 @@ Routes under ``/api/v1/`` (Digdir's documentation of the self-service API):
 - ``GET /scopes/access/all[?accessible_for_all=true]``
 
 Every request needs ``Authorization: Bearer <token>`` from the Maskinporten stand-in, issued
-for a business-certificate grant and carrying ``idporten:dcr.read`` (GET), ``idporten:dcr.write``
+for a grant signed with a business certificate or a key registered on the admin client, and
+carrying ``idporten:dcr.read`` (GET), ``idporten:dcr.write``
 (create) or ``idporten:dcr.modify`` (change): 401 ``invalid_token`` otherwise, 403
 ``insufficient_scope`` / ``access_denied``. The organisation is the token's; another
 organisation's client is 404. Refusals are ``{"error", "error_description"}``.
@@ -37,11 +38,11 @@ from maskinporten_testbed.standin.model import Client, Clock, RegisteredKey
 from maskinporten_testbed.standin.server import MaskinportenStandin
 
 from .model import (
+    ADMIN_AMRS,
     APPLICATION_TYPE,
     APPROVED,
     AUTH_METHOD,
     BASE_PATH,
-    CERTIFICATE_AMR,
     DCR_MODIFY,
     DCR_READ,
     DCR_WRITE,
@@ -239,12 +240,12 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
         claims = self.maskinporten.access_token_claims(token.strip())
         if claims is None:
             raise ApiError(401, "invalid_token", "The access token is invalid or expired")
-        if claims.get("client_amr") != CERTIFICATE_AMR:
+        if claims.get("client_amr") not in ADMIN_AMRS:
             raise ApiError(
                 403,
                 "access_denied",
-                "The self-service API needs a token from a business certificate "
-                "(virksomhetssertifikat) grant",
+                "The self-service API needs a token from a grant signed with a business "
+                "certificate (virksomhetssertifikat) or a key registered on the admin client",
             )
         if "supplier" in claims:
             raise ApiError(
