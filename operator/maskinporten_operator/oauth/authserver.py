@@ -363,7 +363,15 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
         token_endpoint=_endpoint(document, "token_endpoint", url),
         jwks_uri=_endpoint(document, "jwks_uri", url, default=declared.rstrip("/") + "/jwk"),
         well_known_url=url,
+        authorization_details_types=_strings(document.get("authorization_details_types_supported")),
     )
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    """An array of strings as a tuple; None for anything else (absent, or not such an array)."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
 
 
 def _endpoint(document: dict[str, object], name: str, url: str, default: str | None = None) -> str:

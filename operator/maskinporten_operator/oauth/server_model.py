@@ -18,6 +18,9 @@ class ServerMetadata:
     token_endpoint: str
     jwks_uri: str
     well_known_url: str
+    authorization_details_types: tuple[str, ...] | None = None
+    """``authorization_details_types_supported`` (RFC 9396 section 10), None when the server
+    declares none."""
 
 
 @dataclass(frozen=True)

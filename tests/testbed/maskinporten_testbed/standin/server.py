@@ -13,7 +13,7 @@ from cryptography import x509
 from maskinporten_testbed.faultable import DEFAULT_FAILURE_BODY, JSON, CannedResponse, FaultableSite
 
 from .admin import add_admin_routes
-from .authz import authorize
+from .authz import AUTHORIZATION_DETAILS_TYPES, authorize
 from .grant import FORM, authenticate, parse_request
 from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, RequestRecord
 from .state import Registry
@@ -128,6 +128,7 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "grant_types_supported": [GRANT_TYPE],
             "token_endpoint_auth_signing_alg_values_supported": list(GRANT_ALGORITHMS),
+            "authorization_details_types_supported": list(AUTHORIZATION_DETAILS_TYPES),
         }
 
     async def _metadata(self, _: web.Request) -> web.Response:
