@@ -164,6 +164,55 @@ class TokenSpec(_Model):
     resource: Resource | None = None
 
 
+SYSTEMUSER_TYPE = "urn:altinn:systemuser"
+CONSENT_TYPE = "urn:altinn:consent"
+DETAIL_TYPE_PATTERN = r"^urn:[a-z0-9][a-z0-9-]*(:[A-Za-z0-9._-]+)+$"
+CONSENT_GIVER_PATTERN = r"^urn:altinn:(person|organization):identifier-no:[0-9]{9,11}$"
+_DETAIL_FIELDS = {
+    SYSTEMUSER_TYPE: ("systemuser_org", "external_ref"),
+    CONSENT_TYPE: ("id", "from_"),
+}
+"""The members each known type may carry (others carry only their ``type``)."""
+_REQUIRED_DETAIL_FIELDS = {SYSTEMUSER_TYPE: ("systemuser_org",), CONSENT_TYPE: ("id", "from_")}
+
+
+class AuthorizationDetailSpec(_Model):
+    """One RFC 9396 authorization detail of the grant: an Altinn system user
+    (``urn:altinn:systemuser``: ``systemuserOrg``, optional ``externalRef``) or a consent
+    (``urn:altinn:consent``: ``id`` and ``from``). Source: ``docs/maskinporten-facts.md``,
+    "The JWT grant"."""
+
+    type: str = Field(pattern=DETAIL_TYPE_PATTERN, max_length=256)
+    systemuser_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=256)
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    from_: str | None = Field(
+        default=None, alias="from", pattern=CONSENT_GIVER_PATTERN, max_length=256
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> AuthorizationDetailSpec:
+        allowed = _DETAIL_FIELDS.get(self.type, ())
+        given = [
+            name
+            for name in ("systemuser_org", "external_ref", "id", "from_")
+            if getattr(self, name) is not None
+        ]
+        foreign = [name for name in given if name not in allowed]
+        missing = [name for name in _REQUIRED_DETAIL_FIELDS.get(self.type, ()) if name not in given]
+        if foreign:
+            raise ValueError(
+                f"{', '.join(_camel(n) for n in foreign)} do not belong to type {self.type}"
+            )
+        if missing:
+            raise ValueError(f"type {self.type} needs {' and '.join(_camel(n) for n in missing)}")
+        return self
+
+
+def _camel(name: str) -> str:
+    return to_camel(name.rstrip("_"))
+
+
 @dataclass(frozen=True)
 class DesiredToken:
     """One token the workload Secret carries: ``name`` is "" for the single default token."""
@@ -182,6 +231,9 @@ class ClientSpec(_Model):
     tokens: list[TokenSpec] = Field(default_factory=list, max_length=20)
     consumer_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
     system_user_org: str | None = Field(default=None, pattern=ORG_NUMBER_PATTERN)
+    authorization_details: list[AuthorizationDetailSpec] | None = Field(
+        default=None, min_length=1, max_length=10
+    )
     issuer: str | None = Field(default=None, max_length=2048)
     include_client_jwk: bool = False
     altinn_exchange: bool = False
@@ -196,6 +248,7 @@ class ClientSpec(_Model):
         self._consistent_secrets()
         if self.resource is not None and self.resources is not None:
             raise ValueError("set resource or resources, not both")
+        self._consistent_authorization_details()
         undeclared = {s for token in self.tokens for s in token.scopes} - set(self.scope_names)
         if undeclared:
             raise ValueError(
@@ -208,6 +261,7 @@ class ClientSpec(_Model):
                 ("resources", self.resources),
                 ("consumerOrg", self.consumer_org),
                 ("systemUserOrg", self.system_user_org),
+                ("authorizationDetails", self.authorization_details),
             )
             if value is not None
         ]
@@ -219,6 +273,19 @@ class ClientSpec(_Model):
         if len(names) != len(set(names)):
             raise ValueError("token names must be unique")
         return self
+
+    def _consistent_authorization_details(self) -> None:
+        types = [detail.type for detail in self.authorization_details or ()]
+        if self.system_user_org is not None and SYSTEMUSER_TYPE in types:
+            raise ValueError(
+                f"systemUserOrg is a shorthand for an authorizationDetails entry of type "
+                f"{SYSTEMUSER_TYPE}: give one or the other"
+            )
+        if len(types) != len(set(types)):
+            raise ValueError(
+                "each authorizationDetails type at most once: Maskinporten takes one system "
+                "user and one consent per request"
+            )
 
     def _consistent_secrets(self) -> None:
         key = self.key

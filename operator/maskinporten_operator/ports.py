@@ -81,8 +81,11 @@ class AuthorizationServer(Protocol):
 
 
 class TokenRequestMetrics(Protocol):
-    def token_request(self, *, seconds: float, reason: Reason | None) -> None:
-        """Record one token request and its duration; ``reason`` is None on success."""
+    def token_request(
+        self, *, seconds: float, reason: Reason | None, code: str | None = None
+    ) -> None:
+        """Record one token request and its duration; ``reason`` is None on success, ``code``
+        the server's error code of a failure (``MP-121``), if it gave one."""
         ...
 
 

@@ -28,8 +28,9 @@ class Reason(StrEnum):
 
     INVALID_SPEC = "InvalidSpec"
     """Not ready: the spec cannot be used (the message names the field), its ``spec.issuer`` is
-    not allowed by the operator, or ``spec.altinnExchange`` has no exchange URL. Fix the spec, or
-    ask an administrator to allow the issuer or set the URL."""
+    not allowed by the operator, ``spec.altinnExchange`` has no exchange URL, or
+    ``spec.authorizationDetails`` holds a type the issuer's metadata does not list. Fix the spec,
+    or ask an administrator to allow the issuer or set the URL."""
 
     KEY_SECRET_MISSING = "KeySecretMissing"
     """Not ready: the key Secret (or its password Secret) is not there, or a generated key's
@@ -166,6 +167,11 @@ class Reason(StrEnum):
 
     KEY_REMOVED = "KeyRemoved"
     """Event: a retired key was removed from the client's registration and its key Secret."""
+
+    KEY_USE_ADDED = "KeyUseAdded"
+    """Event: keys registered by hand before Digdir made ``use`` mandatory (May 2025) lacked it;
+    the operator added ``use: sig`` to them when it posted the client's key set, as Digdir now
+    requires. Nothing to do."""
 
     CLIENT_DELETED = "ClientDeleted"
     """Event: the client the operator created was deleted at Digdir with its resource

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.standin import StandinThread
@@ -48,6 +49,22 @@ def test_refused_request_exits_1_with_the_servers_description_and_a_hint(
     assert result.stdout == ""
     assert "invalid_scope: MP-201: Invalid scopes for client:" in result.stderr
     assert "hint: the client may not use this scope" in result.stderr
+
+
+def test_refused_request_says_when_this_machines_clock_is_off_from_the_servers(
+    standin: StandinThread, files: Files
+) -> None:
+    standin.set_clock_offset(120)  # the server's clock two minutes ahead of this machine's
+    try:
+        result = run(*token_args(standin), "--jwk", files.jwk)
+    finally:
+        standin.set_clock_offset(0)
+
+    assert result.returncode == 1
+    assert re.search(
+        r"this machine's clock is 1(19|20|21) s behind the server's \(here \S+Z, server \S+Z\)",
+        result.stderr,
+    )
 
 
 def test_unknown_kid_exits_1_with_a_hint_about_registering_the_key(

@@ -45,7 +45,10 @@ def test_metrics_count_token_requests_by_result_and_reason(
     cluster.wait_condition("counted", status="True")
 
     requests = operator.metric(
-        "maskinporten_operator_token_requests_total", result="success", reason="TokenIssued"
+        "maskinporten_operator_token_requests_total",
+        result="success",
+        reason="TokenIssued",
+        code="",
     )
     timed = operator.metric("maskinporten_operator_token_request_duration_seconds_count")
     managed = operator.metric("maskinporten_operator_managed_resources")

@@ -14,6 +14,7 @@ from maskinporten_testbed.selfservice import (
     DCR_WRITE,
     AdminClient,
     SelfServiceStandin,
+    provision_jwk_admin_client,
 )
 from maskinporten_testbed.standin import Client, MaskinportenStandin, RegisteredKey
 
@@ -104,19 +105,33 @@ async def test_changing_a_client_needs_the_modify_scope(
     assert_refused(response, 403, "insufficient_scope", DCR_MODIFY)
 
 
-async def test_a_token_from_a_registered_key_grant_is_403(
+async def test_a_token_from_an_admin_clients_registered_key_grant_is_accepted(
+    api: Api, http: httpx.AsyncClient, standin: MaskinportenStandin, keys: list[RSAKey]
+) -> None:
+    admin_id = provision_jwk_admin_client(standin, ORG, public_jwk(keys[0], "admin-key"))
+    grant = kid_grant(standin, admin_id, keys[0], "admin-key", scope=DCR_READ)
+    response = await request_token(http, standin, grant)
+    assert response.status_code == 200, response.text
+    api.token = response.json()["access_token"]
+
+    listed = await api.call("GET", "clients")
+
+    assert listed.status_code == 200
+
+
+async def test_a_registered_key_grant_without_the_dcr_scopes_is_403(
     api: Api, http: httpx.AsyncClient, standin: MaskinportenStandin, keys: list[RSAKey]
 ) -> None:
     key = RegisteredKey(public_jwk(keys[0], "admin-key"))
-    standin.register_client(Client("key-admin", ORG, frozenset({DCR_READ, SCOPE}), keys=(key,)))
-    grant = kid_grant(standin, "key-admin", keys[0], "admin-key", scope=DCR_READ)
+    standin.register_client(Client("key-admin", ORG, frozenset({SCOPE}), keys=(key,)))
+    grant = kid_grant(standin, "key-admin", keys[0], "admin-key", scope=SCOPE)
     response = await request_token(http, standin, grant)
     assert response.status_code == 200, response.text
     api.token = response.json()["access_token"]
 
     refused = await api.call("GET", "clients")
 
-    assert_refused(refused, 403, "access_denied", "business certificate")
+    assert_refused(refused, 403, "insufficient_scope", DCR_READ)
 
 
 async def test_a_token_acting_for_another_organisation_is_403(

@@ -96,15 +96,26 @@ async def test_posting_replaces_the_whole_set(api: Api, client_id: str, keys: li
     assert kids((await api.call("GET", f"clients/{client_id}/jwks")).json()) == ["k3"]
 
 
-async def test_posting_an_empty_set_removes_every_key(
+async def test_posting_an_empty_set_is_refused_and_the_set_kept(
     api: Api, client_id: str, keys: list[RSAKey]
 ) -> None:
     await api.post_keys(client_id, public_jwk(keys[0], "k1"))
 
     response = await api.post_keys(client_id)
 
-    assert response.status_code == 200
-    assert response.json()["keys"] == []
+    assert_refused(response, 400, "invalid_client_metadata", "DELETE")
+    assert kids((await api.call("GET", f"clients/{client_id}/jwks")).json()) == ["k1"]
+
+
+async def test_deleting_the_key_set_removes_every_key(
+    api: Api, client_id: str, keys: list[RSAKey]
+) -> None:
+    await api.post_keys(client_id, public_jwk(keys[0], "k1"))
+
+    response = await api.call("DELETE", f"clients/{client_id}/jwks")
+
+    assert response.status_code == 204
+    assert kids((await api.call("GET", f"clients/{client_id}/jwks")).json()) == []
 
 
 async def test_five_keys_are_accepted(api: Api, client_id: str, keys: list[RSAKey]) -> None:

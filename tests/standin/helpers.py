@@ -29,6 +29,11 @@ SYSTEMUSER = [
         "systemuser_org": {"authority": "iso6523-actorid-upis", "ID": f"0192:{OTHER_ORG}"},
     }
 ]
+CONSENT = {
+    "type": "urn:altinn:consent",
+    "id": "0a7d59f8-8c62-4312-9fb4-62456664c96f",
+    "from": "urn:altinn:person:identifier-no:05848998356",
+}
 
 
 def new_client_key(kid: str = KID) -> RSAKey:

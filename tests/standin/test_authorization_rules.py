@@ -6,7 +6,7 @@ import httpx
 
 from maskinporten_testbed.standin import MaskinportenStandin
 
-from .helpers import OTHER_ORG, SYSTEMUSER, Grants, assert_rejected, post_grant
+from .helpers import CONSENT, OTHER_ORG, SYSTEMUSER, Grants, assert_rejected, post_grant
 
 
 async def test_grant_without_scope_is_rejected_with_mp_200(
@@ -37,7 +37,7 @@ async def test_grant_with_a_scope_not_allowed_for_the_client_is_rejected_with_mp
 async def test_grant_with_a_resource_not_allowed_for_the_client_is_rejected_with_mp_011(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
-    response = await post_grant(http, standin, grants.kid(resource="https://evil.example/"))
+    response = await post_grant(http, standin, grants.kid(resource=["https://evil.example/"]))
 
     assert_rejected(response, "invalid_target", "MP-011")
 
@@ -96,10 +96,33 @@ async def test_authorization_details_with_two_parties_are_rejected_with_mp_011(
     assert_rejected(response, "invalid_authorization_details", "MP-011")
 
 
-async def test_authorization_details_of_another_type_are_rejected_with_mp_011(
+async def test_authorization_details_of_an_undeclared_type_are_rejected_with_mp_301(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
     details = [{**SYSTEMUSER[0], "type": "urn:altinn:resource"}]
+
+    response = await post_grant(http, standin, grants.kid(authorization_details=details))
+
+    assert_rejected(response, "invalid_authorization_details", "MP-301")
+    assert "urn:altinn:resource" in response.json()["error_description"]
+
+
+async def test_a_consent_with_a_system_user_and_consumer_org_is_accepted(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    details = [*SYSTEMUSER, CONSENT]
+
+    response = await post_grant(
+        http, standin, grants.kid(authorization_details=details, consumer_org=OTHER_ORG)
+    )
+
+    assert response.status_code == 200, response.text
+
+
+async def test_a_consent_without_from_is_rejected_with_mp_011(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    details = [{"type": "urn:altinn:consent", "id": CONSENT["id"]}]
 
     response = await post_grant(http, standin, grants.kid(authorization_details=details))
 

@@ -23,6 +23,7 @@ async def test_metadata_describes_issuer_endpoints_and_grant(
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "grant_types_supported": ["urn:ietf:params:oauth:grant-type:jwt-bearer"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512"],
+        "authorization_details_types_supported": ["urn:altinn:systemuser", "urn:altinn:consent"],
     }
 
 

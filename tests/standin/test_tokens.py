@@ -101,17 +101,19 @@ async def test_scope_without_configured_lifetime_gets_the_default_lifetime(
 async def test_resource_becomes_the_token_audience(
     standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
 ) -> None:
-    response = await post_grant(http, standin, grants.kid(resource=RESOURCE))
-
-    assert (await _token_claims(http, standin, response))["aud"] == RESOURCE
-
-
-async def test_resource_given_as_an_array_is_accepted(
-    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
-) -> None:
     response = await post_grant(http, standin, grants.kid(resource=[RESOURCE]))
 
     assert (await _token_claims(http, standin, response))["aud"] == RESOURCE
+
+
+async def test_resource_given_as_a_string_is_refused_only_arrays_are_supported(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    response = await post_grant(http, standin, grants.kid(resource=RESOURCE))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_target"
+    assert "array" in response.json()["error_description"]
 
 
 async def test_delegated_consumer_org_makes_the_token_name_consumer_and_supplier(

@@ -395,3 +395,41 @@ def test_a_client_with_its_own_client_id_keeps_every_key_setting() -> None:
 def test_inconsistent_registrations_are_refused(extra: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidSpecError, match=message):
         parse_spec({"scopes": {"consumes": [{"name": "a:b"}]}, **extra})
+
+
+CONSENT = {
+    "type": "urn:altinn:consent",
+    "id": "0a7d59f8-8c62-4312-9fb4-62456664c96f",
+    "from": "urn:altinn:person:identifier-no:05848998356",
+}
+
+
+def test_authorization_details_take_a_consent_beside_a_system_user_and_consumer_org() -> None:
+    systemuser = {"type": "urn:altinn:systemuser", "systemuserOrg": "987654321"}
+    spec = parse_spec(
+        _spec_with(consumerOrg="912345678", authorizationDetails=[systemuser, CONSENT])
+    )
+
+    assert [d.type for d in spec.authorization_details or ()] == [
+        "urn:altinn:systemuser",
+        "urn:altinn:consent",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("detail", "refusal"),
+    [
+        ({"type": "urn:altinn:systemuser"}, "type urn:altinn:systemuser needs systemuserOrg"),
+        ({"type": "urn:altinn:consent", "id": "x"}, "type urn:altinn:consent needs from"),
+        (
+            {"type": "urn:altinn:systemuser", "systemuserOrg": "987654321", "id": "x"},
+            "id do not belong to type urn:altinn:systemuser",
+        ),
+        ({"type": "not a urn"}, "authorizationDetails.0.type"),
+    ],
+)
+def test_an_authorization_detail_not_of_its_types_shape_is_refused(
+    detail: dict[str, str], refusal: str
+) -> None:
+    with pytest.raises(InvalidSpecError, match=refusal):
+        parse_spec(_spec_with(authorizationDetails=[detail]))

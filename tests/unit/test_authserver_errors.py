@@ -209,6 +209,22 @@ async def test_short_error_description_is_kept_whole() -> None:
     assert str(error).endswith(f"invalid_client: {description}")
 
 
+async def test_maskinportens_error_code_is_read_from_the_error_description() -> None:
+    description = "Invalid assertion. Client authentication failed. MP-121: Expired key"
+
+    error = await token_failure(rejected_with(error="invalid_grant", error_description=description))
+
+    assert error.code == "MP-121"
+
+
+async def test_an_error_description_without_a_maskinporten_code_has_none() -> None:
+    error = await token_failure(
+        rejected_with(error="invalid_client", error_description="Client not found")
+    )
+
+    assert error.code is None
+
+
 async def test_long_error_description_is_cut_to_300_characters_ending_in_an_ellipsis() -> None:
     description = "MP-100: " + "x" * 10_000
 

@@ -181,10 +181,32 @@ CEL_RULE_COUNTERPARTS: dict[str, tuple[Schema, str]] = {
         {**CLIENT, "secretName": "shared", "key": {"secretName": "shared"}},
         "secretName and key.secretName must differ",
     ),
-    "resource, resources, consumerOrg and systemUserOrg apply to grantType JwtBearer "
-    "(Maskinporten) only": (
+    "resource, resources, consumerOrg, systemUserOrg and authorizationDetails apply to "
+    "grantType JwtBearer (Maskinporten) only": (
         {**CLIENT, "grantType": "ClientCredentials", "consumerOrg": "987654321"},
         "apply to grantType JwtBearer (Maskinporten) only",
+    ),
+    "systemUserOrg is a shorthand for an authorizationDetails entry of type "
+    "urn:altinn:systemuser: give one or the other": (
+        {
+            **CLIENT,
+            "systemUserOrg": "987654321",
+            "authorizationDetails": [
+                {"type": "urn:altinn:systemuser", "systemuserOrg": "987654321"}
+            ],
+        },
+        "systemUserOrg is a shorthand",
+    ),
+    "each authorizationDetails type at most once: Maskinporten takes one system user and one "
+    "consent per request": (
+        {
+            **CLIENT,
+            "authorizationDetails": [
+                {"type": "urn:altinn:systemuser", "systemuserOrg": "987654321"},
+                {"type": "urn:altinn:systemuser", "systemuserOrg": "912345678"},
+            ],
+        },
+        "each authorizationDetails type at most once",
     ),
     "set resource or resources, not both": (
         {**CLIENT, "resource": "https://a.example/", "resources": ["https://b.example/"]},

@@ -8,7 +8,13 @@ import pytest
 from joserfc.errors import BadSignatureError
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
-from maskinporten_operator.oauth.grant import GrantClaims, grant_claims, sign_grant
+from maskinporten_operator.oauth.grant import (
+    GrantClaims,
+    consent_detail,
+    grant_claims,
+    sign_grant,
+    systemuser_detail,
+)
 from tests.helpers import decode_jwt
 
 NOW = 1_800_000_000
@@ -70,7 +76,7 @@ def test_resource_is_added_only_when_given() -> None:
     with_resource = replace(CLAIMS, resource="https://api.example.no/")
 
     assert "resource" not in grant_claims(CLAIMS, now=NOW, jti="x")
-    assert grant_claims(with_resource, now=NOW, jti="x")["resource"] == "https://api.example.no/"
+    assert grant_claims(with_resource, now=NOW, jti="x")["resource"] == ["https://api.example.no/"]
 
 
 def test_consumer_org_is_added_only_when_given() -> None:
@@ -117,3 +123,41 @@ def test_fingerprint_changes_when_what_is_asked_for_changes() -> None:
     fields = {c.fingerprint_fields() for c in (CLAIMS, other_scopes, other_org, other_client)}
 
     assert len(fields) == 4
+
+
+def test_a_consent_follows_the_system_user_shorthand_in_wire_form() -> None:
+    consent = consent_detail("0a7d59f8", "urn:altinn:person:identifier-no:05848998356")
+    claims = replace(CLAIMS, system_user_org="987654321", authorization_details=(consent,))
+
+    assert grant_claims(claims, now=NOW, jti="x")["authorization_details"] == [
+        {
+            "type": "urn:altinn:systemuser",
+            "systemuser_org": {"authority": "iso6523-actorid-upis", "ID": "0192:987654321"},
+        },
+        {
+            "type": "urn:altinn:consent",
+            "id": "0a7d59f8",
+            "from": "urn:altinn:person:identifier-no:05848998356",
+        },
+    ]
+
+
+def test_a_system_user_detail_carries_its_external_ref() -> None:
+    detail = systemuser_detail("912345678", "customer-2")
+    claims = replace(CLAIMS, authorization_details=(detail,))
+
+    assert grant_claims(claims, now=NOW, jti="x")["authorization_details"] == [
+        {
+            "type": "urn:altinn:systemuser",
+            "systemuser_org": {"authority": "iso6523-actorid-upis", "ID": "0192:912345678"},
+            "externalRef": "customer-2",
+        }
+    ]
+
+
+def test_authorization_details_change_the_fingerprint_only_when_given() -> None:
+    consent = consent_detail("0a7d59f8", "urn:altinn:person:identifier-no:05848998356")
+
+    with_consent = replace(CLAIMS, authorization_details=(consent,))
+
+    assert len(with_consent.fingerprint_fields()) == len(CLAIMS.fingerprint_fields()) + 1

@@ -61,8 +61,8 @@ def test_registered_key_grant_header_carries_kid_and_no_x5c(client_key: ClientKe
 # --- claims -------------------------------------------------------------------------------------
 
 
-def test_one_resource_is_sent_as_a_string() -> None:
-    assert claims(resource="https://api.example.no/")["resource"] == "https://api.example.no/"
+def test_one_resource_is_sent_as_an_array_the_only_form_maskinporten_documents() -> None:
+    assert claims(resource="https://api.example.no/")["resource"] == ["https://api.example.no/"]
 
 
 def test_several_resources_are_sent_as_an_array() -> None:

@@ -322,6 +322,53 @@ async def test_one_reconciliation(world: HandRegisteredWorld, case: Case) -> Non
 # --- what a reconciliation leaves behind --------------------------------------------------------
 
 
+CONSENT = {
+    "type": "urn:altinn:consent",
+    "id": "0a7d59f8-8c62-4312-9fb4-62456664c96f",
+    "from": "urn:altinn:person:identifier-no:05848998356",
+}
+
+
+async def test_a_consent_in_authorization_details_reaches_the_token(
+    world: HandRegisteredWorld,
+) -> None:
+    world.put_registered_key()
+    world.spec = {**SPEC, "authorizationDetails": [CONSENT]}
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    token = world.workload_data["MASKINPORTEN_ACCESS_TOKEN"]
+    claims = world.maskinporten.access_token_claims(token)
+    assert claims is not None
+    assert claims["authorization_details"] == [CONSENT]
+
+
+async def test_an_authorization_details_type_the_issuer_does_not_declare_is_refused_unsent(
+    world: HandRegisteredWorld,
+) -> None:
+    world.put_registered_key()
+    world.spec = {**SPEC, "authorizationDetails": [{"type": "urn:example:payment"}]}
+
+    outcome = await world.reconcile()
+
+    ready = condition(outcome, READY)
+    assert (ready["status"], ready["reason"]) == ("False", Reason.INVALID_SPEC)
+    assert "urn:example:payment" in ready["message"]
+    assert world.token_requests == 0
+
+
+async def test_a_refused_token_request_is_counted_under_maskinportens_error_code(
+    world: HandRegisteredWorld,
+) -> None:
+    await world.reconcile()  # the generated key is not registered: MP-100
+
+    counted = world.token_requests_counted(
+        result="failure", reason=Reason.TOKEN_REQUEST_REJECTED, code="MP-100"
+    )
+    assert counted == 1
+
+
 async def test_a_generated_keys_public_jwk_is_in_the_status_for_registration(
     world: HandRegisteredWorld,
 ) -> None:

@@ -24,7 +24,7 @@ import pytest_asyncio
 
 from maskinporten_operator.credentials.keys import ClientKey, generate_client_key
 from maskinporten_operator.ports import ClientRegistration
-from maskinporten_operator.reasons import Reason
+from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.rfc3339 import format_time
 from maskinporten_operator.runtime import handlers
 from maskinporten_testbed.standin import Client, RegisteredKey
@@ -637,6 +637,25 @@ async def test_an_adopted_client_keeps_its_hand_registered_keys(
     assert (document["client_name"], document["description"]) == ("made by hand", "the portal")
     assert sorted(document["scopes"]) == [SCOPE, OTHER_SCOPE]
     assert Reason.CLIENT_ADOPTED in reasons(outcome)
+
+
+async def test_a_key_registered_by_hand_without_use_gets_use_sig_and_one_event(
+    world: ManagedWorld, client_key: ClientKey
+) -> None:
+    before_may_2025 = {k: v for k, v in client_key.public_jwk().items() if k != "use"}
+    world.selfservice.register_client(
+        Client("hand-made", ORG, frozenset({SCOPE}), keys=(RegisteredKey(before_may_2025),))
+    )
+    world.spec = {**SPEC, "clientId": "hand-made", "registration": {"adopt": True}}
+
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["status"] == "True"
+    registered = (world.selfservice.jwks_document("hand-made") or {})["keys"]
+    assert [key["use"] for key in registered if key["kid"] == client_key.kid] == ["sig"]
+    [added] = [event for event in outcome.events if event.reason is Reason.KEY_USE_ADDED]
+    assert added.type == EventType.NORMAL
+    assert client_key.kid in added.message
 
 
 async def test_keys_the_operator_did_not_add_are_listed_after_its_own_as_external(

@@ -43,6 +43,7 @@ from maskinporten_testbed.selfservice import (
     AdminClient,
     SelfServiceStandin,
     provision_admin_client,
+    provision_jwk_admin_client,
 )
 from maskinporten_testbed.standin import FrozenClock, MaskinportenStandin
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
@@ -505,11 +506,43 @@ def test_an_admin_credential_without_client_id_says_what_to_add(
         admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
 
 
-def test_an_admin_credential_without_a_certificate_chain_is_refused(client_key: ClientKey) -> None:
-    data = {"clientId": b"admin", "jwk": client_key.private_jwk_json().encode(), "kid": b"k"}
+def test_a_pem_admin_key_without_a_certificate_chain_is_refused(
+    business_certificate: BusinessCertificate,
+) -> None:
+    data = {"clientId": b"admin", "tls.key": business_certificate.private_key_pem()}
 
-    with pytest.raises(InvalidKeyError, match="business certificate"):
+    with pytest.raises(InvalidKeyError, match=r"business certificate.*private JWK under 'jwk'"):
         admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+
+def test_the_admin_credential_may_be_a_private_jwk_registered_on_the_admin_client(
+    client_key: ClientKey,
+) -> None:
+    data = {"clientId": b"admin", "jwk": client_key.private_jwk_json().encode()}
+
+    credential = admin_credential(data, source="Secret ops/admin", now=datetime.now(UTC))
+
+    assert credential.key.kid == client_key.kid
+    assert not credential.key.certificate_chain
+
+
+async def test_an_admin_client_registered_with_a_jwk_manages_clients(
+    auth: AuthorizationServerClient,
+    standin: MaskinportenStandin,
+    selfservice: SelfServiceStandin,
+    client_key: ClientKey,
+) -> None:
+    admin_id = provision_jwk_admin_client(standin, ORG, client_key.public_jwk())
+    kube = FakeKube()
+    secret = {"clientId": admin_id, "jwk": client_key.private_jwk_json()}
+    kube.put_secret(CREDENTIAL_NAMESPACE, CREDENTIAL_NAME, secret)
+    api = SelfServiceApi(selfservice.base_url, admin_tokens(auth, standin, kube))
+    try:
+        created = await api.create_client(registration())
+    finally:
+        await api.aclose()
+
+    assert created.scopes == (SCOPE,)
 
 
 # --- the admin credential, read when an admin token is needed ------------------------------------

@@ -118,6 +118,14 @@ class World:
     def token_requests(self) -> int:
         return self.maskinporten.request_count()
 
+    def token_requests_counted(self, **labels: str) -> float | None:
+        """The ``maskinporten_operator_token_requests_total`` sample with ``labels``."""
+        metrics = self.deps.metrics
+        assert isinstance(metrics, Metrics)
+        return metrics.registry.get_sample_value(
+            "maskinporten_operator_token_requests_total", labels
+        )
+
     @property
     def workload_data(self) -> dict[str, str]:
         return self.kube.secret_data(NAMESPACE, WORKLOAD_SECRET)
@@ -229,7 +237,9 @@ async def hand_registered_world(
     keys = (RegisteredKey(key.public_jwk()),)
     maskinporten.register_client(Client(spec["clientId"], ORG, scopes, keys=keys))
     kube = FakeKube()
-    async with aclosing(AuthorizationServerClient(timeout_seconds=5.0)) as auth:
+    async with aclosing(
+        AuthorizationServerClient(timeout_seconds=5.0, wall_clock=clock.now)
+    ) as auth:
         deps = dependencies(_settings(maskinporten, **settings), kube, auth, clock)
         yield HandRegisteredWorld(maskinporten, kube, clock, deps, spec, key=key)
 
@@ -244,7 +254,7 @@ async def managed_world(
     async with (
         MaskinportenStandin(trusted_cas=[ca.root], clock=clock) as maskinporten,
         SelfServiceStandin(maskinporten) as selfservice,
-        aclosing(AuthorizationServerClient(timeout_seconds=5.0)) as auth,
+        aclosing(AuthorizationServerClient(timeout_seconds=5.0, wall_clock=clock.now)) as auth,
     ):
         admin = provision_admin_client(maskinporten, ca, ORG, certificate=admin_certificate)
         credential = {

@@ -80,8 +80,9 @@ class Metrics:
         self.registry.register(self.clients)
         self._refreshes = Counter(
             f"{PREFIX}_token_requests",
-            "Token requests by result (success, failure) and reason",
-            ["result", "reason"],
+            "Token requests by result (success, failure), reason, and Maskinporten's error code "
+            "(MP-121; empty when the answer had none)",
+            ["result", "reason", "code"],
             registry=self.registry,
         )
         self._latency = Histogram(
@@ -91,13 +92,16 @@ class Metrics:
             registry=self.registry,
         )
 
-    def token_request(self, *, seconds: float, reason: Reason | None) -> None:
-        """Record one token request; ``reason`` is None on success."""
+    def token_request(
+        self, *, seconds: float, reason: Reason | None, code: str | None = None
+    ) -> None:
+        """Record one token request; ``reason`` is None on success, ``code`` the server's error
+        code of a failure (none: an empty label)."""
         self._latency.observe(seconds)
         if reason is None:
-            self._refreshes.labels(result="success", reason=Reason.TOKEN_ISSUED).inc()
+            self._refreshes.labels(result="success", reason=Reason.TOKEN_ISSUED, code="").inc()
         else:
-            self._refreshes.labels(result="failure", reason=reason).inc()
+            self._refreshes.labels(result="failure", reason=reason, code=code or "").inc()
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)

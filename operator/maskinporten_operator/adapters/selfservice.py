@@ -11,7 +11,8 @@ the self-service API and of client registration; digdirator's source):
 - ``GET /scopes/access/all?accessible_for_all=true``: the scopes the organisation may use.
 
 Every request carries ``Authorization: Bearer <admin token>``: a Maskinporten token for the
-admin client's business-certificate (``x5c``) grant with ``idporten:dcr.read``,
+admin client's grant, signed with its business certificate (``x5c``) or with the key registered
+on it (``kid``, as Altinn runs its admin clients), with ``idporten:dcr.read``,
 ``idporten:dcr.write`` and ``idporten:dcr.modify``, from :class:`AdminTokenProvider`, which
 shares one token among all callers and requests a new one on a 401. The admin credential is
 read from its Secret (:class:`AdminCredentialSecret`) for each admin token request, so that an
@@ -43,7 +44,12 @@ import httpx
 
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
-from maskinporten_operator.credentials.secret_data import raw_data, read_key, trimmed_password
+from maskinporten_operator.credentials.secret_data import (
+    JWK_DATA_KEYS,
+    raw_data,
+    read_key,
+    trimmed_password,
+)
 from maskinporten_operator.oauth.authserver import ca_bundle_ssl_context
 from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import GrantClaims, sign_grant
@@ -89,40 +95,51 @@ def base_url(environment: Environment) -> str | None:
 
 ADMIN_CLIENT_ID_DATA_KEY = "clientId"
 ADMIN_PASSWORD_DATA_KEY = "password"  # noqa: S105 - the data key's name, not a password
-ADMIN_KEY_SPEC = KeySpec(mode=KeyMode.CERTIFICATE)
+CERTIFICATE_KEY_SPEC = KeySpec(mode=KeyMode.CERTIFICATE)
+JWK_KEY_SPEC = KeySpec()
+ADMIN_KEY_LAYOUTS = (
+    "a business certificate ('keystore.p12' and 'password', or 'tls.key' and 'tls.crt'), or "
+    "'jwk': the private JWK registered on the admin client, with its kid"
+)
 
 
 @dataclass(frozen=True)
 class AdminCredential:
-    """The admin client's id and business certificate (its key, with the chain)."""
+    """The admin client's id and key: a business certificate (the key with its chain, sent as
+    ``x5c``) or a private JWK registered on the admin client (sent as ``kid``)."""
 
     client_id: str
     key: ClientKey = field(repr=False)
 
 
 def admin_credential(data: Mapping[str, bytes], *, source: str, now: datetime) -> AdminCredential:
-    """The admin client's id and business certificate from its Secret's data: ``clientId``,
-    and ``keystore.p12`` with ``password``, or ``tls.key`` with ``tls.crt`` (any layout
-    :func:`~maskinporten_operator.credentials.secret_data.read_key` reads). Raises
-    InvalidKeyError saying what is missing; never includes key material."""
+    """The admin client's id and key from its Secret's data: ``clientId``, and a business
+    certificate (``keystore.p12`` with ``password``, or ``tls.key`` with ``tls.crt``) or a
+    private JWK (``jwk``, its ``kid`` the one registered on the admin client; or a ``kid`` data
+    key). A JWK wins when both are there. Raises InvalidKeyError saying what is missing; never
+    includes key material."""
     client_id = data.get(ADMIN_CLIENT_ID_DATA_KEY, b"").decode(errors="replace").strip()
     if not client_id:
         raise InvalidKeyError(
             f"{source} has no '{ADMIN_CLIENT_ID_DATA_KEY}': add the admin client's client id"
         )
     password = data.get(ADMIN_PASSWORD_DATA_KEY)
-    key = read_key(
-        data,
-        ADMIN_KEY_SPEC,
-        source=source,
-        password=None if password is None else trimmed_password(password),
-        now=now,
-    )
-    if not key.certificate_chain:
-        raise InvalidKeyError(
-            f"{source} holds no business certificate: the self-service admin client "
-            "authenticates with one (keystore.p12 and password, or tls.key and tls.crt)"
+    jwk = any(name in data for name in JWK_DATA_KEYS)
+    try:
+        key = read_key(
+            data,
+            JWK_KEY_SPEC if jwk else CERTIFICATE_KEY_SPEC,
+            source=source,
+            password=None if password is None else trimmed_password(password),
+            now=now,
         )
+    except InvalidKeyError as error:
+        if jwk:
+            raise
+        raise InvalidKeyError(
+            f"{error}; an admin client with a registered key instead: put its private JWK "
+            "under 'jwk'"
+        ) from None
     return AdminCredential(client_id, key)
 
 
@@ -176,9 +193,7 @@ class AdminCredentialSecret:
             raise self._not_configured(
                 f"the {self._source} does not exist: an administrator creates it in the "
                 f"operator's namespace with the admin client's '{ADMIN_CLIENT_ID_DATA_KEY}' and "
-                "business certificate "
-                "('keystore.p12' and 'password', or 'tls.key' and 'tls.crt'; see the README, "
-                "'Managed clients')"
+                f"{ADMIN_KEY_LAYOUTS} (see the README, 'Managed clients')"
             )
         version = str(secret.get("metadata", {}).get("resourceVersion", ""))
         if self._parsed is not None and version and self._parsed[0] == version:
@@ -210,8 +225,9 @@ class _Cached:
 class AdminTokenProvider:
     """The admin client's access token, shared by every caller.
 
-    Requests it with a JWT grant signed with the business certificate of ``credential`` (read
-    anew for each request, e.g. :class:`AdminCredentialSecret`; the grant carries ``x5c``) for
+    Requests it with a JWT grant signed with the key of ``credential`` (read anew for each
+    request, e.g. :class:`AdminCredentialSecret`; the grant carries ``x5c`` for a business
+    certificate, ``kid`` for a registered JWK) for
     its client id and :data:`ADMIN_SCOPES`, at the token endpoint of ``issuer`` (discovered
     through ``auth``); caches it until :data:`REFRESH_MARGIN_SECONDS` (at most half its
     lifetime) before it expires. Concurrent callers share one request; after a failure (of the

@@ -6,7 +6,9 @@ with ``private_key_jwt`` client authentication (RFC 7523 section 2.2).
 httpx, async, with bounded timeouts, the proxy taken from the environment (``HTTPS_PROXY``,
 ``NO_PROXY``), and optionally a private CA's certificates trusted (``ca_bundle``). Every failure
 is a ``TokenRequestError``; errors carry the server's ``error`` and ``error_description`` on one
-line and bounded in length (see ``bounded``); they never carry the grant or a token.
+line and bounded in length (see ``bounded``); they never carry the grant or a token. A refused
+request's error also says when this machine's clock is off from the server's ``Date``
+(:mod:`.clock_skew`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TypeGuard
 
 import httpx
 
+from maskinporten_operator.oauth.clock_skew import clock_skew_note
 from maskinporten_operator.oauth.failures import copy_for_waiter, failure_summary, is_rejection
 from maskinporten_operator.oauth.grant import (
     CLIENT_ASSERTION_TYPE,
@@ -79,17 +82,20 @@ class AuthorizationServerClient:
         timeout_seconds: float,
         ca_bundle: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """``timeout_seconds`` bounds each request. ``ca_bundle``: path of a PEM file of CA
         certificates to trust in addition to the public ones (see ``ca_bundle_ssl_context``).
-        ``clock`` (seconds, monotonic) ages the metadata cache. ``transport`` replaces the
+        ``clock`` (seconds, monotonic) ages the metadata cache; ``wall_clock`` (Unix time) is
+        compared with a refusing server's ``Date``. ``transport`` replaces the
         network (tests); the environment's proxy settings are then not used.
 
         Raises ``OSError`` or ``ssl.SSLError`` when ``ca_bundle`` cannot be read or holds no
         certificate (``settings.readable_ca_bundle`` checks that at start-up).
         """
         self._clock = clock
+        self._wall_clock = wall_clock
         verify: ssl.SSLContext | bool = (
             True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle)
         )
@@ -203,7 +209,7 @@ class AuthorizationServerClient:
         )
         what = f"token endpoint {token_endpoint}"
         if response.status_code != 200:
-            raise _error_from_response(response, what)
+            raise _error_from_response(response, what, now=self._wall_clock())
         document = _json_object(response, what, reason=Reason.BAD_RESPONSE)
         access_token = document.get("access_token")
         expires_in = document.get("expires_in")
@@ -307,17 +313,27 @@ def _json_object(response: httpx.Response, what: str, *, reason: Reason) -> dict
 
 
 def _error_from_response(
-    response: httpx.Response, what: str, *, rejected: Reason = Reason.TOKEN_REQUEST_REJECTED
+    response: httpx.Response,
+    what: str,
+    *,
+    rejected: Reason = Reason.TOKEN_REQUEST_REJECTED,
+    now: float | None = None,
 ) -> TokenRequestError:
     """A non-200 answer. Client errors (4xx but 429) are rejections a person must fix, with reason
     ``rejected``; the rest are server trouble (``ServerError``). The server's OAuth ``error`` and
-    ``error_description`` are kept, ``bounded``; any other body is left out."""
+    ``error_description`` are kept, ``bounded``; any other body is left out. With ``now`` (Unix
+    time), a rejection's message says when the server's ``Date`` is more than a few seconds off
+    from it."""
     document = _decoded(response) or {}
     error = _bounded_text(document.get("error"))
     description = _bounded_text(document.get("error_description"))
     status = response.status_code
+    summary = failure_summary(what, status, error, description)
+    skew = clock_skew_note(response.headers.get("Date"), now) if now is not None else ""
+    if skew and is_rejection(status):
+        summary += f"; {skew}"
     return TokenRequestError(
-        failure_summary(what, status, error, description),
+        summary,
         reason=rejected if is_rejection(status) else Reason.SERVER_ERROR,
         error=error,
         description=description,
@@ -347,7 +363,15 @@ def _parse_metadata(document: dict[str, object], issuer: str, url: str) -> Serve
         token_endpoint=_endpoint(document, "token_endpoint", url),
         jwks_uri=_endpoint(document, "jwks_uri", url, default=declared.rstrip("/") + "/jwk"),
         well_known_url=url,
+        authorization_details_types=_strings(document.get("authorization_details_types_supported")),
     )
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    """An array of strings as a tuple; None for anything else (absent, or not such an array)."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
 
 
 def _endpoint(document: dict[str, object], name: str, url: str, default: str | None = None) -> str:

@@ -8,6 +8,7 @@ signs with an ``x5c`` header (business certificate), any other key with ``kid``.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -24,18 +25,47 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRANT_LIFETIME_SECONDS = 60
 """Well inside Maskinporten's 120 s limit on ``exp - iat``, yet tolerant of a slow request."""
 SYSTEMUSER_TYPE = "urn:altinn:systemuser"
+CONSENT_TYPE = "urn:altinn:consent"
 PARTY_AUTHORITY = "iso6523-actorid-upis"
 ORG_NUMBER = re.compile(r"^[0-9]{9}$")
+
+
+@dataclass(frozen=True)
+class AuthorizationDetail:
+    """One RFC 9396 authorization detail as the grant carries it: its ``type`` and its other
+    members (``wire`` gives the JSON object). Source: ``docs/maskinporten-facts.md``, "The JWT
+    grant"."""
+
+    type: str
+    members: tuple[tuple[str, Any], ...] = ()
+
+    def wire(self) -> dict[str, Any]:
+        return {"type": self.type, **dict(self.members)}
+
+
+def systemuser_detail(org: str, external_ref: str | None = None) -> AuthorizationDetail:
+    """Act as ``org``'s Altinn system user (``external_ref``: which of its system users)."""
+    party = {"authority": PARTY_AUTHORITY, "ID": f"0192:{org}"}
+    ref = (("externalRef", external_ref),) if external_ref is not None else ()
+    return AuthorizationDetail(SYSTEMUSER_TYPE, (("systemuser_org", party), *ref))
+
+
+def consent_detail(consent_id: str, giver: str) -> AuthorizationDetail:
+    """The consent ``consent_id`` given by ``giver`` (``urn:altinn:person:identifier-no:...``)."""
+    return AuthorizationDetail(CONSENT_TYPE, (("id", consent_id), ("from", giver)))
 
 
 @dataclass(frozen=True)
 class GrantClaims:
     """What a grant asks for; the client key and the time are supplied when signing.
 
-    ``resource``: one audience (sent as a string) or several (sent as an array).
+    ``resource``: one audience or several, sent as an array either way: the form Digdir
+    documents ("currently only array supported"; ``docs/maskinporten-facts.md``, "The JWT
+    grant").
     ``consumer_org``: the organisation to act for (Altinn delegation).
     ``system_user_org``: the organisation whose Altinn system user to act as (one per request),
-    sent as ``authorization_details``.
+    sent as ``authorization_details``; ``authorization_details``: further details (a consent,
+    a system user with its ``externalRef``).
     """
 
     client_id: str
@@ -44,6 +74,15 @@ class GrantClaims:
     resource: str | Sequence[str] | None = None
     consumer_org: str | None = None
     system_user_org: str | None = None
+    authorization_details: tuple[AuthorizationDetail, ...] = ()
+
+    @property
+    def details(self) -> tuple[AuthorizationDetail, ...]:
+        """Every authorization detail sent: the system user shorthand's, then the others."""
+        shorthand = (
+            () if self.system_user_org is None else (systemuser_detail(self.system_user_org),)
+        )
+        return (*shorthand, *self.authorization_details)
 
     def __post_init__(self) -> None:
         if self.resource is not None and not isinstance(self.resource, str):
@@ -60,14 +99,18 @@ class GrantClaims:
         resource = (
             self.resource if isinstance(self.resource, str | None) else " ".join(self.resource)
         )
-        fields = (
+        fields: tuple[str, ...] = (
             self.client_id,
             self.audience,
             " ".join(self.scopes),
             resource or "",
             self.consumer_org or "",
         )
-        return (*fields, self.system_user_org) if self.system_user_org else fields
+        fields = (*fields, self.system_user_org) if self.system_user_org else fields
+        if not self.authorization_details:
+            return fields
+        details = [detail.wire() for detail in self.authorization_details]
+        return (*fields, json.dumps(details, sort_keys=True))
 
 
 def grant_claims(claims: GrantClaims, *, now: int, jti: str) -> dict[str, Any]:
@@ -80,15 +123,13 @@ def grant_claims(claims: GrantClaims, *, now: int, jti: str) -> dict[str, Any]:
         "exp": now + GRANT_LIFETIME_SECONDS,
         "jti": jti,
     }
-    if isinstance(claims.resource, str):
-        payload["resource"] = claims.resource
-    elif claims.resource is not None:
-        payload["resource"] = list(claims.resource)
+    if claims.resource is not None:
+        resource = claims.resource
+        payload["resource"] = [resource] if isinstance(resource, str) else list(resource)
     if claims.consumer_org is not None:
         payload["consumer_org"] = claims.consumer_org
-    if claims.system_user_org is not None:
-        party = {"authority": PARTY_AUTHORITY, "ID": f"0192:{claims.system_user_org}"}
-        payload["authorization_details"] = [{"type": SYSTEMUSER_TYPE, "systemuser_org": party}]
+    if claims.details:
+        payload["authorization_details"] = [detail.wire() for detail in claims.details]
     return payload
 
 

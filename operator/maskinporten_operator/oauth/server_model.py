@@ -18,6 +18,9 @@ class ServerMetadata:
     token_endpoint: str
     jwks_uri: str
     well_known_url: str
+    authorization_details_types: tuple[str, ...] | None = None
+    """``authorization_details_types_supported`` (RFC 9396 section 10), None when the server
+    declares none."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class TokenRequestError(Exception):
     - ``AltinnExchangeFailed``: Altinn's token exchange answered without a token.
 
     ``error`` and ``description`` are the server's OAuth ``error`` and ``error_description``,
-    as ``bounded`` leaves them.
+    as ``bounded`` leaves them; ``code`` is Maskinporten's error code in the description
+    (``MP-121``), None when it has none.
     The message never holds a grant or a token.
     """
 
@@ -56,6 +60,20 @@ class TokenRequestError(Exception):
         self.reason = reason
         self.error = error
         self.description = description
+
+    @property
+    def code(self) -> str | None:
+        return maskinporten_code(self.description)
+
+
+_MASKINPORTEN_CODE = re.compile(r"\bMP-[0-9]{3}\b")
+
+
+def maskinporten_code(description: str | None) -> str | None:
+    """The first ``MP-nnn`` error code in a Maskinporten ``error_description``, else None.
+    Source: ``docs/maskinporten-facts.md``, "The JWT grant" (errors)."""
+    found = _MASKINPORTEN_CODE.search(description or "")
+    return found.group() if found else None
 
 
 SERVER_TEXT_MAX_CHARS = 300

@@ -115,11 +115,13 @@ async def keep_keys(
             f"the {MAX_KEYS} Digdir allows: {len(others)} of them were not added by the "
             "operator; remove one that is no longer used (by hand)",
         )
-    keys = [*others, *(k.key.public_jwk() for k in changes.wanted)]
+    completed = [_with_use(jwk) for jwk in others]
+    keys = [*completed, *(k.key.public_jwk() for k in changes.wanted)]
     jwks = await self_service_call(api.replace_jwks(client_id, keys))
     signing_new = ring.signing.kid in changes.missing
     accepted = known.accepted and not signing_new
-    return replace(known, jwks=jwks, accepted=accepted), _key_events(changes, client_id, jwks)
+    events = _key_events(changes, client_id, jwks) + _use_added(others, client_id)
+    return replace(known, jwks=jwks, accepted=accepted), events
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,24 @@ def _key_events(changes: KeySetChanges, client_id: str, jwks: RegisteredJwks) ->
         for kid in changes.stale
     ]
     return registered + removed
+
+
+def _with_use(jwk: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``jwk`` with ``use: sig`` when it has no ``use``: keys registered before Digdir made it
+    mandatory lack it, and a key set posted with such a key is refused
+    (``docs/maskinporten-facts.md``, "Keys and clients")."""
+    return jwk if "use" in jwk else {**jwk, "use": "sig"}
+
+
+def _use_added(others: list[Mapping[str, Any]], client_id: str) -> list[Event]:
+    kids = [str(jwk.get("kid")) for jwk in others if "use" not in jwk]
+    if not kids:
+        return []
+    message = (
+        f"added use: sig to key(s) {', '.join(kids)} on client {client_id}, registered before "
+        "Digdir made use mandatory (May 2025), so that the key set could be posted again"
+    )
+    return [Event(EventType.NORMAL, Reason.KEY_USE_ADDED, message)]
 
 
 async def remove_retired(run: Reconciliation, spec: ClientSpec, ring: KeyRing) -> KeyRing:

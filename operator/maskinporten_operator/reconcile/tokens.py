@@ -16,9 +16,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
+from maskinporten_operator.api import (
+    CONSENT_TYPE,
+    SYSTEMUSER_TYPE,
+    AuthorizationDetailSpec,
+    ClientSpec,
+    DesiredToken,
+    GrantType,
+)
 from maskinporten_operator.credentials.keys import ClientKey
-from maskinporten_operator.oauth.grant import GrantClaims, sign_client_assertion, sign_grant
+from maskinporten_operator.oauth.grant import (
+    AuthorizationDetail,
+    GrantClaims,
+    consent_detail,
+    sign_client_assertion,
+    sign_grant,
+    systemuser_detail,
+)
 from maskinporten_operator.oauth.server_model import (
     ServerMetadata,
     TokenRequestError,
@@ -92,6 +106,7 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
     failures: list[Failure] = []
     for desired in spec.token_requests():
         claims = _claims(request, desired)
+        _refuse_unsupported_details(claims, request.metadata)
         fingerprint = _fingerprint(request, claims)
         in_secret = stored.get(desired.name)
         current = run.memory.tokens.get(desired.name) or (
@@ -132,6 +147,31 @@ def _claims(request: Request, desired: DesiredToken) -> GrantClaims:
         resource=desired.resource,
         consumer_org=spec.consumer_org,
         system_user_org=spec.system_user_org,
+        authorization_details=tuple(_detail(d) for d in spec.authorization_details or ()),
+    )
+
+
+def _detail(spec: AuthorizationDetailSpec) -> AuthorizationDetail:
+    if spec.type == SYSTEMUSER_TYPE and spec.systemuser_org is not None:
+        return systemuser_detail(spec.systemuser_org, spec.external_ref)
+    if spec.type == CONSENT_TYPE and spec.id is not None and spec.from_ is not None:
+        return consent_detail(spec.id, spec.from_)
+    return AuthorizationDetail(spec.type)
+
+
+def _refuse_unsupported_details(claims: GrantClaims, metadata: ServerMetadata) -> None:
+    """Raise :class:`Failure` (``InvalidSpec``) before anything is sent when the issuer's
+    metadata lists the ``authorization_details`` types it supports and the claims hold
+    another; a server that lists none decides for itself."""
+    supported = metadata.authorization_details_types
+    unsupported = sorted({d.type for d in claims.details} - set(supported or ()))
+    if supported is None or not unsupported:
+        return
+    raise Failure(
+        Reason.INVALID_SPEC,
+        f"spec.authorizationDetails: the issuer {metadata.issuer} does not support the type(s) "
+        f"{', '.join(unsupported)} (its metadata's authorization_details_types_supported: "
+        f"{', '.join(supported) or 'none'})",
     )
 
 
@@ -157,7 +197,8 @@ async def _request_token(
         try:
             response = await _send_grant(deps, request, claims, int(issued_at))
         except TokenRequestError as error:
-            deps.metrics.token_request(seconds=time.monotonic() - started, reason=error.reason)
+            elapsed = time.monotonic() - started
+            deps.metrics.token_request(seconds=elapsed, reason=error.reason, code=error.code)
             label = f"token '{name}': " if name else ""
             raise token_request_failure(error, label) from None
         deps.metrics.token_request(seconds=time.monotonic() - started, reason=None)

@@ -7,10 +7,11 @@ and errors: :mod:`.server` and :mod:`.rules`; source: ``docs/maskinporten-facts.
 
 - in-process: ``async with SelfServiceStandin(maskinporten) as api: ...`` (same loop)
 - on a thread: ``with SelfServiceThread(standin_thread) as api: ...``
-- an organisation's admin client: :func:`provision_admin_client`
+- an organisation's admin client: :func:`provision_admin_client` (business certificate),
+  :func:`provision_jwk_admin_client` (a key registered on it)
 """
 
-from .adminclient import AdminClient, provision_admin_client
+from .adminclient import AdminClient, provision_admin_client, provision_jwk_admin_client
 from .model import (
     ADMIN_SCOPES,
     DCR_MODIFY,
@@ -35,4 +36,5 @@ __all__ = [
     "SelfServiceStandin",
     "SelfServiceThread",
     "provision_admin_client",
+    "provision_jwk_admin_client",
 ]

@@ -1,20 +1,21 @@
 """Setting up an organisation's self-service admin client ("selvbetjeningsklient") for tests.
 
 Digdir hands an organisation an admin client on request; it authenticates with the
-organisation's business certificate (an ``x5c`` grant) and its tokens carry the
-``idporten:dcr.*`` scopes (``docs/maskinporten-facts.md``, "Self-service API").
+organisation's business certificate (an ``x5c`` grant), or with a key registered on it (a
+``kid`` grant, as Altinn runs its admin clients), and its tokens carry the ``idporten:dcr.*``
+scopes (``docs/maskinporten-facts.md``, "Self-service API").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography import x509
 
 from maskinporten_testbed.standin.certs import org_number
-from maskinporten_testbed.standin.model import Client
+from maskinporten_testbed.standin.model import Client, RegisteredKey
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 
 from .model import ADMIN_SCOPES
@@ -63,3 +64,19 @@ def provision_admin_client(
     admin = AdminClient(client_id or f"selfservice-admin-{org}", org, certificate)
     standin.register_client(Client(admin.client_id, org, frozenset(scopes)))
     return admin
+
+
+def provision_jwk_admin_client(
+    standin: Registrar,
+    org: str,
+    public_jwk: Mapping[str, Any],
+    *,
+    client_id: str | None = None,
+    scopes: Iterable[str] = ADMIN_SCOPES,
+) -> str:
+    """Register an admin client of ``org`` with ``scopes`` that authenticates with the key
+    ``public_jwk`` registered on it (grants carry its ``kid``); its client id."""
+    admin_id = client_id or f"selfservice-jwk-admin-{org}"
+    key = RegisteredKey(dict(public_jwk))
+    standin.register_client(Client(admin_id, org, frozenset(scopes), keys=(key,)))
+    return admin_id

@@ -21,6 +21,11 @@ DCR_MODIFY = "idporten:dcr.modify"
 ADMIN_SCOPES = (DCR_READ, DCR_WRITE, DCR_MODIFY)
 CERTIFICATE_AMR = "virksomhetssertifikat"
 """``client_amr`` of a token from a business-certificate (``x5c``) grant."""
+KEY_AMR = "private_key_jwt"
+"""``client_amr`` of a token from a grant signed with a key registered on the client (``kid``)."""
+ADMIN_AMRS = (CERTIFICATE_AMR, KEY_AMR)
+"""How an admin client may authenticate: a business certificate, or a key registered on it, as
+Altinn runs its admin clients (``docs/maskinporten-facts.md``, "Self-service API")."""
 INTEGRATION_TYPE = "maskinporten"
 APPLICATION_TYPE = "web"
 AUTH_METHOD = "private_key_jwt"

@@ -168,11 +168,16 @@ def jwks_keys(document: object, *, kids_in_use: Collection[str]) -> list[dict[st
 
     ``kids_in_use``: the ``kid`` of every key on every other client, of every organisation.
     A key's ``exp`` is the server's to set (one year after posting), so one sent is ignored.
-    Raises ApiError 400.
+    Raises ApiError 400, for an empty set too (the last key goes with a DELETE).
     """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise invalid_request('The body must be a JWKS: {"keys": [...]}')
     keys: list[object] = document["keys"]
+    if not keys:
+        raise invalid_metadata(
+            "An empty key set cannot be posted: remove the last key with DELETE "
+            "/clients/{client_id}/jwks"
+        )
     if len(keys) > MAX_KEYS:
         raise invalid_metadata(f"A client holds at most {MAX_KEYS} keys ({len(keys)} posted)")
     checked = [_key(key, number) for number, key in enumerate(keys, start=1)]

@@ -9,11 +9,13 @@ Routes under ``/api/v1/`` (Digdir's documentation of the self-service API):
 
 - ``GET /clients`` (the organisation's clients), ``POST /clients`` (201, the whole model)
 - ``GET | PUT | DELETE /clients/{client_id}`` (DELETE answers 204)
-- ``GET | POST /clients/{client_id}/jwks`` (POST replaces the whole set)
+- ``GET | POST | DELETE /clients/{client_id}/jwks`` (POST replaces the whole set and refuses an
+  empty one; DELETE removes every key and answers 204)
 - ``GET /scopes/access/all[?accessible_for_all=true]``
 
 Every request needs ``Authorization: Bearer <token>`` from the Maskinporten stand-in, issued
-for a business-certificate grant and carrying ``idporten:dcr.read`` (GET), ``idporten:dcr.write``
+for a grant signed with a business certificate or a key registered on the admin client, and
+carrying ``idporten:dcr.read`` (GET), ``idporten:dcr.write``
 (create) or ``idporten:dcr.modify`` (change): 401 ``invalid_token`` otherwise, 403
 ``insufficient_scope`` / ``access_denied``. The organisation is the token's; another
 organisation's client is 404. Refusals are ``{"error", "error_description"}``.
@@ -36,11 +38,11 @@ from maskinporten_testbed.standin.model import Client, Clock, RegisteredKey
 from maskinporten_testbed.standin.server import MaskinportenStandin
 
 from .model import (
+    ADMIN_AMRS,
     APPLICATION_TYPE,
     APPROVED,
     AUTH_METHOD,
     BASE_PATH,
-    CERTIFICATE_AMR,
     DCR_MODIFY,
     DCR_READ,
     DCR_WRITE,
@@ -102,6 +104,7 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
             ("DELETE", "clients/{client_id}", self._delete_client),
             ("GET", "clients/{client_id}/jwks", self._get_jwks),
             ("POST", "clients/{client_id}/jwks", self._post_jwks),
+            ("DELETE", "clients/{client_id}/jwks", self._delete_jwks),
             ("GET", "scopes/access/all", self._accessible_scopes),
         ]
         for method, path, handler in routes:
@@ -237,12 +240,12 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
         claims = self.maskinporten.access_token_claims(token.strip())
         if claims is None:
             raise ApiError(401, "invalid_token", "The access token is invalid or expired")
-        if claims.get("client_amr") != CERTIFICATE_AMR:
+        if claims.get("client_amr") not in ADMIN_AMRS:
             raise ApiError(
                 403,
                 "access_denied",
-                "The self-service API needs a token from a business certificate "
-                "(virksomhetssertifikat) grant",
+                "The self-service API needs a token from a grant signed with a business "
+                "certificate (virksomhetssertifikat) or a key registered on the admin client",
             )
         if "supplier" in claims:
             raise ApiError(
@@ -351,6 +354,14 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
         updated = dataclasses.replace(client, keys=keys)
         self._propagate(client.client_id, updated, now)
         return web.json_response(self._jwks_document(updated))
+
+    async def _delete_jwks(self, request: web.Request) -> web.Response:
+        _, client = self._own_client(request, DCR_MODIFY)
+        now = self.clock.now()
+        record = self._record_of(client)
+        self._records[client.client_id] = dataclasses.replace(record, jwks_last_updated=now)
+        self._propagate(client.client_id, dataclasses.replace(client, keys=()), now)
+        return web.Response(status=204)
 
     async def _accessible_scopes(self, request: web.Request) -> web.Response:
         caller = self._caller(request, DCR_READ)

@@ -10,8 +10,12 @@ from typing import Any
 from .model import ORG_NUMBER, Client, GrantError, invalid_request
 
 SYSTEMUSER_TYPE = "urn:altinn:systemuser"
+CONSENT_TYPE = "urn:altinn:consent"
+AUTHORIZATION_DETAILS_TYPES = (SYSTEMUSER_TYPE, CONSENT_TYPE)
+"""What the stand-in's metadata declares as ``authorization_details_types_supported``."""
 PARTY_AUTHORITY = "iso6523-actorid-upis"
 _PARTY_ID = re.compile(r"^0192:[0-9]{9}$")
+_CONSENT_GIVER = re.compile(r"^urn:altinn:(person|organization):identifier-no:[0-9]{9,11}$")
 
 
 @dataclass(frozen=True)
@@ -36,13 +40,36 @@ def authorize(client: Client, claims: Mapping[str, Any]) -> Authorization:
                 "invalid_scope", "MP-201", f"Invalid scopes for client: {' '.join(refused)}"
             )
     details = claims.get("authorization_details")
-    if details is not None and not _is_systemuser(details):
-        raise GrantError(
-            "invalid_authorization_details",
-            "MP-011",
-            f"authorization_details must hold exactly one {SYSTEMUSER_TYPE} party",
-        )
+    if details is not None:
+        _check_details(details)
     return Authorization(scopes, _resources(client, claims.get("resource")), consumer_org, details)
+
+
+def _check_details(details: object) -> None:
+    """RFC 9396 details of the declared types, each at most once and of its documented shape;
+    an unknown type is MP-301 (the code itself: *unverified*, ``docs/maskinporten-facts.md``)."""
+    if (
+        not isinstance(details, list)
+        or not details
+        or not all(isinstance(d, dict) for d in details)
+    ):
+        raise _invalid_details("MP-011", "authorization_details must be an array of objects")
+    types = [detail.get("type") for detail in details]
+    unknown = [str(t) for t in types if t not in AUTHORIZATION_DETAILS_TYPES]
+    if unknown:
+        raise _invalid_details(
+            "MP-301", f"unsupported authorization_details type: {', '.join(unknown)}"
+        )
+    if len(types) != len(set(types)):
+        raise _invalid_details("MP-011", "one authorization_details entry per type per request")
+    for detail in details:
+        valid = _is_systemuser(detail) if detail["type"] == SYSTEMUSER_TYPE else _is_consent(detail)
+        if not valid:
+            raise _invalid_details("MP-011", f"malformed {detail['type']} authorization_details")
+
+
+def _invalid_details(code: str, message: str) -> GrantError:
+    return GrantError("invalid_authorization_details", code, message)
 
 
 def _consumer_org(client: Client, claims: Mapping[str, Any], scopes: tuple[str, ...]) -> str | None:
@@ -67,12 +94,15 @@ def _consumer_org(client: Client, claims: Mapping[str, Any], scopes: tuple[str, 
     return consumer
 
 
-def _resources(client: Client, resource: object) -> tuple[str, ...]:
-    if resource is None:
+def _resources(client: Client, values: object) -> tuple[str, ...]:
+    """The audiences asked for: an array of strings, the only form Digdir supports
+    (``docs/maskinporten-facts.md``, "The JWT grant")."""
+    if values is None:
         return ()
-    values = [resource] if isinstance(resource, str) else resource
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise GrantError("invalid_target", "MP-011", "resource must be a string or string array")
+        raise GrantError(
+            "invalid_target", "MP-011", "resource must be an array of strings (only arrays)"
+        )
     refused = [value for value in values if value not in client.resources]
     if refused:
         raise GrantError(
@@ -81,10 +111,18 @@ def _resources(client: Client, resource: object) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _is_systemuser(details: object) -> bool:
-    if not isinstance(details, list) or len(details) != 1 or not isinstance(details[0], dict):
-        return False
-    item = details[0]
+def _is_consent(item: Mapping[str, Any]) -> bool:
+    giver = item.get("from")
+    return (
+        item.keys() == {"type", "id", "from"}
+        and isinstance(item["id"], str)
+        and bool(item["id"])
+        and isinstance(giver, str)
+        and _CONSENT_GIVER.fullmatch(giver) is not None
+    )
+
+
+def _is_systemuser(item: Mapping[str, Any]) -> bool:
     party = item.get("systemuser_org")
     return (
         item.keys() <= {"type", "systemuser_org", "externalRef"}

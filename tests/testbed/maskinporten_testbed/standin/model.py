@@ -114,7 +114,9 @@ def invalid_request(detail: str) -> GrantError:
 class RegisteredKey:
     """A public JWK registered on a client, as Digdir accepts them.
 
-    ``expires_at`` (server clock, epoch seconds) models Digdir's one-year key lifetime.
+    ``expires_at`` (server clock, epoch seconds) models Digdir's one-year key lifetime. A key
+    registered before Digdir made ``use`` mandatory (May 2025) may lack it; the self-service API
+    refuses to take such a key again (:mod:`maskinporten_testbed.selfservice.rules`).
     """
 
     jwk: dict[str, Any]
@@ -122,7 +124,7 @@ class RegisteredKey:
 
     def __post_init__(self) -> None:
         jwk = self.jwk
-        if jwk.get("kty") != "RSA" or jwk.get("alg") != "RS256" or jwk.get("use") != "sig":
+        if jwk.get("kty") != "RSA" or jwk.get("alg") != "RS256" or jwk.get("use", "sig") != "sig":
             raise ValueError("a registered key must have kty RSA, alg RS256 and use sig")
         if not isinstance(jwk.get("kid"), str) or not _KID.fullmatch(jwk["kid"]):
             raise ValueError("a registered key needs a kid of letters, digits and ._-")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +13,7 @@ from cryptography import x509
 from maskinporten_testbed.faultable import DEFAULT_FAILURE_BODY, JSON, CannedResponse, FaultableSite
 
 from .admin import add_admin_routes
-from .authz import authorize
+from .authz import AUTHORIZATION_DETAILS_TYPES, authorize
 from .grant import FORM, authenticate, parse_request
 from .model import GRANT_ALGORITHMS, GRANT_TYPE, Client, Clock, GrantError, RequestRecord
 from .state import Registry
@@ -127,6 +128,7 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "grant_types_supported": [GRANT_TYPE],
             "token_endpoint_auth_signing_alg_values_supported": list(GRANT_ALGORITHMS),
+            "authorization_details_types_supported": list(AUTHORIZATION_DETAILS_TYPES),
         }
 
     async def _metadata(self, _: web.Request) -> web.Response:
@@ -180,7 +182,7 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
         body = self._signer.issue(self.issuer, who, what, lifetime, now)
         self._issued.append(body["access_token"])
         self._record(RequestRecord(now, grant.client_id, 200, "ok"))
-        return web.json_response(body, headers=NO_STORE)
+        return web.json_response(body, headers=_answer_headers(now))
 
     def _answer(
         self, now: float, client_id: str | None, answer: GrantError | CannedResponse
@@ -188,11 +190,14 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
         if isinstance(answer, CannedResponse):
             self._record(RequestRecord(now, client_id, answer.status, answer.outcome))
             return web.Response(
-                status=answer.status, text=answer.body, content_type=answer.content_type
+                status=answer.status,
+                text=answer.body,
+                content_type=answer.content_type,
+                headers={"Date": _http_date(now)},
             )
         self._record(RequestRecord(now, client_id, answer.status, answer.code))
         body = {"error": answer.error, "error_description": answer.description}
-        return web.json_response(body, status=answer.status, headers=NO_STORE)
+        return web.json_response(body, status=answer.status, headers=_answer_headers(now))
 
     def _record(self, entry: RequestRecord) -> None:
         log.info(
@@ -202,6 +207,16 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
             entry.outcome,
         )
         self.request_log.append(entry)
+
+
+def _answer_headers(now: float) -> dict[str, str]:
+    """A token answer's headers: never cached, dated by the server's clock (which tests move)."""
+    return {**NO_STORE, "Date": _http_date(now)}
+
+
+def _http_date(now: float) -> str:
+    """``now`` as an HTTP ``Date`` (RFC 9110 section 5.6.7)."""
+    return formatdate(now, usegmt=True)
 
 
 def _client_id(entry: RequestRecord) -> str | None:
