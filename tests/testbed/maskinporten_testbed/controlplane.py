@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import datetime
 import os
 import signal
@@ -30,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from maskinporten_testbed import binaries
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.polling import eventually
+from maskinporten_testbed.processes import die_with_parent
 from maskinporten_testbed.testca import CertificateAuthority
 
 CONTROLLERS = (
@@ -38,13 +38,7 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
 )
-_PR_SET_PDEATHSIG = 1
 CERTIFICATE_LIFETIME = datetime.timedelta(days=7)
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ class LocalControlPlane:
         mode = "ab" if append else "wb"
         log = open(self.workdir / f"{name}.log", mode)  # noqa: SIM115 - lives as long as the process
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         log.close()
         self._processes.append((name, process))
