@@ -181,10 +181,15 @@ CEL_RULE_COUNTERPARTS: dict[str, tuple[Schema, str]] = {
         {**CLIENT, "secretName": "shared", "key": {"secretName": "shared"}},
         "secretName and key.secretName must differ",
     ),
-    "resource, resources, consumerOrg and systemUserOrg apply to grantType JwtBearer "
-    "(Maskinporten) only": (
+    "resource, resources, tokens[].resource, consumerOrg and systemUserOrg apply to grantType "
+    "JwtBearer (Maskinporten) only": (
         {**CLIENT, "grantType": "ClientCredentials", "consumerOrg": "987654321"},
         "apply to grantType JwtBearer (Maskinporten) only",
+    ),
+    "Maskinporten scopes are named prefix:name (such as skatteetaten:mva): another server's "
+    "scope names need grantType ClientCredentials": (
+        {**CLIENT, "scopes": {"consumes": [{"name": "weather.read"}]}},
+        "Maskinporten scopes are named prefix:name",
     ),
     "set resource or resources, not both": (
         {**CLIENT, "resource": "https://a.example/", "resources": ["https://b.example/"]},
