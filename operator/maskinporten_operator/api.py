@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +25,11 @@ PLURAL = "maskinportenclients"
 KIND = "MaskinportenClient"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-SCOPE_PATTERN = r"^[a-z0-9][a-z0-9._-]*:[a-zA-Z0-9._/:-]+$"
+SCOPE_PATTERN = r"^[!#-\[\]-~]+$"
+"""Any scope name OAuth 2.0 allows (RFC 6749 section 3.3: printable ASCII but space, ``"`` and
+``\\``), as generic servers name them (``api1``, ``weather.read``): grantType ClientCredentials."""
+MASKINPORTEN_SCOPE_PATTERN = r"^[a-z0-9][a-z0-9._-]*:[a-zA-Z0-9._/:-]+$"
+"""Maskinporten's scope names (``prefix:name``): grantType JwtBearer."""
 ORG_NUMBER_PATTERN = r"^[0-9]{9}$"
 KEY_ID_PATTERN = r"^[a-zA-Z0-9._-]+$"
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
@@ -254,21 +259,7 @@ class ClientSpec(_Model):
             raise ValueError(
                 f"tokens use scopes not listed in scopes.consumes: {', '.join(sorted(undeclared))}"
             )
-        maskinporten_only = [
-            field
-            for field, value in (
-                ("resource", self.resource),
-                ("resources", self.resources),
-                ("consumerOrg", self.consumer_org),
-                ("systemUserOrg", self.system_user_org),
-                ("authorizationDetails", self.authorization_details),
-            )
-            if value is not None
-        ]
-        if self.grant_type is GrantType.CLIENT_CREDENTIALS and maskinporten_only:
-            raise ValueError(
-                f"{', '.join(maskinporten_only)} apply to grantType JwtBearer (Maskinporten) only"
-            )
+        self._consistent_with_grant_type()
         names = [token.name for token in self.tokens]
         if len(names) != len(set(names)):
             raise ValueError("token names must be unique")
@@ -285,6 +276,33 @@ class ClientSpec(_Model):
             raise ValueError(
                 "each authorizationDetails type at most once: Maskinporten takes one system "
                 "user and one consent per request"
+            )
+
+    def _consistent_with_grant_type(self) -> None:
+        """Resources, consumer and system user are claims of Maskinporten's JWT grant, and so
+        are its scope names; client credentials name scopes as their server does."""
+        if self.grant_type is GrantType.JWT_BEARER:
+            if not all(re.fullmatch(MASKINPORTEN_SCOPE_PATTERN, s) for s in self.scope_names):
+                raise ValueError(
+                    "Maskinporten scopes are named prefix:name (such as skatteetaten:mva): "
+                    "another server's scope names need grantType ClientCredentials"
+                )
+            return
+        maskinporten_only = [
+            field
+            for field, given in (
+                ("resource", self.resource is not None),
+                ("resources", self.resources is not None),
+                ("tokens[].resource", any(t.resource is not None for t in self.tokens)),
+                ("consumerOrg", self.consumer_org is not None),
+                ("systemUserOrg", self.system_user_org is not None),
+                ("authorizationDetails", self.authorization_details is not None),
+            )
+            if given
+        ]
+        if maskinporten_only:
+            raise ValueError(
+                f"{', '.join(maskinporten_only)} apply to grantType JwtBearer (Maskinporten) only"
             )
 
     def _consistent_secrets(self) -> None:

@@ -140,6 +140,33 @@ def test_token_picks_one_of_the_clients_named_tokens(
     assert issued(result)["aud"] == RESOURCE
 
 
+def test_client_credentials_flag_does_not_go_with_from_cluster(
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    cluster_env: dict[str, str],
+    crd_installed: None,
+) -> None:
+    keygen = run("keygen", "--secret", f"{namespace}/weather-key", env=cluster_env)
+    assert keygen.returncode == 0, keygen.stderr
+    create_client(
+        custom,
+        namespace,
+        "weather",
+        {
+            "clientId": "weather",
+            "scopes": {"consumes": [{"name": SCOPE}]},
+            "key": {"source": "Existing", "secretName": "weather-key"},
+        },
+    )
+
+    result = run(
+        "token", "--from-cluster", f"{namespace}/weather", "--client-credentials", env=cluster_env
+    )
+
+    assert result.returncode == 2
+    assert "--client-credentials do not apply to --from-cluster" in result.stderr
+
+
 def test_missing_maskinporten_client_exits_2(
     namespace: str, cluster_env: dict[str, str], crd_installed: None
 ) -> None:

@@ -53,6 +53,21 @@ def test_scope_names_must_look_like_scopes(cluster: Cluster) -> None:
     assert "spec.scopes.consumes[0].name" in body
 
 
+def test_maskinporten_scope_names_are_prefix_colon_name(cluster: Cluster) -> None:
+    body = _rejection(cluster, {"clientId": "x", "scopes": {"consumes": [{"name": "api1"}]}})
+    assert "Maskinporten scopes are named prefix:name" in body
+
+
+def test_client_credentials_take_scope_names_as_their_server_names_them(cluster: Cluster) -> None:
+    spec = {
+        "clientId": "x",
+        "grantType": "ClientCredentials",
+        "scopes": {"consumes": [{"name": "api1"}, {"name": "weather.read"}]},
+    }
+
+    assert cluster.create_client("generic", spec)["spec"]["scopes"] == spec["scopes"]
+
+
 def test_at_least_one_scope_is_required(cluster: Cluster) -> None:
     body = _rejection(cluster, {"clientId": "x", "scopes": {"consumes": []}})
     assert "spec.scopes.consumes" in body

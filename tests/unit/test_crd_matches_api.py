@@ -181,8 +181,8 @@ CEL_RULE_COUNTERPARTS: dict[str, tuple[Schema, str]] = {
         {**CLIENT, "secretName": "shared", "key": {"secretName": "shared"}},
         "secretName and key.secretName must differ",
     ),
-    "resource, resources, consumerOrg, systemUserOrg and authorizationDetails apply to "
-    "grantType JwtBearer (Maskinporten) only": (
+    "resource, resources, tokens[].resource, consumerOrg, systemUserOrg and authorizationDetails "
+    "apply to grantType JwtBearer (Maskinporten) only": (
         {**CLIENT, "grantType": "ClientCredentials", "consumerOrg": "987654321"},
         "apply to grantType JwtBearer (Maskinporten) only",
     ),
@@ -207,6 +207,11 @@ CEL_RULE_COUNTERPARTS: dict[str, tuple[Schema, str]] = {
             ],
         },
         "each authorizationDetails type at most once",
+    ),
+    "Maskinporten scopes are named prefix:name (such as skatteetaten:mva): another server's "
+    "scope names need grantType ClientCredentials": (
+        {**CLIENT, "scopes": {"consumes": [{"name": "weather.read"}]}},
+        "Maskinporten scopes are named prefix:name",
     ),
     "set resource or resources, not both": (
         {**CLIENT, "resource": "https://a.example/", "resources": ["https://b.example/"]},

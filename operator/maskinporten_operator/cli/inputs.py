@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maskinporten_operator.api import KeyMode
+from maskinporten_operator.api import GrantType, KeyMode
 from maskinporten_operator.cli.cluster import ClusterClient
 from maskinporten_operator.cli.common import CommandError, read_file, read_password_file, warn
 from maskinporten_operator.cli.properties import GrantProperties, grant_properties
@@ -25,7 +25,6 @@ from maskinporten_operator.settings import (
     InvalidSettingsError,
     readable_ca_bundle,
     settings_from_env,
-    with_trailing_slash,
 )
 
 COMMAND = "token"
@@ -34,6 +33,9 @@ ISSUER_ALIASES = {environment.value: issuer for environment, issuer in KNOWN_ISS
 
 @dataclass(frozen=True)
 class TokenTarget:
+    """What to ask for. ``issuer`` is where the server's metadata is found; the grant's
+    audience is the issuer that metadata declares (``claims.audience`` is replaced by it)."""
+
     client_id: str
     scopes: tuple[str, ...]
     issuer: str
@@ -78,8 +80,11 @@ def _refuse_flags_that_do_not_go_together(
 ) -> None:
     if args.cert and not args.pem:
         raise CommandError("--cert goes with --pem")
-    if cluster is not None and (args.kid or args.x5c):
-        raise CommandError("--kid and --x5c do not apply to --from-cluster: its spec decides")
+    if cluster is not None and (args.kid or args.x5c or args.client_credentials):
+        raise CommandError(
+            "--kid, --x5c and --client-credentials do not apply to --from-cluster: its spec "
+            "decides (key.mode, grantType)"
+        )
 
 
 def credential(
@@ -203,7 +208,9 @@ def token_request(
     token_endpoint = _first(
         args.token_endpoint, properties.token_endpoint, environ.get("MASKINPORTEN_TOKEN_ENDPOINT")
     )
-    if args.client_credentials:
+    if args.client_credentials or (
+        cluster is not None and cluster.spec.grant_type is GrantType.CLIENT_CREDENTIALS
+    ):
         if args.resource or args.consumer_org or args.system_user_org:
             raise CommandError(
                 "--resource, --consumer-org and --system-user-org are Maskinporten grant "
@@ -271,10 +278,7 @@ def _issuer(
             "no issuer",
             hint="give --issuer test, --issuer prod or --issuer URL, or set MASKINPORTEN_ISSUER",
         )
-    issuer = ISSUER_ALIASES.get(issuer, issuer)
-    if args.client_credentials:
-        return issuer
-    return str(with_trailing_slash(issuer))  # Maskinporten's audience is its issuer with the slash
+    return ISSUER_ALIASES.get(issuer, issuer)
 
 
 def _first(*values: str | None) -> str | None:

@@ -9,6 +9,7 @@ import binascii
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--scope", action="append", default=[], help="repeat, or separate with spaces"
     )
     request.add_argument(
-        "--issuer", metavar="URL", help="test, prod, or an issuer URL (the grant's audience)"
+        "--issuer",
+        metavar="URL",
+        help="test, prod, or an issuer URL (its metadata names the grant's audience)",
     )
     request.add_argument("--token-endpoint", metavar="URL")
     request.add_argument(
@@ -180,14 +183,18 @@ def main(args: argparse.Namespace) -> int:
 async def _fetch(
     request: TokenTarget, key: ClientKey, timeout_seconds: float, trusted: str | None
 ) -> TokenResponse:
+    """The grant's audience is the issuer the server's metadata declares, as the operator sends
+    it, however the issuer was spelled here; ``--token-endpoint`` only says where to send it."""
     auth = AuthorizationServerClient(timeout_seconds=timeout_seconds, ca_bundle=trusted)
     try:
-        endpoint = request.token_endpoint or (await auth.metadata(request.issuer)).token_endpoint
+        metadata = await auth.metadata(request.issuer)
+        endpoint = request.token_endpoint or metadata.token_endpoint
         now = int(time.time())
         if request.claims is None:
-            assertion = sign_client_assertion(request.client_id, request.issuer, key, now=now)
+            assertion = sign_client_assertion(request.client_id, metadata.issuer, key, now=now)
             return await auth.request_client_credentials_token(endpoint, assertion, request.scopes)
-        return await auth.request_token(endpoint, sign_grant(request.claims, key, now=now))
+        claims = replace(request.claims, audience=metadata.issuer)
+        return await auth.request_token(endpoint, sign_grant(claims, key, now=now))
     except TokenRequestError as error:
         rejected = error.reason is Reason.TOKEN_REQUEST_REJECTED
         raise CommandError(

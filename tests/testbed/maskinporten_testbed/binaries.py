@@ -136,7 +136,8 @@ ALL_TOOL_SETS = (ETCD, KUBERNETES, HELM)
 
 
 @contextlib.contextmanager
-def _build_lock(name: str) -> Iterator[None]:
+def cache_lock(name: str) -> Iterator[None]:
+    """Exclusive, across processes, while ``name`` is built or fetched into the cache."""
     lock_dir = cache_root() / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{name}.lock", "w") as handle:
@@ -160,7 +161,7 @@ def build(tool_set: ToolSet) -> Path:
             f"Go is needed to build {tool_set.name} {tool_set.version} "
             "(install Go >= 1.26, or point MASKINPORTEN_TEST_KUBECONFIG at an existing cluster)"
         )
-    with _build_lock(tool_set.name):
+    with cache_lock(tool_set.name):
         if tool_set.is_built():
             return tool_set.directory
         started = time.monotonic()
