@@ -100,6 +100,42 @@ def test_token_from_a_maskinporten_client_in_the_cluster(
     assert (claims["client_id"], claims["scope"]) == ("weather", SCOPE)
 
 
+def test_token_from_the_cluster_sends_the_clients_authorization_details(
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    cluster_env: dict[str, str],
+    standin: StandinThread,
+    crd_installed: None,
+) -> None:
+    keygen = run("keygen", "--secret", f"{namespace}/consent-key", env=cluster_env)
+    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
+    standin.register_client(
+        Client(
+            client_id="consent", org=ORG, scopes=frozenset({SCOPE}), keys=(RegisteredKey(public),)
+        )
+    )
+    consent = {
+        "type": "urn:altinn:consent",
+        "id": "0d8b8a2e-6f0c-4a4e-9a39-0f7c1b7b7a11",
+        "from": "urn:altinn:person:identifier-no:01017012345",
+    }
+    create_client(
+        custom,
+        namespace,
+        "consent",
+        {
+            "clientId": "consent",
+            "scopes": {"consumes": [{"name": SCOPE}]},
+            "key": {"source": "Existing", "secretName": "consent-key"},
+            "authorizationDetails": [consent],
+        },
+    )
+
+    claims = issued(run("token", "--from-cluster", f"{namespace}/consent", env=cluster_env))
+
+    assert claims["authorization_details"] == [consent]
+
+
 def test_token_picks_one_of_the_clients_named_tokens(
     custom: kubernetes.client.CustomObjectsApi,
     namespace: str,

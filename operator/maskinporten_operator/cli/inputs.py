@@ -18,7 +18,7 @@ from maskinporten_operator.credentials.jwk import load_jwk
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError, PasswordError
 from maskinporten_operator.credentials.pem import load_pem
 from maskinporten_operator.credentials.pkcs12 import load_keystore, load_pkcs12
-from maskinporten_operator.oauth.grant import GrantClaims
+from maskinporten_operator.oauth.grant import GrantClaims, authorization_details_in
 from maskinporten_operator.settings import (
     ENV_PREFIX,
     KNOWN_ISSUERS,
@@ -238,6 +238,9 @@ def token_request(
             ),
             system_user_org=_first(
                 args.system_user_org, cluster.spec.system_user_org if cluster else None
+            ),
+            authorization_details=authorization_details_in(
+                cluster.spec.authorization_details if cluster else None
             ),
         )
     except ValueError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from joserfc import jwt
 
+from maskinporten_operator.api import CONSENT_TYPE, SYSTEMUSER_TYPE, AuthorizationDetailSpec
 from maskinporten_operator.credentials.keys import ClientKey
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -24,8 +25,6 @@ CLIENT_CREDENTIALS_GRANT_TYPE = "client_credentials"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRANT_LIFETIME_SECONDS = 60
 """Well inside Maskinporten's 120 s limit on ``exp - iat``, yet tolerant of a slow request."""
-SYSTEMUSER_TYPE = "urn:altinn:systemuser"
-CONSENT_TYPE = "urn:altinn:consent"
 PARTY_AUTHORITY = "iso6523-actorid-upis"
 ORG_NUMBER = re.compile(r"^[0-9]{9}$")
 
@@ -53,6 +52,22 @@ def systemuser_detail(org: str, external_ref: str | None = None) -> Authorizatio
 def consent_detail(consent_id: str, giver: str) -> AuthorizationDetail:
     """The consent ``consent_id`` given by ``giver`` (``urn:altinn:person:identifier-no:...``)."""
     return AuthorizationDetail(CONSENT_TYPE, (("id", consent_id), ("from", giver)))
+
+
+def authorization_details_in(
+    specified: Sequence[AuthorizationDetailSpec] | None,
+) -> tuple[AuthorizationDetail, ...]:
+    """The grant's details for the spec's ``authorizationDetails``: what the operator and
+    ``token --from-cluster`` both send."""
+    return tuple(_detail(detail) for detail in specified or ())
+
+
+def _detail(spec: AuthorizationDetailSpec) -> AuthorizationDetail:
+    if spec.type == SYSTEMUSER_TYPE and spec.systemuser_org is not None:
+        return systemuser_detail(spec.systemuser_org, spec.external_ref)
+    if spec.type == CONSENT_TYPE and spec.id is not None and spec.from_ is not None:
+        return consent_detail(spec.id, spec.from_)
+    return AuthorizationDetail(spec.type)
 
 
 @dataclass(frozen=True)

@@ -16,22 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from maskinporten_operator.api import (
-    CONSENT_TYPE,
-    SYSTEMUSER_TYPE,
-    AuthorizationDetailSpec,
-    ClientSpec,
-    DesiredToken,
-    GrantType,
-)
+from maskinporten_operator.api import ClientSpec, DesiredToken, GrantType
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.oauth.grant import (
-    AuthorizationDetail,
     GrantClaims,
-    consent_detail,
+    authorization_details_in,
     sign_client_assertion,
     sign_grant,
-    systemuser_detail,
 )
 from maskinporten_operator.oauth.server_model import (
     ServerMetadata,
@@ -147,16 +138,8 @@ def _claims(request: Request, desired: DesiredToken) -> GrantClaims:
         resource=desired.resource,
         consumer_org=spec.consumer_org,
         system_user_org=spec.system_user_org,
-        authorization_details=tuple(_detail(d) for d in spec.authorization_details or ()),
+        authorization_details=authorization_details_in(spec.authorization_details),
     )
-
-
-def _detail(spec: AuthorizationDetailSpec) -> AuthorizationDetail:
-    if spec.type == SYSTEMUSER_TYPE and spec.systemuser_org is not None:
-        return systemuser_detail(spec.systemuser_org, spec.external_ref)
-    if spec.type == CONSENT_TYPE and spec.id is not None and spec.from_ is not None:
-        return consent_detail(spec.id, spec.from_)
-    return AuthorizationDetail(spec.type)
 
 
 def _refuse_unsupported_details(claims: GrantClaims, metadata: ServerMetadata) -> None:
