@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -96,6 +97,43 @@ async def test_scope_without_configured_lifetime_gets_the_default_lifetime(
     response = await post_grant(http, standin, grants.kid())
 
     assert response.json()["expires_in"] == 120
+
+
+def _with_client_lifetime(standin: MaskinportenStandin, seconds: int) -> None:
+    client = standin.registry.latest(CLIENT_ID)
+    assert client is not None
+    standin.register_client(replace(client, access_token_lifetime=seconds))
+
+
+async def test_a_client_with_a_lifetime_gets_it_when_the_scopes_cap_is_longer(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    _with_client_lifetime(standin, 1800)
+
+    response = await post_grant(http, standin, grants.kid(scope=LONG_SCOPE))
+
+    assert response.json()["expires_in"] == 1800
+
+
+async def test_a_scopes_cap_keeps_a_clients_longer_lifetime_shorter(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    _with_client_lifetime(standin, 1800)
+
+    response = await post_grant(http, standin, grants.kid(scope=f"{LONG_SCOPE} {SCOPE}"))
+
+    assert response.json()["expires_in"] == 600
+
+
+async def test_a_client_with_a_lifetime_gets_it_for_a_scope_without_a_cap(
+    standin: MaskinportenStandin, http: httpx.AsyncClient, grants: Grants
+) -> None:
+    standin.registry.lifetimes.clear()
+    _with_client_lifetime(standin, 1800)
+
+    response = await post_grant(http, standin, grants.kid())
+
+    assert response.json()["expires_in"] == 1800
 
 
 async def test_resource_becomes_the_token_audience(

@@ -33,6 +33,12 @@ GRANT_TYPES = (GRANT_TYPE,)
 KEY_LIFETIME_SECONDS = 365 * 24 * 3600
 """A registered key expires one year after it was posted."""
 MAX_KEYS = 5
+DEFAULT_ACCESS_TOKEN_LIFETIME = 120
+"""A client's ``access_token_lifetime`` (seconds) when the model leaves it out: Maskinporten's
+default (``docs/maskinporten-facts.md``, "The JWT grant", Response)."""
+ACCESS_TOKEN_LIFETIME_RANGE = range(1, 7201)
+"""The ``access_token_lifetime`` values accepted: at most 7200 s (``docs/maskinporten-facts.md``,
+"Self-service API")."""
 APPROVED = "APPROVED"
 DEFAULT_SCOPE_OWNER = "991825827"
 """Digdir's organisation number, owner of scopes set up without one."""

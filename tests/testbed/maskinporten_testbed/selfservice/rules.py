@@ -18,8 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .model import (
+    ACCESS_TOKEN_LIFETIME_RANGE,
     APPLICATION_TYPE,
     AUTH_METHOD,
+    DEFAULT_ACCESS_TOKEN_LIFETIME,
     GRANT_TYPES,
     INTEGRATION_TYPE,
     MAX_KEYS,
@@ -44,13 +46,16 @@ _OTHER_MODEL_FIELDS = (
     "post_logout_redirect_uris",
     "frontchannel_logout_uri",
     "frontchannel_logout_session_required",
-    "access_token_lifetime",
     "authorization_lifetime",
     "refresh_token_lifetime",
     "refresh_token_usage",
 )
 """Fields of Digdir's client model that a Maskinporten client does not use: accepted, ignored."""
-CLIENT_FIELDS = frozenset((*REQUIRED_CLIENT_FIELDS, *_READ_ONLY_FIELDS, *_OTHER_MODEL_FIELDS))
+LIFETIME_FIELD = "access_token_lifetime"
+"""Optional: the lifetime (seconds) of the client's tokens, before the scopes' caps."""
+CLIENT_FIELDS = frozenset(
+    (*REQUIRED_CLIENT_FIELDS, LIFETIME_FIELD, *_READ_ONLY_FIELDS, *_OTHER_MODEL_FIELDS)
+)
 REQUIRED_KEY_MEMBERS = ("kty", "alg", "use", "e", "n", "kid")
 PRIVATE_KEY_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 KEY_SIZE = 2048
@@ -69,6 +74,7 @@ class ClientFields:
     token_endpoint_auth_method: str
     grant_types: tuple[str, ...]
     scopes: frozenset[str]
+    access_token_lifetime: int
 
 
 def client_fields(
@@ -124,6 +130,7 @@ def client_fields(
         token_endpoint_auth_method=AUTH_METHOD,
         grant_types=GRANT_TYPES,
         scopes=_scopes(document.get("scopes"), org, accessible_scopes),
+        access_token_lifetime=_lifetime(document.get(LIFETIME_FIELD)),
     )
 
 
@@ -161,6 +168,20 @@ def _scopes(value: object, org: str, accessible: Collection[str]) -> frozenset[s
             f"Organisation {org} has no access to the scope(s): {' '.join(refused)}"
         )
     return frozenset(value)
+
+
+def _lifetime(value: object) -> int:
+    """The model's ``access_token_lifetime``; left out (a ``PUT`` replaces the whole model,
+    RFC 7592 section 2.2): the default."""
+    if value is None:
+        return DEFAULT_ACCESS_TOKEN_LIFETIME
+    bounds = ACCESS_TOKEN_LIFETIME_RANGE
+    if not isinstance(value, int) or isinstance(value, bool) or value not in bounds:
+        raise invalid_metadata(
+            f"{LIFETIME_FIELD} must be a whole number of seconds from {bounds.start} to "
+            f"{bounds.stop - 1}"
+        )
+    return value
 
 
 def jwks_keys(document: object, *, kids_in_use: Collection[str]) -> list[dict[str, Any]]:

@@ -284,7 +284,12 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
             accessible_scopes=self.accessible_scopes(caller.org),
         )
         now = self.clock.now()
-        client = Client(client_id=str(uuid.uuid4()), org=caller.org, scopes=fields.scopes)
+        client = Client(
+            client_id=str(uuid.uuid4()),
+            org=caller.org,
+            scopes=fields.scopes,
+            access_token_lifetime=fields.access_token_lifetime,
+        )
         self._records[client.client_id] = ClientRecord(
             client_name=fields.client_name,
             description=fields.description,
@@ -319,7 +324,9 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
             description=fields.description,
             last_updated=now,
         )
-        updated = dataclasses.replace(client, scopes=fields.scopes)
+        updated = dataclasses.replace(
+            client, scopes=fields.scopes, access_token_lifetime=fields.access_token_lifetime
+        )
         self._propagate(client.client_id, updated, now)
         return web.json_response(self._client_document(updated))
 
@@ -410,12 +417,20 @@ class SelfServiceStandin(FaultableSite[ApiRequestRecord]):
             "integration_type": record.integration_type,
             "application_type": record.application_type,
             "scopes": sorted(client.scopes),
+            "access_token_lifetime": self._lifetime_of(client),
             "token_endpoint_auth_method": record.token_endpoint_auth_method,
             "grant_types": list(record.grant_types),
             "created": timestamp(record.created),
             "last_updated": timestamp(record.last_updated),
             "active": True,
         }
+
+    def _lifetime_of(self, client: Client) -> int:
+        """The client's registered lifetime; for one registered straight at the Maskinporten
+        stand-in without one, that stand-in's default."""
+        if client.access_token_lifetime is None:
+            return self.maskinporten.registry.default_lifetime
+        return client.access_token_lifetime
 
     def _jwks_document(self, client: Client) -> dict[str, Any]:
         record = self._record_of(client)

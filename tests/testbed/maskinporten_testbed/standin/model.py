@@ -147,7 +147,9 @@ class Client:
     """A Maskinporten client.
 
     Without ``keys`` it authenticates with a business certificate (``x5c``) of its own org;
-    ``delegations`` maps a consumer org to the scopes it delegated to this client's org.
+    ``delegations`` maps a consumer org to the scopes it delegated to this client's org;
+    ``access_token_lifetime`` is the lifetime registered on the client (seconds), None for a
+    client registered here without one (see :meth:`.state.Registry.lifetime`).
     """
 
     client_id: str
@@ -156,6 +158,7 @@ class Client:
     keys: tuple[RegisteredKey, ...] = ()
     resources: frozenset[str] = frozenset()
     delegations: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    access_token_lifetime: int | None = None
 
     def __post_init__(self) -> None:
         orgs = [self.org, *self.delegations]

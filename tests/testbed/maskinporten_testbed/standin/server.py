@@ -178,7 +178,7 @@ class MaskinportenStandin(FaultableSite[RequestRecord]):
             what = authorize(who.client, grant.claims)
         except GrantError as error:
             return self._answer(now, grant.client_id, error)
-        lifetime = self.registry.lifetime(what.scopes)
+        lifetime = self.registry.lifetime(what.scopes, who.client.access_token_lifetime)
         body = self._signer.issue(self.issuer, who, what, lifetime, now)
         self._issued.append(body["access_token"])
         self._record(RequestRecord(now, grant.client_id, 200, "ok"))

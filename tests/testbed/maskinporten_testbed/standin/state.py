@@ -91,9 +91,15 @@ class Registry:
     def _drop_pending(self, client_id: str) -> None:
         self._pending = [c for c in self._pending if c.client_id != client_id]
 
-    def lifetime(self, scopes: Iterable[str]) -> int:
-        """The API owners' ``at_max_age``: the lowest across the granted scopes wins."""
-        return min(self.lifetimes.get(scope, self.default_lifetime) for scope in scopes)
+    def lifetime(self, scopes: Iterable[str], client_lifetime: int | None = None) -> int:
+        """A token's lifetime: the client's ``access_token_lifetime`` capped by the API owners'
+        ``at_max_age`` of each granted scope (``lifetimes``), the lowest winning. A client
+        without a registered lifetime gets each scope's lifetime, ``default_lifetime`` where
+        none is set (the lowest across the scopes)."""
+        if client_lifetime is None:
+            return min(self.lifetimes.get(scope, self.default_lifetime) for scope in scopes)
+        caps = [self.lifetimes[scope] for scope in scopes if scope in self.lifetimes]
+        return min([client_lifetime, *caps])
 
     def first_use(self, client_id: str, jti: str, grant_exp: float, now: float) -> bool:
         """Record a grant id; False when it was seen before. Expired entries are forgotten."""
