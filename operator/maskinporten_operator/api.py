@@ -136,6 +136,16 @@ class KeySpec(_Model):
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
 
 
+ACCESS_TOKEN_LIFETIME_BOUNDS = (1, 7200)
+"""The ``access_token_lifetime`` (seconds) Digdir's self-service API accepts on a client
+(``docs/maskinporten-facts.md``, "Self-service API")."""
+DEFAULT_ACCESS_TOKEN_LIFETIME = 3600
+"""What a created client asks for, as digdirator registers: long enough that the token a pod
+reads from the mounted Secret (updated up to ~2 minutes late) always has time left, where
+Maskinporten's default of 120 s does not (``docs/maskinporten-facts.md``, "Delivering rotating
+values to pods"); a scope's ``at_max_age`` may still grant less."""
+
+
 class RegistrationSpec(_Model):
     """How a managed client is registered through Digdir's self-service API."""
 
@@ -143,6 +153,9 @@ class RegistrationSpec(_Model):
     client_name: str | None = Field(default=None, min_length=1, max_length=256)
     deletion_policy: DeletionPolicy | None = None
     key_rotation_days: int = Field(default=90, ge=1, le=365)
+    access_token_lifetime_seconds: int | None = Field(
+        default=None, ge=ACCESS_TOKEN_LIFETIME_BOUNDS[0], le=ACCESS_TOKEN_LIFETIME_BOUNDS[1]
+    )
 
     @property
     def effective_deletion_policy(self) -> DeletionPolicy:

@@ -143,16 +143,18 @@ class ClientRegistration:
     """What the operator registers: a Maskinporten consumer client (``integration_type``,
     ``application_type``, ``token_endpoint_auth_method`` and ``grant_types`` are fixed).
 
-    ``description`` identifies the resource uniquely, so that the client is found again.
+    ``description`` identifies the resource uniquely, so that the client is found again;
+    ``access_token_lifetime`` (seconds) is left out when None.
     """
 
     client_name: str
     description: str
     scopes: tuple[str, ...]
+    access_token_lifetime: int | None = None
 
     def document(self) -> dict[str, Any]:
         """The JSON body of ``POST /clients`` and ``PUT /clients/{client_id}``."""
-        return {
+        document: dict[str, Any] = {
             "integration_type": INTEGRATION_TYPE,
             "application_type": APPLICATION_TYPE,
             "client_name": self.client_name,
@@ -161,17 +163,21 @@ class ClientRegistration:
             "token_endpoint_auth_method": AUTH_METHOD,
             "grant_types": [GRANT_TYPE],
         }
+        if self.access_token_lifetime is not None:
+            document["access_token_lifetime"] = self.access_token_lifetime
+        return document
 
 
 @dataclass(frozen=True)
 class RegisteredClient:
-    """A client as the API answers it."""
+    """A client as the API answers it; ``access_token_lifetime`` None when not shown."""
 
     client_id: str
     client_name: str
     description: str
     integration_type: str
     scopes: tuple[str, ...]
+    access_token_lifetime: int | None = None
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The whole JSON answer."""
 

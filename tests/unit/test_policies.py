@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from maskinporten_operator.ports import (
@@ -156,20 +158,39 @@ def test_a_replaced_key_retires_after_its_tokens_and_the_mount_delay_when_mounte
     assert policies.retire_after(now=NOW, token_lifetime=600, client_jwk_mounted=mounted) == after
 
 
-CLIENT = RegisteredClient("c1", "team/weather", "ours", "maskinporten", ("b:read", "a:read"))
+CLIENT = RegisteredClient(
+    "c1", "team/weather", "ours", "maskinporten", ("b:read", "a:read"), access_token_lifetime=3600
+)
 
 
 @pytest.mark.parametrize(
     ("wanted", "differs"),
     [
+        (ClientRegistration("team/weather", "ours", ("a:read", "b:read"), 3600), False),
+        (ClientRegistration("team/weather", "ours", ("a:read",), 3600), True),
+        (ClientRegistration("renamed", "ours", ("a:read", "b:read"), 3600), True),
+        (ClientRegistration("team/weather", "theirs", ("a:read", "b:read"), 3600), True),
+        (ClientRegistration("team/weather", "ours", ("a:read", "b:read"), 900), True),
         (ClientRegistration("team/weather", "ours", ("a:read", "b:read")), False),
-        (ClientRegistration("team/weather", "ours", ("a:read",)), True),
-        (ClientRegistration("renamed", "ours", ("a:read", "b:read")), True),
-        (ClientRegistration("team/weather", "theirs", ("a:read", "b:read")), True),
     ],
-    ids=["same-scopes-other-order", "scope-removed", "name-changed", "description-changed"],
+    ids=[
+        "same-scopes-other-order",
+        "scope-removed",
+        "name-changed",
+        "description-changed",
+        "lifetime-changed",
+        "lifetime-unsaid",
+    ],
 )
-def test_a_client_differs_from_the_spec_by_its_scopes_name_or_description(
+def test_a_client_differs_from_the_spec_by_its_scopes_name_description_or_lifetime(
     wanted: ClientRegistration, differs: bool
 ) -> None:
     assert policies.client_differs(CLIENT, wanted) is differs
+
+
+def test_a_client_whose_lifetime_digdir_does_not_show_does_not_differ_by_it() -> None:
+    shown_without = replace(CLIENT, access_token_lifetime=None)
+
+    assert not policies.client_differs(
+        shown_without, ClientRegistration("team/weather", "ours", ("a:read", "b:read"), 3600)
+    )

@@ -400,6 +400,7 @@ async def test_a_pending_key_refused_past_the_propagation_window_is_retried_with
 
 
 async def test_a_retired_key_is_removed_once_its_tokens_have_expired(world: ManagedWorld) -> None:
+    world.spec = {**SPEC, "registration": {"accessTokenLifetimeSeconds": 120}}
     await world.reconcile()
     old = world.status["keyId"]
     client_id = world.status["clientId"]

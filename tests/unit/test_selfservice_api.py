@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,6 +172,16 @@ async def test_updating_a_client_replaces_its_scopes(api: SelfServiceApi) -> Non
 
     assert updated.scopes == (OTHER_SCOPE,)
     assert (await api.get_client(created.client_id)).scopes == (OTHER_SCOPE,)
+
+
+async def test_a_clients_token_lifetime_is_sent_and_read_back(api: SelfServiceApi) -> None:
+    wanted = replace(registration(), access_token_lifetime=1800)
+
+    created = await api.create_client(wanted)
+    updated = await api.update_client(created.client_id, replace(wanted, access_token_lifetime=900))
+
+    assert created.access_token_lifetime == 1800
+    assert updated.access_token_lifetime == 900
 
 
 async def test_the_list_holds_the_created_client_under_its_description(

@@ -493,8 +493,13 @@ def _client(document: object, what: str) -> RegisteredClient:
         description=str(document.get("description") or ""),
         integration_type=str(document.get("integration_type") or ""),
         scopes=scopes,
+        access_token_lifetime=_positive_int(document.get("access_token_lifetime")),
         document=document,
     )
+
+
+def _positive_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _jwks(document: object, what: str) -> RegisteredJwks:

@@ -1,13 +1,13 @@
 """A managed client at Digdir: found again (never a second one), created, and kept with the
-spec's scopes, name and description through the self-service API (``docs/maskinporten-facts.md``,
-"Self-service API")."""
+spec's scopes, name, description and token lifetime through the self-service API
+(``docs/maskinporten-facts.md``, "Self-service API")."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
 
-from maskinporten_operator.api import ClientSpec
+from maskinporten_operator.api import DEFAULT_ACCESS_TOKEN_LIFETIME, ClientSpec
 from maskinporten_operator.ports import (
     INTEGRATION_TYPE,
     ClientRegistration,
@@ -143,18 +143,26 @@ def _usable(client: RegisteredClient) -> RegisteredClient:
 def _wanted(
     run: Reconciliation, spec: ClientSpec, client: RegisteredClient | None
 ) -> ClientRegistration:
-    """The client as the spec wants it; an adopted client keeps its name and description
-    unless ``registration.clientName`` is given."""
+    """The client as the spec wants it; an adopted client keeps its name, description and
+    token lifetime unless ``registration.clientName`` and ``accessTokenLifetimeSeconds`` are
+    given."""
     ref = run.ref
-    name = spec.registration_or_default.client_name
+    registration = spec.registration_or_default
+    name, lifetime = registration.client_name, registration.access_token_lifetime_seconds
     ours = client_description(run.deps.settings.cluster_name, ref)
     if spec.client_id is not None and client is not None:
         return ClientRegistration(
             name or client.client_name or f"{ref.namespace}/{ref.name}",
             client.description or ours,
             spec.scope_names,
+            client.access_token_lifetime if lifetime is None else lifetime,
         )
-    return ClientRegistration(name or f"{ref.namespace}/{ref.name}", ours, spec.scope_names)
+    return ClientRegistration(
+        name or f"{ref.namespace}/{ref.name}",
+        ours,
+        spec.scope_names,
+        DEFAULT_ACCESS_TOKEN_LIFETIME if lifetime is None else lifetime,
+    )
 
 
 async def _check_access(api: SelfService, scopes: Sequence[str], unchanged: str) -> None:
@@ -176,11 +184,11 @@ async def _create(run: Reconciliation, spec: ClientSpec, api: SelfService) -> Re
     return await self_service_call(api.create_client(wanted))
 
 
-async def keep_scopes(
+async def keep_client(
     run: Reconciliation, spec: ClientSpec, api: SelfService, known: KnownRegistration
 ) -> tuple[KnownRegistration, list[Event]]:
-    """The client updated to the spec's scopes, name and description when they differ (the
-    organisation's access to every scope to be added checked first)."""
+    """The client updated to the spec's scopes, name, description and token lifetime when they
+    differ (the organisation's access to every scope to be added checked first)."""
     client = known.client
     wanted = _wanted(run, spec, client)
     if not policies.client_differs(client, wanted):

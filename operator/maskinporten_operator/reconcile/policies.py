@@ -77,9 +77,11 @@ def retire_after(*, now: float, token_lifetime: float, client_jwk_mounted: bool)
 
 
 def client_differs(client: RegisteredClient, wanted: ClientRegistration) -> bool:
-    """Whether the client at Digdir differs from the spec: its scopes, name or description."""
+    """Whether the client at Digdir differs from the spec: its scopes, name, description or
+    token lifetime (unless either side leaves the lifetime unsaid)."""
+    lifetimes = (client.access_token_lifetime, wanted.access_token_lifetime)
     return (set(client.scopes), client.client_name, client.description) != (
         set(wanted.scopes),
         wanted.client_name,
         wanted.description,
-    )
+    ) or (None not in lifetimes and lifetimes[0] != lifetimes[1])

@@ -92,7 +92,7 @@ async def ensure_registered(
             "sent to Digdir",
         )
     known, found = await client.known_client(run, spec, api, ring.signing.kid)
-    known, changed = await client.keep_scopes(run, spec, api, known)
+    known, changed = await client.keep_client(run, spec, api, known)
     started = await rotation.start_if_due(run, spec, api, known, ring, rotate_request)
     known, registered = await rotation.keep_keys(
         run, api, started.known, started.ring, just_read=started.read_keys

@@ -85,9 +85,11 @@ def succeeded(
         + ("a token" if len(slots) == 1 else f"{len(slots)} tokens")
         + f" valid until {new_status['tokenExpiresAt']} or later",
     )
-    desired = [ready, _lifetime_condition(slots)]
-    if gathered.registration is not None:
-        desired.append(registered_condition(gathered.registration, run.now))
+    registration = gathered.registration
+    requested = registration.known.client.access_token_lifetime if registration else None
+    desired = [ready, _lifetime_condition(slots, requested)]
+    if registration is not None:
+        desired.append(registered_condition(registration, run.now))
     if gathered.unregistered is not None:
         desired.append(_unregistered_condition(gathered.unregistered))
     reported = ReadyState(True, Reason.TOKEN_ISSUED, None)
@@ -220,14 +222,22 @@ def token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
     return status
 
 
-def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
+def _lifetime_condition(slots: Iterable[TokenSlot], requested: int | None) -> cond.Condition:
+    """Whether the tokens live long enough for Secret delivery; ``requested`` is the lifetime
+    registered on a managed client, named when Maskinporten grants less."""
     shortest = min(round(s.token.expires_at - s.token.issued_at) for s in slots)
+    capped = (
+        f"; Maskinporten grants {shortest} s of the {requested} s the client asks for: an API "
+        "owner's limit for a scope (at_max_age) keeps it shorter"
+        if requested is not None and shortest < requested
+        else ""
+    )
     if all(slot.plan.lifetime_is_safe for slot in slots):
         return cond.Condition(
             cond.LIFETIME_SUFFICIENT,
             True,
             Reason.LONG_ENOUGH,
-            f"tokens live {shortest} s or longer",
+            f"tokens live {shortest} s or longer{capped}",
         )
     return cond.Condition(
         cond.LIFETIME_SUFFICIENT,
@@ -235,7 +245,7 @@ def _lifetime_condition(slots: Iterable[TokenSlot]) -> cond.Condition:
         Reason.SHORTER_THAN_MOUNT_DELAY,
         f"tokens live only {shortest} s: a pod reading the mounted Secret file (updated up to "
         "~2 minutes late) may read an expired token; request tokens in the app instead, or "
-        "ask the API owner for a longer token lifetime",
+        f"ask the API owner for a longer token lifetime{capped}",
     )
 
 
