@@ -89,9 +89,19 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+CRASH_CONTEXT_LINES = 25
+"""How many log lines after a crash's first line an assertion shows (a traceback's frames)."""
+
+
 def crashes(log: str, markers: tuple[str, ...] = CRASH_MARKERS) -> list[str]:
-    """The operator's log lines that show a crash: a traceback, a daemon restart or exit."""
-    return [line for line in log.splitlines() if any(m in line for m in markers)]
+    """Each crash in the operator's log (a traceback, a daemon restart or exit): the line that
+    shows it and the lines after it, so that a failing assertion says where it happened."""
+    lines = log.splitlines()
+    return [
+        "\n".join(lines[at : at + CRASH_CONTEXT_LINES])
+        for at, line in enumerate(lines)
+        if any(m in line for m in markers)
+    ]
 
 
 def summary(seconds: list[float]) -> str:
