@@ -83,12 +83,19 @@ def instructions(text: str) -> list[Instruction]:
 
 
 def stages(path: Path = DOCKERFILE) -> list[Stage]:
+    """The stages, each ``FROM`` with the build arguments declared before the first one at
+    their defaults (as docker builds it when no ``--build-arg`` is given)."""
     found: list[Stage] = []
+    defaults: dict[str, str] = {}
     for instruction in instructions(path.read_text()):
-        if instruction.keyword == "FROM":
+        if instruction.keyword == "ARG" and not found:
+            name, _, default = instruction.arguments.partition("=")
+            defaults[name] = default
+        elif instruction.keyword == "FROM":
             words = instruction.words()
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            found.append(Stage(base=words[0], name=name))
+            base = re.sub(r"\$\{?(\w+)\}?", lambda match: defaults[match[1]], words[0])
+            found.append(Stage(base=base, name=name))
         else:
             found[-1].instructions.append(instruction)
     return found
