@@ -34,6 +34,7 @@ of them, directly or through another fixture, is an integration test."""
 
 
 FAULTS_DIR = REPO / "tests" / "faults"
+CLUSTER_DIR = REPO / "tests" / "cluster"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,6 +43,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if FAULTS_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.faults)
+        if CLUSTER_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.cluster)
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,9 @@ def _cached(stem: str, key: str) -> Iterator[tuple[Path, bool]]:
         yield archive, True
         size = archive.stat().st_size / 1e6
         _log(f"built {archive.name} ({size:.0f} MB) in {time.monotonic() - started:.0f} s")
+        for outdated in images_dir().glob(f"{stem}-*"):
+            if outdated.stem != archive.stem:
+                outdated.unlink()
 
 
 def run_step(step: str, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +97,7 @@ def chart_values(image: OperatorImage, digdir: Digdir, **overrides: Any) -> dict
 def helm_release(node: Node, action: str, values: dict[str, Any], *extra: str) -> None:
     """``helm install`` or ``helm upgrade`` of the repository's chart, waiting until the
     operator's pods are Ready."""
+    started = time.monotonic()
     node.helm(
         action,
         RELEASE,
@@ -106,6 +109,7 @@ def helm_release(node: Node, action: str, values: dict[str, Any], *extra: str) -
         *extra,
         stdin=json.dumps(values),
     )
+    print(f"[node] helm {action}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 def install_operator(node: Node, image: OperatorImage, digdir: Digdir, **overrides: Any) -> None:
