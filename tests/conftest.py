@@ -45,6 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
         if CLUSTER_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.integration)  # it needs the binaries too
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import threading
 import time
@@ -80,16 +81,23 @@ class SecretRecorder:
         expires = parse_time(base64.b64decode(data[EXPIRES_KEY]).decode())
         self.versions.append(SecretVersion(time.time(), version, digest(token), expires))
 
-    def tokens(self) -> list[str]:
-        """Each distinct token in the order the Secret held them."""
-        seen: list[str] = []
+    def _firsts(self) -> list[SecretVersion]:
+        """The first version holding each token, in the order the Secret held them."""
+        firsts: list[SecretVersion] = []
         for version in self.versions:
-            if not seen or seen[-1] != version.token:
-                seen.append(version.token)
-        return seen
+            if not firsts or firsts[-1].token != version.token:
+                firsts.append(version)
+        return firsts
+
+    def tokens(self) -> list[str]:
+        return [version.token for version in self._firsts()]
+
+    def token_times(self) -> list[float]:
+        """When the Secret was first seen holding each token."""
+        return [version.seen_at for version in self._firsts()]
 
     def rewrites_without_new_token(self) -> int:
-        pairs = zip(self.versions, self.versions[1:], strict=False)
+        pairs = itertools.pairwise(self.versions)
         return sum(1 for before, after in pairs if before.token == after.token)
 
     def expired_when_seen(self) -> list[SecretVersion]:
