@@ -33,7 +33,10 @@ def prepare() -> NodeImages:
     if sys.platform != "linux":
         raise NodeUnavailable("the node runs on Linux only")
     install_packages()
-    binaries.ensure_all(binaries.NODE_TOOL_SETS)
+    try:
+        binaries.ensure_all(binaries.NODE_TOOL_SETS)
+    except RuntimeError as cannot_build:  # no Go, or the module proxy unreachable
+        raise NodeUnavailable(str(cannot_build)) from None
     check_prerequisites()
     return NodeImages(images.shell_and_pause(), images.operator_image())
 

@@ -1,0 +1,77 @@
+"""``hack/run-demo --cluster`` stopped with a signal stops everything of the node: no process
+in its namespaces, no mount, no cgroup left (its teardown checks the machine's interfaces,
+iptables rules and sysctls too, and fails the demo if one changed)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from maskinporten_testbed.node import NodeUnavailable, prepare
+from maskinporten_testbed.node.namespaces import namespace_ids
+from maskinporten_testbed.node.teardown import node_pids
+from tests.integration.processes import children
+
+NODE_UP = "==> node up"
+EXIT_GUARD_SECONDS = 120
+"""Only against a hang: the teardown takes seconds."""
+
+pytestmark = pytest.mark.cluster
+
+
+@dataclass
+class RunningDemo:
+    process: subprocess.Popen[str]
+    namespaces: dict[str, str]
+
+
+@pytest.fixture
+def demo() -> Iterator[RunningDemo]:
+    """The cluster demo as a command, once its node is up; whatever it leaves is killed after."""
+    try:
+        prepare()
+    except NodeUnavailable as unavailable:
+        pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "maskinporten_testbed.demo", "--cluster"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    said = []
+    try:
+        for line in process.stdout:
+            said.append(line)
+            if NODE_UP in line:
+                break
+        assert NODE_UP in "".join(said), "".join(said)[-3000:]
+        (holder,) = [child for child in children(process.pid) if child.name == "sleep"]
+        yield RunningDemo(process, namespace_ids(holder.pid))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"]
+)
+def test_the_cluster_demo_stopped_by_a_signal_leaves_nothing_of_the_node(
+    demo: RunningDemo, signum: signal.Signals
+) -> None:
+    demo.process.send_signal(signum)
+    output, _ = demo.process.communicate(timeout=EXIT_GUARD_SECONDS)
+
+    assert "torn down" in output, output[-3000:]
+    assert node_pids(demo.namespaces, "maskinporten-node-*") == set()
+    assert "maskinporten-node" not in Path("/proc/self/mountinfo").read_text()
+    assert list(Path("/sys/fs/cgroup").glob("*/maskinporten-node-*")) == []
