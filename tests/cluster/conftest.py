@@ -15,7 +15,13 @@ import pytest
 
 from maskinporten_testbed.node import Node, NodeImages, NodeUnavailable, prepare
 from maskinporten_testbed.node.operator import ORG as NODE_ORG
-from maskinporten_testbed.node.operator import Digdir, digdir_in_node, install_operator
+from maskinporten_testbed.node.operator import (
+    Digdir,
+    chart_values,
+    digdir_in_node,
+    helm_release,
+    install_operator,
+)
 
 from .helpers import CLIENT_SCOPE, CLIENT_TOKEN_LIFETIME
 
@@ -54,6 +60,16 @@ def digdir(node: Node) -> Iterator[Digdir]:
 def operator(node: Node, prepared: NodeImages, digdir: Digdir) -> None:
     """The chart installed as a user would, once for the package's tests."""
     install_operator(node, prepared.operator, digdir)
+
+
+@pytest.fixture
+def release_restored(
+    operator: None, node: Node, prepared: NodeImages, digdir: Digdir
+) -> Iterator[None]:
+    """For a test that upgrades or uninstalls the release: installed as at first after it (the
+    other tests expect it)."""
+    yield
+    helm_release(node, "upgrade", chart_values(prepared.operator, digdir), "--install")
 
 
 @pytest.fixture(scope="package")

@@ -8,7 +8,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes
@@ -116,18 +116,9 @@ def test_a_deleted_operator_pod_is_replaced_without_losing_or_doubling_refreshes
     _observe_handover(node, core, custom, digdir, delete_pod)
 
 
-@pytest.fixture
-def restored_release(
-    operator: None, node: Node, prepared: NodeImages, digdir: Digdir
-) -> Iterator[None]:
-    """The release as installed again after the test (the other tests expect it)."""
-    yield
-    helm_release(node, "upgrade", chart_values(prepared.operator, digdir))
-
-
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_helm_upgrade_to_a_new_image_tag_and_values_keeps_refreshing(
-    restored_release: None,
+    release_restored: None,
     replicas: int,
     node: Node,
     prepared: NodeImages,

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import kubernetes
-import pytest
 
-from maskinporten_testbed.node import Node, NodeImages
+from maskinporten_testbed.node import Node
 from maskinporten_testbed.node.operator import (
     OPERATOR_NAMESPACE,
     RELEASE,
     Digdir,
-    chart_values,
-    helm_release,
 )
 from maskinporten_testbed.polling import eventually
 from tests.integration.helpers import Cluster
@@ -32,15 +28,6 @@ from .helpers import CLIENT_SCOPE
 REMOVE_FINALIZERS = '{"metadata":{"finalizers":null}}'
 
 
-@pytest.fixture
-def reinstalled_afterwards(
-    operator: None, node: Node, prepared: NodeImages, digdir: Digdir
-) -> Iterator[None]:
-    """The release installed again after the test (the other tests expect it)."""
-    yield
-    helm_release(node, "install", chart_values(prepared.operator, digdir))
-
-
 def _finalizers_remaining(core: kubernetes.client.CoreV1Api, namespace: str) -> bool:
     """Whether the namespace controller reports it waits for finalizers of its contents."""
     conditions = core.read_namespace(namespace).status.conditions or []
@@ -48,7 +35,7 @@ def _finalizers_remaining(core: kubernetes.client.CoreV1Api, namespace: str) -> 
 
 
 def test_after_helm_uninstall_deleted_clients_stay_terminating_until_their_finalizer_is_removed(
-    reinstalled_afterwards: None,
+    release_restored: None,
     node: Node,
     core: kubernetes.client.CoreV1Api,
     custom: kubernetes.client.CustomObjectsApi,

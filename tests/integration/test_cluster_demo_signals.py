@@ -17,7 +17,7 @@ import pytest
 from maskinporten_testbed.node import NodeUnavailable, prepare
 from maskinporten_testbed.node.namespaces import namespace_ids
 from maskinporten_testbed.node.teardown import node_pids
-from tests.integration.processes import children
+from tests.integration.processes import children, started_until_it_says
 
 NODE_UP = "==> node up"
 EXIT_GUARD_SECONDS = 120
@@ -39,21 +39,10 @@ def demo() -> Iterator[RunningDemo]:
         prepare()
     except NodeUnavailable as unavailable:
         pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "maskinporten_testbed.demo", "--cluster"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    process, _ = started_until_it_says(
+        [sys.executable, "-m", "maskinporten_testbed.demo", "--cluster"], NODE_UP
     )
-    assert process.stdout is not None
-    said = []
     try:
-        for line in process.stdout:
-            said.append(line)
-            if NODE_UP in line:
-                break
-        assert NODE_UP in "".join(said), "".join(said)[-3000:]
         (holder,) = [child for child in children(process.pid) if child.name == "sleep"]
         yield RunningDemo(process, namespace_ids(holder.pid))
     finally:

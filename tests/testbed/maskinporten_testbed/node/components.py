@@ -62,6 +62,19 @@ class Parts:
     def kubeconfig(self, user: str) -> str:
         return f"{self.config}/{user}.kubeconfig"
 
+    def control_loop_flags(self, user: str) -> list[str]:
+        """A control loop's kubeconfig for the API, for delegated authentication and
+        authorization, and no leader election (one node)."""
+        kubeconfig = self.kubeconfig(user)
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            "--v=1",
+        ]
+
 
 def start_etcd(parts: Parts) -> None:
     client, peer = f"http://127.0.0.1:{ETCD_PORT}", f"http://127.0.0.1:{ETCD_PORT + 1}"
@@ -118,38 +131,23 @@ def start_apiserver(parts: Parts) -> None:
 def start_controller_manager(parts: Parts) -> None:
     """With its default controllers: deployments, replica sets, endpoint slices, namespaces,
     service-account tokens, the kube-root-ca.crt publisher, garbage collection."""
-    kubeconfig = parts.kubeconfig("controller-manager")
     parts.spawn(
         "kube-controller-manager",
         [
             str(KUBE.path("kube-controller-manager")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--leader-elect=false",
+            *parts.control_loop_flags("controller-manager"),
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={parts.state}/pki/sa.key",
             f"--root-ca-file={parts.pki.ca}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--bind-address=127.0.0.1",
-            "--v=1",
         ],
     )
 
 
 def start_scheduler(parts: Parts) -> None:
-    kubeconfig = parts.kubeconfig("scheduler")
     parts.spawn(
         "kube-scheduler",
-        [
-            str(NODE.path("kube-scheduler")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            "--v=1",
-        ],
+        [str(NODE.path("kube-scheduler")), *parts.control_loop_flags("scheduler")],
     )
 
 
