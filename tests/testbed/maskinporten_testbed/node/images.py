@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maskinporten_testbed.binaries import build_lock, cache_root
+from maskinporten_testbed.buildcontext import context_files
 from maskinporten_testbed.repository import REPOSITORY
 
 from .archives import (
@@ -186,39 +186,12 @@ def _without_runtime_mounts(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return member
 
 
-def build_context_files() -> list[Path]:
-    """The files the build context holds: ``.dockerignore`` is an allowlist (``*``, then
-    ``!path`` lines, then ``**/pattern`` exclusions)."""
-    lines = [line.strip() for line in (REPOSITORY / ".dockerignore").read_text().splitlines()]
-    allowed = [line[1:] for line in lines if line.startswith("!")]
-    excluded = [line.removeprefix("**/") for line in lines if line.startswith("**/")]
-    files = []
-    for entry in allowed:
-        path = REPOSITORY / entry.rstrip("/")
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        files += [
-            candidate
-            for candidate in candidates
-            if not any(
-                part_matches(part, pattern)
-                for pattern in excluded
-                for part in candidate.relative_to(REPOSITORY).parts
-            )
-        ]
-    return files
-
-
-def part_matches(part: str, pattern: str) -> bool:
-    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\[", "[").replace(r"\]", "]")
-    return re.fullmatch(regex, part) is not None
-
-
 def operator_image() -> OperatorImage:
     """The repository's Dockerfile built by buildah on the local Python base."""
     base = python_base()
     inputs: list[str | bytes] = [(REPOSITORY / "Dockerfile").read_bytes(), sha256_file(base)]
-    for file in build_context_files():
-        inputs += [str(file.relative_to(REPOSITORY)), file.read_bytes()]
+    for relative in context_files():
+        inputs += [relative, (REPOSITORY / relative).read_bytes()]
     key = _key(*inputs)
     image = OperatorImage(images_dir() / f"operator-{key}.tar", OPERATOR_REPOSITORY, key)
     with _cached("operator", key) as (_, build):
