@@ -1,6 +1,6 @@
 """Everything the node needs before it starts, each step skipped when done: the Debian packages,
 the binaries, the images. Slow the first time (minutes), so ``hack/run-tests`` runs it before
-pytest, where its progress shows."""
+pytest, where its progress shows (``python -m maskinporten_testbed.node``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,3 @@ def main() -> None:
         print(f"[node] the cluster tests will be skipped: {unavailable}", file=sys.stderr)
         return
     print(f"[node] ready; operator image {prepared.operator.name}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()
