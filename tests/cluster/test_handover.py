@@ -126,7 +126,12 @@ def test_helm_upgrade_to_a_new_image_tag_and_values_keeps_refreshing(
     custom: kubernetes.client.CustomObjectsApi,
     digdir: Digdir,
 ) -> None:
+    """The release runs ``replicas`` replicas, then is upgraded to a new tag and a changed value
+    at the same count. (From one replica to two, the standalone pod still runs beside the new
+    peering ones for a moment: that transition is not what this test observes.)"""
     image = prepared.operator
+    helm_release(node, "upgrade", chart_values(image, digdir, replicaCount=replicas))
+    eventually(lambda: _all_ready(core, replicas), what=f"{replicas} pods Ready", timeout=300)
     tag = f"upgrade-{replicas}"
     node.tag_image(image.name, f"{image.repository}:{tag}")
     values = chart_values(image, digdir, replicaCount=replicas, logging={"level": "DEBUG"})

@@ -5,6 +5,7 @@ iptables rules and sysctls too, and fails the demo if one changed)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from maskinporten_testbed.node.teardown import node_pids
 from tests.integration.processes import children, started_until_it_says
 
 NODE_UP = "==> node up"
+STATE = re.compile(r"state in (\S+):")
 EXIT_GUARD_SECONDS = 120
 """Only against a hang: the teardown takes seconds."""
 
@@ -30,6 +32,8 @@ pytestmark = pytest.mark.cluster
 class RunningDemo:
     process: subprocess.Popen[str]
     namespaces: dict[str, str]
+    state: Path
+    """The node's state directory; its name is the node's cgroup root."""
 
 
 @pytest.fixture
@@ -39,12 +43,14 @@ def demo() -> Iterator[RunningDemo]:
         prepare()
     except NodeUnavailable as unavailable:
         pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
-    process, _ = started_until_it_says(
+    process, said = started_until_it_says(
         [sys.executable, "-m", "maskinporten_testbed.demo", "--cluster"], NODE_UP
     )
     try:
         (holder,) = [child for child in children(process.pid) if child.name == "sleep"]
-        yield RunningDemo(process, namespace_ids(holder.pid))
+        state = STATE.search(said)
+        assert state is not None, said
+        yield RunningDemo(process, namespace_ids(holder.pid), Path(state[1]))
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
@@ -61,6 +67,7 @@ def test_the_cluster_demo_stopped_by_a_signal_leaves_nothing_of_the_node(
     output, _ = demo.process.communicate(timeout=EXIT_GUARD_SECONDS)
 
     assert "torn down" in output, output[-3000:]
-    assert node_pids(demo.namespaces, "maskinporten-node-*") == set()
-    assert "maskinporten-node" not in Path("/proc/self/mountinfo").read_text()
-    assert list(Path("/sys/fs/cgroup").glob("*/maskinporten-node-*")) == []
+    assert node_pids(demo.namespaces, demo.state.name) == set()
+    assert str(demo.state) not in Path("/proc/self/mountinfo").read_text()
+    assert list(Path("/sys/fs/cgroup").glob(f"*/{demo.state.name}")) == []
+    assert not demo.state.exists()

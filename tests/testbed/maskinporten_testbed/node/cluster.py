@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from maskinporten_testbed import binaries
 
@@ -108,7 +106,7 @@ class Node:
             components.start_kube_proxy(parts)
             components.wait_for_node(parts)
         self.timings["bring-up"] = round(time.monotonic() - started, 1)
-        _log(f"up in {self.timings['bring-up']:.0f} s: {json.dumps(self.timings)}")
+        _log(f"up in {self.timings['bring-up']:.0f} s, state in {self.state}: {self.timings}")
 
     def _tear_down(self) -> None:
         teardown(
@@ -157,9 +155,6 @@ class Node:
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         return self.run("kubectl", *args, stdin=stdin)
-
-    def kubectl_json(self, *args: str) -> Any:
-        return json.loads(self.kubectl(*args, "-o", "json"))
 
     def helm(self, *args: str, stdin: str | None = None) -> str:
         return self.run("helm", *args, stdin=stdin)
