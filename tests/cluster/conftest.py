@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import kubernetes
 import pytest
 
-from maskinporten_testbed.node import Node, NodeImages, NodeUnavailable, prepare
+from maskinporten_testbed.node import Node, NodeImages
 from maskinporten_testbed.node.operator import ORG as NODE_ORG
 from maskinporten_testbed.node.operator import (
     Digdir,
@@ -23,17 +23,12 @@ from maskinporten_testbed.node.operator import (
     install_operator,
 )
 
-from .helpers import CLIENT_SCOPE, CLIENT_TOKEN_LIFETIME
+from .helpers import CLIENT_SCOPE, CLIENT_TOKEN_LIFETIME, prepared_or_skipped
 
 
 @pytest.fixture(scope="package")
 def prepared() -> NodeImages:
-    """Packages, binaries and images (hack/run-tests prepares them before pytest); the tests
-    are skipped, with the reason, on a machine where the node cannot run."""
-    try:
-        return prepare()
-    except NodeUnavailable as unavailable:
-        pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
+    return prepared_or_skipped()
 
 
 @pytest.fixture(scope="package")

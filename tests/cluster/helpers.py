@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
+import pytest
 
 from maskinporten_operator.rfc3339 import parse_time
+from maskinporten_testbed.node import NodeImages, NodeUnavailable, prepare
 from maskinporten_testbed.node.images import BUSYBOX_IMAGE
 from maskinporten_testbed.node.operator import OPERATOR_NAMESPACE
 
@@ -25,6 +27,15 @@ CLIENT_TOKEN_LIFETIME = int(os.environ.get("MASKINPORTEN_CLUSTER_TOKEN_LIFETIME"
 TOKEN_KEY = "MASKINPORTEN_ACCESS_TOKEN"
 EXPIRES_KEY = f"{TOKEN_KEY}_EXPIRES_AT"
 MOUNT = "/var/run/maskinporten"
+
+
+def prepared_or_skipped() -> NodeImages:
+    """The node's packages, binaries and images (hack/run-tests prepares them before pytest);
+    the calling test is skipped, with the reason, on a machine where the node cannot run."""
+    try:
+        return prepare()
+    except NodeUnavailable as unavailable:
+        pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
 
 
 def digest(token: str) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from maskinporten_testbed.node import NodeUnavailable, prepare
 from maskinporten_testbed.node.namespaces import namespace_ids
 from maskinporten_testbed.node.teardown import node_pids
+from tests.cluster.helpers import prepared_or_skipped
 from tests.integration.processes import children, started_until_it_says
 
 NODE_UP = "==> node up"
@@ -39,10 +39,7 @@ class RunningDemo:
 @pytest.fixture
 def demo() -> Iterator[RunningDemo]:
     """The cluster demo as a command, once its node is up; whatever it leaves is killed after."""
-    try:
-        prepare()
-    except NodeUnavailable as unavailable:
-        pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
+    prepared_or_skipped()
     process, said = started_until_it_says(
         [sys.executable, "-m", "maskinporten_testbed.demo", "--cluster"], NODE_UP
     )

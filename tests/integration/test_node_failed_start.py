@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from maskinporten_testbed.node import Node, NodeUnavailable, prepare
+from maskinporten_testbed.node import Node
 from maskinporten_testbed.node.teardown import node_pids
+from tests.cluster.helpers import prepared_or_skipped
 
 pytestmark = pytest.mark.cluster
 
 
 def test_a_node_failing_to_import_an_image_is_torn_down(tmp_path: Path) -> None:
-    try:
-        prepare()
-    except NodeUnavailable as unavailable:
-        pytest.skip(f"the one-node cluster cannot run here: {unavailable}")
+    prepared_or_skipped()
     node = Node([tmp_path / "no-such-archive.tar"])
 
     with pytest.raises(RuntimeError, match="images import"):
