@@ -8,8 +8,11 @@
 # compilers or caches. Runs as a numeric non-root user and writes nothing at run time, so it
 # works on a read-only root filesystem. Both stages must use the same base image: the
 # virtualenv's interpreter is the base image's /usr/local/bin/python3.11.
+# PYTHON_BASE: the official image by default; the test bed passes a Python 3.11 base it builds
+# from Debian packages (tests/testbed/maskinporten_testbed/node/images.py).
 
-FROM python:3.11.14-slim-trixie AS build
+ARG PYTHON_BASE=python:3.11.14-slim-trixie
+FROM ${PYTHON_BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
@@ -21,7 +24,7 @@ COPY operator operator
 COPY hack/install-image hack/install-image
 RUN sh hack/install-image /opt/maskinporten-operator
 
-FROM python:3.11.14-slim-trixie
+FROM ${PYTHON_BASE}
 LABEL org.opencontainers.image.title="maskinporten-operator" \
       org.opencontainers.image.description="Kubernetes operator that keeps workloads supplied with Maskinporten access tokens" \
       org.opencontainers.image.licenses="MIT"

@@ -35,6 +35,7 @@ of them, directly or through another fixture, is an integration test."""
 
 FAULTS_DIR = REPO / "tests" / "faults"
 INTEROP_DIR = REPO / "tests" / "interop"
+CLUSTER_DIR = REPO / "tests" / "cluster"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,6 +46,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
         if INTEROP_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.interop)
+        if CLUSTER_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.integration)  # it needs the binaries too
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maskinporten_testbed.buildcontext import DockerIgnore, context_files
+
+__all__ = ["DockerIgnore", "context_files"]
+
 REPO = Path(__file__).resolve().parent.parent.parent
 DOCKERFILE = REPO / "Dockerfile"
-DOCKERIGNORE = REPO / ".dockerignore"
-SKIPPED = {".git", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,19 @@ def instructions(text: str) -> list[Instruction]:
 
 
 def stages(path: Path = DOCKERFILE) -> list[Stage]:
+    """The stages, each ``FROM`` with the build arguments declared before the first one at
+    their defaults (as docker builds it when no ``--build-arg`` is given)."""
     found: list[Stage] = []
+    defaults: dict[str, str] = {}
     for instruction in instructions(path.read_text()):
-        if instruction.keyword == "FROM":
+        if instruction.keyword == "ARG" and not found:
+            name, _, default = instruction.arguments.partition("=")
+            defaults[name] = default
+        elif instruction.keyword == "FROM":
             words = instruction.words()
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            found.append(Stage(base=words[0], name=name))
+            base = re.sub(r"\$\{?(\w+)\}?", lambda match: defaults[match[1]], words[0])
+            found.append(Stage(base=base, name=name))
         else:
             found[-1].instructions.append(instruction)
     return found
@@ -103,68 +111,6 @@ def copied_from_build() -> list[tuple[str, str]]:
         if "--from=build" in flags
         for source in sources
     ]
-
-
-def _pattern(glob: str) -> re.Pattern[str]:
-    """A .dockerignore pattern (Go's filepath.Match, plus ``**`` for any depth) as a regex."""
-    out, i = "", 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out, i = out + "(.*/)?", i + 3
-        elif glob.startswith("**", i):
-            out, i = out + ".*", i + 2
-        elif glob[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif glob[i] == "?":
-            out, i = out + "[^/]", i + 1
-        elif glob[i] == "[":
-            end = glob.index("]", i + 1)
-            out, i = out + glob[i : end + 1], end + 1
-        else:
-            out, i = out + re.escape(glob[i]), i + 1
-    return re.compile(out)
-
-
-@dataclass(frozen=True)
-class DockerIgnore:
-    rules: tuple[tuple[bool, re.Pattern[str]], ...]
-
-    @classmethod
-    def read(cls, path: Path = DOCKERIGNORE) -> DockerIgnore:
-        rules = []
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            include = line.startswith("!")
-            glob = line.removeprefix("!").strip().strip("/")
-            rules.append((include, _pattern(glob)))
-        return cls(tuple(rules))
-
-    def excludes(self, relative: str) -> bool:
-        """Whether the file ``relative`` stays out of the build context: the last rule that
-        matches it or one of its parent directories decides."""
-        parts = relative.split("/")
-        candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-        excluded = False
-        for include, pattern in self.rules:
-            if any(pattern.fullmatch(candidate) for candidate in candidates):
-                excluded = not include
-        return excluded
-
-
-def context_files(root: Path = REPO) -> list[str]:
-    """Every file the build context would hold, relative to ``root`` (local tool directories
-    such as .git and .venv are skipped unread: the tests check that they are excluded)."""
-    ignore = DockerIgnore.read()
-    found = []
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = [d for d in subdirectories if d not in SKIPPED]
-        for name in files:
-            relative = (Path(directory) / name).relative_to(root).as_posix()
-            if not ignore.excludes(relative):
-                found.append(relative)
-    return sorted(found)
 
 
 def copy_build_context(destination: Path, root: Path = REPO) -> list[str]:

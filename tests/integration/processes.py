@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,28 @@ def _program(argv: list[str]) -> str:
     if name.startswith("python") and len(argv) > 1 and not argv[1].startswith("-"):
         return Path(argv[1]).name
     return name
+
+
+def started_until_it_says(
+    command: list[str], text: str, **options: Any
+) -> tuple[subprocess.Popen[str], str]:
+    """``command`` started in a session of its own (a signal sent to it reaches it alone, as
+    ``kill PID`` does), its output read until a line holds ``text``: the process and what it
+    said. When it ends without saying it, it is killed and the assertion shows its output."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **options,
+    )
+    assert process.stdout is not None
+    said = ""
+    for line in process.stdout:
+        said += line
+        if text in line:
+            return process, said
+    process.kill()
+    process.wait()
+    raise AssertionError(f"it never said {text!r}:\n{said[-3000:]}")

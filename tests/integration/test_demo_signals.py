@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from maskinporten_testbed.binaries import ensure_all
-from tests.integration.processes import Child, children
+from tests.integration.processes import Child, children, started_until_it_says
 
 OPERATOR_LIVE = "applying the sample MaskinportenClient"
 """What the demo says once the operator process is live."""
@@ -38,22 +38,11 @@ class RunningDemo:
 def demo() -> Iterator[RunningDemo]:
     """The demo as a command, once its operator is live; whatever it leaves is killed after."""
     ensure_all()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "maskinporten_testbed.demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    process, _ = started_until_it_says(
+        [sys.executable, "-m", "maskinporten_testbed.demo"], OPERATOR_LIVE
     )
-    assert process.stdout is not None
-    said = []
     running = None
     try:
-        for line in process.stdout:
-            said.append(line)
-            if OPERATOR_LIVE in line:
-                break
-        assert OPERATOR_LIVE in "".join(said), "".join(said)[-3000:]
         started = [child for child in children(process.pid) if child.name in LONG_LIVED]
         running = RunningDemo(process, started)
         yield running

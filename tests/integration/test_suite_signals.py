@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from maskinporten_testbed.binaries import ensure_all
-from tests.integration.processes import children
+from tests.integration.processes import children, started_until_it_says
 
 REPO = Path(__file__).resolve().parents[2]
 READY = "control plane at "
@@ -55,23 +54,11 @@ def test_the_suite_stopped_by_a_signal_stops_what_its_fixtures_started(
 ) -> None:
     ensure_all()
     (tmp_path / "test_holding.py").write_text(HOLDING_TEST)
-    process = subprocess.Popen(
-        [*INNER_PYTEST, str(tmp_path / "test_holding.py")],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    process, said = started_until_it_says(
+        [*INNER_PYTEST, str(tmp_path / "test_holding.py")], READY, cwd=REPO
     )
-    assert process.stdout is not None
     started = []
     try:
-        said = ""
-        for line in process.stdout:
-            said += line
-            if READY in line:
-                break
-        assert READY in said, said[-3000:]
         workdir = Path(said.split(READY, 1)[1].split()[0])
         started = children(process.pid)
         assert sorted(child.name for child in started) == ["etcd", "kube-apiserver"]

@@ -1,9 +1,11 @@
 """Build the local control plane's binaries from the Go module proxy, cached by version.
 
 kube-apiserver, kube-controller-manager and kubectl come from ``k8s.io/kubernetes`` with every
-``k8s.io/*`` staging module replaced by its published ``v0.x.y`` release; etcd and helm come from
-their own modules. Each tool set is built in its own throwaway Go module (their dependency graphs
-disagree) into ``~/.cache/maskinporten-operator/bin/<name>-<version>/`` and reused from there.
+``k8s.io/*`` staging module replaced by its published ``v0.x.y`` release; so do the one-node
+cluster's kubelet, kube-scheduler and kube-proxy (``--node``: a tool set of their own, built only
+for the cluster tests); etcd and helm come from their own modules. Each tool set is built in its
+own throwaway Go module (their dependency graphs disagree) into
+``~/.cache/maskinporten-operator/bin/<name>-<version>/`` and reused from there.
 """
 
 from __future__ import annotations
@@ -132,7 +134,19 @@ HELM = ToolSet(
         "-X helm.sh/helm/v3/internal/version.gitTreeState=clean",
     ),
 )
+KUBERNETES_NODE = ToolSet(
+    name="kubernetes-node",
+    version=KUBERNETES_VERSION,
+    module="k8s.io/kubernetes",
+    packages={
+        "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
+    },
+    ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+)
 ALL_TOOL_SETS = (ETCD, KUBERNETES, HELM)
+NODE_TOOL_SETS = (*ALL_TOOL_SETS, KUBERNETES_NODE)
 
 
 @contextlib.contextmanager
@@ -170,7 +184,8 @@ def build(tool_set: ToolSet) -> Path:
         )
         work = cache_root() / "build" / f"{tool_set.name}-{tool_set.version}"
         work.mkdir(parents=True, exist_ok=True)
-        replaces = _staging_replaces(tool_set.version) if tool_set is KUBERNETES else {}
+        kubernetes = tool_set.module == KUBERNETES.module
+        replaces = _staging_replaces(tool_set.version) if kubernetes else {}
         lines = [
             "module maskinporten-operator/binaries",
             "",
@@ -195,10 +210,10 @@ def build(tool_set: ToolSet) -> Path:
     return tool_set.directory
 
 
-def ensure_all() -> dict[str, Path]:
+def ensure_all(tool_sets: tuple[ToolSet, ...] = ALL_TOOL_SETS) -> dict[str, Path]:
     """Build every tool set that is missing; return each binary's path by name."""
     paths: dict[str, Path] = {}
-    for tool_set in ALL_TOOL_SETS:
+    for tool_set in tool_sets:
         build(tool_set)
         paths.update({binary: tool_set.path(binary) for binary in tool_set.packages})
     return paths
@@ -207,8 +222,11 @@ def ensure_all() -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--print-dir", action="store_true", help="print each binary's path")
+    parser.add_argument(
+        "--node", action="store_true", help="also the one-node cluster's kubelet, scheduler, proxy"
+    )
     args = parser.parse_args()
-    for binary, path in ensure_all().items():
+    for binary, path in ensure_all(NODE_TOOL_SETS if args.node else ALL_TOOL_SETS).items():
         if args.print_dir:
             print(f"{binary}\t{path}")
 

@@ -16,7 +16,7 @@ import json
 import signal
 import subprocess
 
-from maskinporten_testbed import binaries
+from maskinporten_testbed import binaries, clusterdemo
 from maskinporten_testbed.controlplane import LocalControlPlane
 from maskinporten_testbed.operatorprocess import OperatorProcess, operator_settings
 from maskinporten_testbed.polling import eventually
@@ -93,9 +93,17 @@ def main() -> None:
     parser.add_argument(
         "--exit", action="store_true", help="stop after showing the result instead of serving"
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="on a one-node cluster: the image built, the chart installed, the token read in a pod",
+    )
     args = parser.parse_args()
     with stopped_by_signals():
-        _demo(serve=not args.exit)
+        if args.cluster:
+            clusterdemo.run(serve=not args.exit)
+        else:
+            _demo(serve=not args.exit)
 
 
 def _demo(*, serve: bool) -> None:
