@@ -41,6 +41,33 @@ def create_client(
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
 
 
+def registered_client_in_cluster(
+    custom: kubernetes.client.CustomObjectsApi,
+    namespace: str,
+    cluster_env: dict[str, str],
+    standin: StandinThread,
+    name: str,
+    spec: dict[str, object],
+    *,
+    resources: frozenset[str] = frozenset(),
+) -> None:
+    """A MaskinportenClient ``name`` (client id ``name``) whose key ``keygen`` wrote into the
+    Secret ``<name>-key`` and whose public key is registered on the stand-in's client."""
+    keygen = run("keygen", "--secret", f"{namespace}/{name}-key", env=cluster_env)
+    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
+    standin.register_client(
+        Client(
+            client_id=name,
+            org=ORG,
+            scopes=frozenset({SCOPE}),
+            keys=(RegisteredKey(public),),
+            resources=resources,
+        )
+    )
+    key = {"source": "Existing", "secretName": f"{name}-key"}
+    create_client(custom, namespace, name, {"clientId": name, "key": key, **spec})
+
+
 def test_keygen_writes_a_new_secret_with_the_private_jwk(
     core: kubernetes.client.CoreV1Api, namespace: str, cluster_env: dict[str, str]
 ) -> None:
@@ -77,22 +104,13 @@ def test_token_from_a_maskinporten_client_in_the_cluster(
     standin: StandinThread,
     crd_installed: None,
 ) -> None:
-    keygen = run("keygen", "--secret", f"{namespace}/weather-key", env=cluster_env)
-    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
-    standin.register_client(
-        Client(
-            client_id="weather", org=ORG, scopes=frozenset({SCOPE}), keys=(RegisteredKey(public),)
-        )
-    )
-    create_client(
+    registered_client_in_cluster(
         custom,
         namespace,
+        cluster_env,
+        standin,
         "weather",
-        {
-            "clientId": "weather",
-            "scopes": {"consumes": [{"name": SCOPE}]},
-            "key": {"source": "Existing", "secretName": "weather-key"},
-        },
+        {"scopes": {"consumes": [{"name": SCOPE}]}},
     )
 
     claims = issued(run("token", "--from-cluster", f"{namespace}/weather", env=cluster_env))
@@ -107,29 +125,13 @@ def test_token_from_the_cluster_sends_the_clients_authorization_details(
     standin: StandinThread,
     crd_installed: None,
 ) -> None:
-    keygen = run("keygen", "--secret", f"{namespace}/consent-key", env=cluster_env)
-    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
-    standin.register_client(
-        Client(
-            client_id="consent", org=ORG, scopes=frozenset({SCOPE}), keys=(RegisteredKey(public),)
-        )
-    )
     consent = {
         "type": "urn:altinn:consent",
         "id": "0d8b8a2e-6f0c-4a4e-9a39-0f7c1b7b7a11",
         "from": "urn:altinn:person:identifier-no:01017012345",
     }
-    create_client(
-        custom,
-        namespace,
-        "consent",
-        {
-            "clientId": "consent",
-            "scopes": {"consumes": [{"name": SCOPE}]},
-            "key": {"source": "Existing", "secretName": "consent-key"},
-            "authorizationDetails": [consent],
-        },
-    )
+    spec = {"scopes": {"consumes": [{"name": SCOPE}]}, "authorizationDetails": [consent]}
+    registered_client_in_cluster(custom, namespace, cluster_env, standin, "consent", spec)
 
     claims = issued(run("token", "--from-cluster", f"{namespace}/consent", env=cluster_env))
 
@@ -143,30 +145,15 @@ def test_token_picks_one_of_the_clients_named_tokens(
     standin: StandinThread,
     crd_installed: None,
 ) -> None:
-    keygen = run("keygen", "--secret", f"{namespace}/api-key", env=cluster_env)
-    [public] = json.loads(keygen.stdout.split("\n", 1)[0])
-    standin.register_client(
-        Client(
-            client_id="api",
-            org=ORG,
-            scopes=frozenset({SCOPE}),
-            keys=(RegisteredKey(public),),
-            resources=frozenset({RESOURCE}),
-        )
-    )
-    create_client(
-        custom,
-        namespace,
-        "api",
-        {
-            "clientId": "api",
-            "scopes": {"consumes": [{"name": SCOPE}]},
-            "tokens": [
-                {"name": "plain", "scopes": [SCOPE]},
-                {"name": "restricted", "scopes": [SCOPE], "resource": RESOURCE},
-            ],
-            "key": {"source": "Existing", "secretName": "api-key"},
-        },
+    spec = {
+        "scopes": {"consumes": [{"name": SCOPE}]},
+        "tokens": [
+            {"name": "plain", "scopes": [SCOPE]},
+            {"name": "restricted", "scopes": [SCOPE], "resource": RESOURCE},
+        ],
+    }
+    registered_client_in_cluster(
+        custom, namespace, cluster_env, standin, "api", spec, resources=frozenset({RESOURCE})
     )
 
     result = run(
