@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -34,6 +35,22 @@ def logs_dir() -> Path:
     return binaries.cache_root() / "node-logs"
 
 
+@contextlib.contextmanager
+def one_node_at_a_time() -> Iterator[None]:
+    """Held while a node runs: a second one waits for the first to stop. Two nodes would each
+    see the other's changes to the machine in their teardown check, and do not fit in two
+    cores. The kernel drops the lock with its holder, also when that is SIGKILLed."""
+    path = binaries.cache_root() / "locks" / "node-running.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log(f"another one-node cluster runs on this machine ({path}): waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 class Node:
     """etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet and
     kube-proxy in a network and a mount namespace of their own, ``archives`` imported.
@@ -52,6 +69,8 @@ class Node:
 
     def __enter__(self) -> Node:
         check_prerequisites()
+        self._running = contextlib.ExitStack()
+        self._running.enter_context(one_node_at_a_time())
         shutil.rmtree(logs_dir(), ignore_errors=True)
         logs_dir().mkdir(parents=True)
         self.state = Path(tempfile.mkdtemp(prefix="maskinporten-node-"))
@@ -109,13 +128,14 @@ class Node:
         _log(f"up in {self.timings['bring-up']:.0f} s, state in {self.state}: {self.timings}")
 
     def _tear_down(self) -> None:
-        teardown(
-            self.table,
-            self._namespaces,
-            state=self.state,
-            cgroup_root=self.cgroup_root,
-            host_before=self._host_before,
-        )
+        with self._running:
+            teardown(
+                self.table,
+                self._namespaces,
+                state=self.state,
+                cgroup_root=self.cgroup_root,
+                host_before=self._host_before,
+            )
 
     @property
     def namespaces(self) -> Namespaces:
