@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,3 +70,14 @@ def started_until_it_says(
     process.kill()
     process.wait()
     raise AssertionError(f"it never said {text!r}:\n{said[-3000:]}")
+
+
+def killed_with_children(process: subprocess.Popen[str], started: Iterable[Child] = ()) -> None:
+    """After a test, whatever it did: ``process`` killed and reaped, and each of the processes
+    it ``started`` that still runs killed (what a failed test must not leave behind)."""
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    process.wait()
+    for child in started:
+        if child.is_running():
+            os.kill(child.pid, signal.SIGKILL)

@@ -4,7 +4,6 @@ iptables rules and sysctls too, and fails the demo if one changed)."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 from maskinporten_testbed.node.namespaces import namespace_ids
 from maskinporten_testbed.node.teardown import node_pids
 from tests.cluster.helpers import prepared_or_skipped
-from tests.integration.processes import children, started_until_it_says
+from tests.integration.processes import children, killed_with_children, started_until_it_says
 
 NODE_UP = "==> node up"
 STATE = re.compile(r"state in (\S+):")
@@ -49,9 +48,7 @@ def demo() -> Iterator[RunningDemo]:
         assert state is not None, said
         yield RunningDemo(process, namespace_ids(holder.pid), Path(state[1]))
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
+        killed_with_children(process)
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,6 @@ and it has to stop its processes itself.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import Child, children
+from tests.integration.processes import Child, children, killed_with_children
 
 READY = "export KUBECONFIG="
 EXIT_GUARD_SECONDS = 120
@@ -55,12 +53,7 @@ def control_plane(tmp_path: Path) -> Iterator[RunningControlPlane]:
         running = RunningControlPlane(process, workdir, children(process.pid))
         yield running
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        for child in running.children if running else []:
-            if child.is_running():
-                os.kill(child.pid, signal.SIGKILL)
+        killed_with_children(process, running.children if running else [])
         if running:
             shutil.rmtree(running.workdir, ignore_errors=True)
 

@@ -6,8 +6,6 @@ The demo runs in its own session, so the signal reaches it alone, as ``kill PID`
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +15,12 @@ from dataclasses import dataclass
 import pytest
 
 from maskinporten_testbed.binaries import ensure_all
-from tests.integration.processes import Child, children, started_until_it_says
+from tests.integration.processes import (
+    Child,
+    children,
+    killed_with_children,
+    started_until_it_says,
+)
 
 OPERATOR_LIVE = "applying the sample MaskinportenClient"
 """What the demo says once the operator process is live."""
@@ -47,12 +50,7 @@ def demo() -> Iterator[RunningDemo]:
         running = RunningDemo(process, started)
         yield running
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        for child in running.children if running else []:
-            if child.is_running():
-                os.kill(child.pid, signal.SIGKILL)
+        killed_with_children(process, running.children if running else [])
 
 
 @pytest.mark.parametrize(
