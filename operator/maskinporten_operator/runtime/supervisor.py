@@ -154,7 +154,8 @@ class Supervisor:
 
     def _ended(self, key: Key, watched: Watched, task: asyncio.Task[None]) -> None:
         """A loop that returned saw its resource gone: forget it. One that raised (nothing in
-        it should) is restarted by the resource's next event."""
+        it should: the loop has a last-resort catch) is restarted by the resource's next
+        event."""
         if watched.task is task:
             watched.task = None
         if task.cancelled():
@@ -162,9 +163,9 @@ class Supervisor:
         error = task.exception()
         if error is not None:
             logger.error(
-                "the loop of %s/%s ended with %s; restarted on its next change",
+                "the loop of %s/%s ended by an exception; its next event restarts it",
                 *key,
-                type(error).__name__,
+                exc_info=error,
             )
         elif self._resources.get(key) is watched:
             del self._resources[key]
