@@ -17,15 +17,16 @@ from maskinporten_operator.reconcile.schedule import FailureStreak
 def must_delete_at_digdir(raw_spec: Mapping[str, Any]) -> bool:
     """Whether deleting the resource must reach Digdir: a managed client the operator
     registers (no ``clientId``; an adopted client has one) with deletion policy ``Delete`` (the
-    default). False for a spec that does not parse: such a resource has no client to delete."""
+    default). False for a spec that does not parse: such a resource has no client to delete.
+    Called on every watch event (kopf's finalizer decision): a spec with a ``clientId`` is
+    answered without parsing it."""
+    if raw_spec.get("clientId") is not None:
+        return False
     try:
         spec = parse_spec(raw_spec)
     except ValueError:
         return False
-    return (
-        spec.client_id is None
-        and spec.registration_or_default.effective_deletion_policy is DeletionPolicy.DELETE
-    )
+    return spec.registration_or_default.effective_deletion_policy is DeletionPolicy.DELETE
 
 
 async def delete_client(
