@@ -111,6 +111,8 @@ class WatchedPods:
             core.list_pod_for_all_namespaces,
             core.list_namespaced_pod,
             CLIENT_LABEL,
+            when_refused="grant the operator list, watch and patch on pods, or set "
+            "MASKINPORTEN_OPERATOR_PROMPT_PODS=false",
             accept=METADATA_ONLY,
         )
         self.index = LabelledPodIndex(namespaces)

@@ -72,13 +72,15 @@ def _cause(error: Exception) -> str:
 class Listing:
     """What to list and watch: ``list_all`` and ``list_in`` are the client's list calls for the
     cluster and for a namespace (``CoreV1Api.list_secret_for_all_namespaces``,
-    ``list_namespaced_secret``); ``accept`` the Accept headers of the list and of the watch
-    (None: whole objects, as JSON)."""
+    ``list_namespaced_secret``); ``when_refused`` what to do when the API server refuses them
+    (HTTP 401, 403), logged with the refusal; ``accept`` the Accept headers of the list and of
+    the watch (None: whole objects, as JSON)."""
 
     kind: str
     list_all: Callable[..., Any]
     list_in: Callable[..., Any]
     selector: str
+    when_refused: str
     accept: tuple[str, str] | None = None
 
 
@@ -137,10 +139,13 @@ class ListWatch:
                     delay = RECONNECT_DELAY_SECONDS
                 resource_version = self._watch_once(scope, resource_version)
             except Exception as error:  # a watch must survive any API hiccup
-                if not _expired(error):  # too old: listed again without a word
-                    logger.warning("watching %ss failed: %s", self._listing.kind, _cause(error))
-                resource_version = None
                 refused = _refused(error)
+                if not _expired(error):  # too old: listed again without a word
+                    hint = f" ({self._listing.when_refused})" if refused else ""
+                    logger.warning(
+                        "watching %ss failed: %s%s", self._listing.kind, _cause(error), hint
+                    )
+                resource_version = None
                 time.sleep(delay if refused else RECONNECT_DELAY_SECONDS)
                 delay = min(delay * 2, MAX_RECONNECT_DELAY_SECONDS) if refused else delay
 

@@ -90,6 +90,7 @@ class WatchedSecrets:
             core.list_secret_for_all_namespaces,
             core.list_namespaced_secret,
             WATCHED_SELECTOR,
+            when_refused="grant the operator list and watch on Secrets (the chart's RBAC does)",
         )
         scopes = scopes_of(namespaces)
         self._watch = ListWatch(listing, scopes, self.apply_list, self.apply_event)
