@@ -54,7 +54,7 @@ READY_OUTCOME = Outcome(READY_STATUS, NEXT_REFRESH, (ISSUED,), ready=True)
 
 def memory_with_token() -> ClientMemory:
     token = IssuedToken("eyJ.token.sig", NOW, EXPIRES_AT, fingerprint="f")
-    return ClientMemory(tokens={"": TokenSlot(token, RefreshPlan(NEXT_REFRESH, True))})
+    return ClientMemory(tokens={"": TokenSlot(token, RefreshPlan(NEXT_REFRESH))})
 
 
 class Applied:
