@@ -16,8 +16,8 @@ from maskinporten_testbed.standin import StandinThread
 from maskinporten_testbed.testca import BusinessCertificate, CertificateAuthority
 from tests.helpers import NOW, ORG
 from tests.integration.helpers import (
+    LONG_LIFETIME,
     LONG_SCOPE,
-    SCOPE,
     SHORT_LIFETIME,
     SHORT_SCOPE,
     wait_until_established,
@@ -53,10 +53,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def standin() -> Iterator[StandinThread]:
-    """The Maskinporten stand-in shared by every test that runs the operator."""
+    """The Maskinporten stand-in shared by every test that runs the operator: 120 s tokens
+    (its default, Maskinporten's) but for the scopes that ask for another lifetime."""
     with StandinThread() as server:
-        server.set_lifetime(SCOPE, 600)
-        server.set_lifetime(LONG_SCOPE, 3600)
+        server.set_lifetime(LONG_SCOPE, LONG_LIFETIME)
         server.set_lifetime(SHORT_SCOPE, SHORT_LIFETIME)
         yield server
 

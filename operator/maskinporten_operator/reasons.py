@@ -131,13 +131,14 @@ class Reason(StrEnum):
     key. Nothing to do."""
 
     LONG_ENOUGH = "LongEnough"
-    """LifetimeSufficient: tokens live long enough for a pod reading the mounted Secret file to
-    always see a valid one."""
+    """LifetimeSufficient: a pod reading the mounted Secret file keeps a token with the margin
+    (30 s) left when the next one arrives, through the delivery assumed."""
 
     SHORTER_THAN_MOUNT_DELAY = "ShorterThanMountDelay"
-    """LifetimeSufficient is False: tokens are so short-lived that a pod reading the mounted
-    file (updated up to ~2 minutes late) may read an expired one. Request tokens in the app,
-    or ask the API owner for a longer token lifetime."""
+    """LifetimeSufficient is False: tokens are refreshed so close to their expiry that a pod
+    reading the mounted file may have less than the margin left, or an expired token, when the
+    next one arrives through the delivery assumed (the kubelet's sync: up to 90 s). Prompt the
+    pods' sync, ask for a longer token lifetime, or refresh earlier."""
 
     KEY_GENERATED = "KeyGenerated"
     """Event: a new RSA key was generated into the key Secret. Register its public JWK

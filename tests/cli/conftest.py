@@ -45,7 +45,7 @@ def client_key(registered_key: rsa.RSAPrivateKey) -> ClientKey:
 
 @pytest.fixture(scope="session")
 def standin(ca: CertificateAuthority, client_key: ClientKey) -> Iterator[StandinThread]:
-    server = MaskinportenStandin(lifetimes={SCOPE: 600}, trusted_cas=[ca.root])
+    server = MaskinportenStandin(trusted_cas=[ca.root])  # 120 s tokens, Maskinporten's default
     delegations = {OTHER_ORG: frozenset({SCOPE})}
     resources = frozenset({RESOURCE, OTHER_RESOURCE})
     with StandinThread(server) as thread:

@@ -35,7 +35,7 @@ def test_json_output_has_the_whole_response_and_the_decoded_claims(
     document = json.loads(run(*token_args(standin), "--jwk", files.jwk, "--json").stdout)
 
     assert set(document["token"]) == {"access_token", "token_type", "expires_in", "scope"}
-    assert document["token"]["expires_in"] == 600
+    assert document["token"]["expires_in"] == 120
     assert document["claims"] == decode_jwt(document["token"]["access_token"]).claims
     assert document["claims"]["client_id"] == KID_CLIENT
 

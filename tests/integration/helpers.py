@@ -14,8 +14,13 @@ from maskinporten_testbed.standin import Client, RegisteredKey, StandinThread
 
 GROUP, VERSION, PLURAL = "maskinporten-operator.dev", "v1alpha1", "maskinportenclients"
 SCOPE = "test:read"
+"""Tokens of the stand-in's default lifetime, Maskinporten's: 120 s, refreshed every minute."""
 LONG_SCOPE = "test:long"
+"""Tokens of ``LONG_LIFETIME`` seconds, for a test whose verdict needs the same token throughout
+(no refresh may replace it while the test looks at it)."""
+LONG_LIFETIME = 3600
 SHORT_SCOPE = "test:short"
+"""Tokens of ``SHORT_LIFETIME`` seconds, for a test that watches several refreshes happen."""
 SHORT_LIFETIME = 12
 ORG = "991825827"
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics: per-resource readiness, expiry and next refresh; token requests."""
+"""Prometheus metrics: per-resource readiness, expiry, next refresh and delivery bound; token
+requests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .helpers import LONG_SCOPE, SCOPE, Cluster, provision
 READY = "maskinporten_operator_ready"
 EXPIRY = "maskinporten_operator_token_expiration_timestamp_seconds"
 NEXT_REFRESH = "maskinporten_operator_next_refresh_timestamp_seconds"
+DELIVERY = "maskinporten_operator_token_delivery_seconds"
 
 
 def test_metrics_report_each_resources_readiness_expiry_and_next_refresh(
@@ -35,6 +37,7 @@ def test_metrics_report_each_resources_readiness_expiry_and_next_refresh(
     assert expiry is not None
     assert refresh is not None
     assert refresh < expiry
+    assert operator.metric(DELIVERY, **scraped) == 90  # the kubelet's own sync
     assert operator.metric(EXPIRY, **failing) is None
 
 

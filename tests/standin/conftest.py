@@ -39,6 +39,8 @@ def clock() -> FrozenClock:
 async def standin(
     ca: CertificateAuthority, client_key: RSAKey, clock: FrozenClock
 ) -> AsyncIterator[MaskinportenStandin]:
+    """The stand-in with scope caps (``at_max_age``) of 600 and 3600 s, distinct and over the
+    120 s default, so that a test can tell which lifetime a token got."""
     async with MaskinportenStandin(
         lifetimes={SCOPE: 600, LONG_SCOPE: 3600}, trusted_cas=[ca.root], clock=clock
     ) as server:

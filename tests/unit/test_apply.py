@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from maskinporten_operator.reconcile.memory import ClientMemory, KnownRegistrati
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.results import Event
 from maskinporten_operator.reconcile.ring import ACTIVE, KeyRing, RingKey
-from maskinporten_operator.reconcile.schedule import RefreshPlan
+from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery, RefreshPlan
 from maskinporten_operator.reconcile.secret_bodies import IssuedToken
 from maskinporten_operator.runtime.apply import ResourceGone, apply_outcome
 from maskinporten_testbed.fakekube import FakeKube, Verb
@@ -54,7 +55,7 @@ READY_OUTCOME = Outcome(READY_STATUS, NEXT_REFRESH, (ISSUED,), ready=True)
 
 def memory_with_token() -> ClientMemory:
     token = IssuedToken("eyJ.token.sig", NOW, EXPIRES_AT, fingerprint="f")
-    return ClientMemory(tokens={"": TokenSlot(token, RefreshPlan(NEXT_REFRESH, True))})
+    return ClientMemory(tokens={"": TokenSlot(token, RefreshPlan(NEXT_REFRESH))})
 
 
 class Applied:
@@ -166,6 +167,22 @@ async def test_gauges_hold_readiness_token_expiry_and_next_refresh() -> None:
     assert applied.gauge("ready") == 1.0
     assert applied.gauge("token_expiration_timestamp_seconds") == EXPIRES_AT
     assert applied.gauge("next_refresh_timestamp_seconds") == NEXT_REFRESH
+
+
+@pytest.mark.parametrize(
+    ("delivery", "seconds"), [(KUBELET_SYNC, 90.0), (PROMPTED, 10.0)], ids=["kubelet", "prompted"]
+)
+async def test_the_delivery_gauge_holds_the_bound_a_120_second_token_was_judged_by(
+    delivery: Delivery, seconds: float
+) -> None:
+    applied = Applied()
+    token = IssuedToken("eyJ.token.sig", NOW, NOW + 120, fingerprint="f")
+    memory = ClientMemory(tokens={"": TokenSlot(token, RefreshPlan(NOW + 60))})
+
+    await applied.apply(replace(READY_OUTCOME, delivery=delivery), {}, memory)
+
+    assert applied.gauge("token_delivery_seconds") == seconds
+    assert applied.gauge("token_expiration_timestamp_seconds") == NOW + 120
 
 
 async def test_an_expired_token_still_held_keeps_its_past_expiry_in_the_gauge() -> None:

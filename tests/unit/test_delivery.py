@@ -7,13 +7,13 @@ import pytest
 
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile.delivery import (
-    Delivery,
     Prompt,
     PromptRefusal,
     delivery,
     prompt_events,
     refusal_after,
 )
+from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery
 
 REFUSAL = PromptRefusal("reader", "HTTP 422 Unprocessable Entity: pods here are frozen")
 WORKED = Prompt(labelled=2, attempted=True)
@@ -24,9 +24,9 @@ NOT_TRIED = Prompt(labelled=2)
 @pytest.mark.parametrize(
     ("prompt", "refusal", "expected"),
     [
-        (Prompt(labelled=2), None, Delivery.PROMPTED),
-        (Prompt(labelled=0), None, Delivery.KUBELET_SYNC),
-        (Prompt(labelled=2), REFUSAL, Delivery.KUBELET_SYNC),
+        (Prompt(labelled=2), None, PROMPTED),
+        (Prompt(labelled=0), None, KUBELET_SYNC),
+        (Prompt(labelled=2), REFUSAL, KUBELET_SYNC),
     ],
 )
 def test_pods_count_as_prompted_only_when_labelled_and_the_last_prompt_was_not_refused(

@@ -11,11 +11,16 @@ import random
 import pytest
 
 from maskinporten_operator.reconcile.schedule import (
+    KUBELET_SYNC,
+    MARGIN_SECONDS,
     NO_VALID_TOKEN_MAX_SECONDS,
     OUTAGE_FRACTION,
+    PROMPTED,
+    Delivery,
     RefreshPolicy,
     RetryPolicy,
     attempt_after_failure,
+    keeps_margin,
     plan_refresh,
     retry_delay,
 )
@@ -125,29 +130,63 @@ def test_same_seed_gives_the_same_refresh_time() -> None:
     assert refresh_at(3600, rng=seeded(7)) == refresh_at(3600, rng=seeded(7))
 
 
-# --- whether Secret delivery can keep up ----------------------------------------------------------
+# --- whether a pod's token keeps the margin -------------------------------------------------------
 
 
-def test_lifetime_is_unsafe_for_120_second_tokens_with_default_policy() -> None:
-    for seed in SEEDS:
-        plan = plan_refresh(
-            issued_at=ISSUED_AT,
-            expires_at=ISSUED_AT + 120,
-            policy=DEFAULTS,
-            rng=seeded(seed),
-        )
-        assert plan.lifetime_is_safe is False
+KEEPS_MARGIN = {
+    (120, KUBELET_SYNC): False,  # refreshed 60-66 s before expiry: under 90 + 30
+    (180, KUBELET_SYNC): False,  # 90-99 s: a pod may read an expired token
+    (240, KUBELET_SYNC): True,  # 120-132 s
+    (300, KUBELET_SYNC): True,  # 150-165 s (300 s is not over beforeExpirySeconds: by half)
+    (600, KUBELET_SYNC): True,  # 300-330 s
+    (3600, KUBELET_SYNC): True,  # 1800-1980 s
+    (120, PROMPTED): True,  # 60-66 s, over 10 + 30
+    (180, PROMPTED): True,
+    (240, PROMPTED): True,
+    (300, PROMPTED): True,
+    (600, PROMPTED): True,
+    (3600, PROMPTED): True,
+}
+"""Whether a pod's token keeps ``MARGIN_SECONDS`` (30 s) with the default refresh policy, per
+Maskinporten lifetime and delivery."""
 
 
-def test_lifetime_is_safe_for_3600_second_tokens_with_default_policy() -> None:
-    for seed in SEEDS:
-        plan = plan_refresh(
-            issued_at=ISSUED_AT,
-            expires_at=ISSUED_AT + 3600,
-            policy=DEFAULTS,
-            rng=seeded(seed),
-        )
-        assert plan.lifetime_is_safe is True
+@pytest.mark.parametrize(
+    "jitter", [NoJitter(), FullJitter()], ids=["latest-refresh", "earliest-refresh"]
+)
+@pytest.mark.parametrize(
+    ("lifetime", "delivery", "expected"),
+    [(lifetime, delivery, kept) for (lifetime, delivery), kept in KEEPS_MARGIN.items()],
+    ids=[f"{lifetime}s-{d.seconds:g}s-delivery" for lifetime, d in KEEPS_MARGIN],
+)
+def test_a_pods_token_keeps_the_margin_by_lifetime_and_delivery_with_the_default_policy(
+    lifetime: int, delivery: Delivery, expected: bool, jitter: random.Random
+) -> None:
+    plan = plan_refresh(
+        issued_at=ISSUED_AT, expires_at=ISSUED_AT + lifetime, policy=DEFAULTS, rng=jitter
+    )
+    verdict = keeps_margin(
+        refresh_at=plan.refresh_at, expires_at=ISSUED_AT + lifetime, delivery=delivery
+    )
+    assert verdict is expected
+
+
+@pytest.mark.parametrize(
+    ("ahead", "expected"),
+    [
+        (KUBELET_SYNC.seconds + MARGIN_SECONDS, True),
+        (KUBELET_SYNC.seconds + MARGIN_SECONDS - 1, False),
+    ],
+    ids=["delivery-plus-margin", "a-second-less"],
+)
+def test_a_pods_token_keeps_the_margin_iff_refreshed_delivery_plus_margin_before_expiry(
+    ahead: float, expected: bool
+) -> None:
+    expires_at = ISSUED_AT + 600
+    verdict = keeps_margin(
+        refresh_at=expires_at - ahead, expires_at=expires_at, delivery=KUBELET_SYNC
+    )
+    assert verdict is expected
 
 
 # --- back-off after failures --------------------------------------------------------------------

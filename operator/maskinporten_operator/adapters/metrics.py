@@ -25,6 +25,9 @@ class ClientState:
     ready: bool
     token_expires_at: float | None
     next_refresh_at: float
+    delivery_seconds: float
+    """The bound on the time a new token takes to reach the pods' files (the delivery the
+    LifetimeSufficient condition assumes)."""
     key_registration_expires_at: float | None = None
     """A managed client's: when the first of the operator's registered keys expires at Digdir."""
 
@@ -56,6 +59,12 @@ class ClientStates(Collector):
             "When the operator next requests a token for the resource (Unix time)",
             labels=labels,
         )
+        delivery = GaugeMetricFamily(
+            f"{PREFIX}_token_delivery_seconds",
+            "How late a new token may reach the files of pods mounting the resource's Secret "
+            "(seconds): the kubelet's sync, or a prompted one",
+            labels=labels,
+        )
         registration = GaugeMetricFamily(
             f"{PREFIX}_key_registration_expiration_timestamp_seconds",
             "When the first of a managed client's registered keys expires at Digdir (Unix time)",
@@ -65,12 +74,13 @@ class ClientStates(Collector):
         for (namespace, name), state in list(self._states.items()):
             ready.add_metric([namespace, name], 1.0 if state.ready else 0.0)
             refresh.add_metric([namespace, name], state.next_refresh_at)
+            delivery.add_metric([namespace, name], state.delivery_seconds)
             if state.token_expires_at is not None:
                 expiry.add_metric([namespace, name], state.token_expires_at)
             if state.key_registration_expires_at is not None:
                 registration.add_metric([namespace, name], state.key_registration_expires_at)
         managed.add_metric([], len(self._states))
-        return [ready, expiry, refresh, registration, managed]
+        return [ready, expiry, refresh, delivery, registration, managed]
 
 
 class Metrics:

@@ -14,24 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from enum import StrEnum
 from http import HTTPStatus
 
 from maskinporten_operator.api import TOKEN_VERSION_ANNOTATION
 from maskinporten_operator.ports import KubeError, Pods
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile.results import Event
-
-
-class Delivery(StrEnum):
-    """How the client's pods get a new token into their mounted file."""
-
-    KUBELET_SYNC = "KubeletSync"
-    """At the kubelet's own periodic sync of each pod: up to ~90 s after the write at its
-    defaults. So it is without labelled pods, with prompting turned off, and after a refusal."""
-    PROMPTED = "Prompted"
-    """Within seconds of the write: the client has labelled pods and its last prompt was not
-    refused."""
+from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery
 
 
 @dataclass(frozen=True)
@@ -93,7 +82,7 @@ def refusal_after(previous: PromptRefusal | None, prompt: Prompt) -> PromptRefus
 def delivery(prompt: Prompt, refusal: PromptRefusal | None) -> Delivery:
     """The fact later decisions use: pods are prompted when there is at least one labelled pod
     and the last prompt was not refused (``refusal`` as :func:`refusal_after` gives it)."""
-    return Delivery.PROMPTED if prompt.labelled and refusal is None else Delivery.KUBELET_SYNC
+    return PROMPTED if prompt.labelled and refusal is None else KUBELET_SYNC
 
 
 def prompt_events(previous: PromptRefusal | None, prompt: Prompt) -> list[Event]:

@@ -7,18 +7,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from maskinporten_operator.api import ClientSpec
+from maskinporten_operator.api import CLIENT_LABEL, ClientSpec, label_value
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import policies, secret_bodies
-from maskinporten_operator.reconcile.delivery import Delivery
 from maskinporten_operator.reconcile.effects import Reconciliation
 from maskinporten_operator.reconcile.keys import Keys
 from maskinporten_operator.reconcile.memory import ReadyState, TokenSlot
 from maskinporten_operator.reconcile.registration import Registration
 from maskinporten_operator.reconcile.results import NOTE_SEPARATOR, Event, Failure
 from maskinporten_operator.reconcile.ring import ACTIVE, PENDING
-from maskinporten_operator.reconcile.schedule import attempt_after_failure
+from maskinporten_operator.reconcile.schedule import (
+    KUBELET_SYNC,
+    MARGIN_SECONDS,
+    PROMPTED,
+    Delivery,
+    attempt_after_failure,
+    keeps_margin,
+)
 from maskinporten_operator.rfc3339 import format_time
 
 EXTERNAL = "External"
@@ -32,6 +38,8 @@ class Outcome:
     next_attempt_at: float
     events: tuple[Event, ...]
     ready: bool
+    delivery: Delivery = KUBELET_SYNC
+    """The delivery the pods' tokens were judged by (exported as a metric for the alerts)."""
 
 
 @dataclass
@@ -45,8 +53,9 @@ class Gathered:
     """``certificateNotAfter`` and ``certificateWarning`` (see :func:`.keys.certificate_status`)."""
     unregistered: Failure | None = None
     """Why a managed client's registration failed while tokens keep coming."""
-    delivery: Delivery = Delivery.KUBELET_SYNC
-    """How the client's pods get a new token into their mounted file (see :mod:`.delivery`)."""
+    delivery: Delivery = KUBELET_SYNC
+    """How new tokens reach the pods' files: the kubelet's own sync unless the client's pods
+    are known to be prompted."""
     events: list[Event] = field(default_factory=list)
 
     def base_status(self, run: Reconciliation) -> dict[str, Any]:
@@ -90,7 +99,7 @@ def succeeded(
     )
     registration = gathered.registration
     requested = registration.known.client.access_token_lifetime if registration else None
-    desired = [ready, _lifetime_condition(slots, requested)]
+    desired = [ready, _lifetime_condition(slots, requested, gathered.delivery, run.ref.name)]
     if registration is not None:
         desired.append(registered_condition(registration, run.now))
     if gathered.unregistered is not None:
@@ -183,7 +192,7 @@ def _outcome(
     if not _already_reported(reported, run.memory.reported, cond.find(existing, cond.READY)):
         kind = EventType.NORMAL if ready.status else EventType.WARNING
         events.append(Event(kind, ready.reason, ready.message))
-    return Outcome(new_status, next_attempt_at, tuple(events), ready.status)
+    return Outcome(new_status, next_attempt_at, tuple(events), ready.status, gathered.delivery)
 
 
 def _already_reported(
@@ -225,9 +234,13 @@ def token_status(slots: Iterable[TokenSlot]) -> dict[str, Any]:
     return status
 
 
-def _lifetime_condition(slots: Iterable[TokenSlot], requested: int | None) -> cond.Condition:
-    """Whether the tokens live long enough for Secret delivery; ``requested`` is the lifetime
-    registered on a managed client, named when Maskinporten grants less."""
+def _lifetime_condition(
+    slots: Sequence[TokenSlot], requested: int | None, delivery: Delivery, name: str
+) -> cond.Condition:
+    """Whether a pod reading the mounted Secret file keeps ``MARGIN_SECONDS`` of every token
+    when the next one reaches it through ``delivery`` (:func:`.schedule.keeps_margin`);
+    ``requested`` is the lifetime registered on a managed client, named when Maskinporten
+    grants less; ``name`` the resource's, for the pod label that prompts delivery."""
     shortest = min(round(s.token.expires_at - s.token.issued_at) for s in slots)
     capped = (
         f"; Maskinporten grants {shortest} s of the {requested} s the client asks for: an API "
@@ -235,21 +248,37 @@ def _lifetime_condition(slots: Iterable[TokenSlot], requested: int | None) -> co
         if requested is not None and shortest < requested
         else ""
     )
-    if all(slot.plan.lifetime_is_safe for slot in slots):
+    assumed = f"{delivery.name} (up to {delivery.seconds:g} s to a pod's file)"
+    if all(
+        keeps_margin(refresh_at=s.plan.refresh_at, expires_at=s.token.expires_at, delivery=delivery)
+        for s in slots
+    ):
         return cond.Condition(
             cond.LIFETIME_SUFFICIENT,
             True,
             Reason.LONG_ENOUGH,
-            f"tokens live {shortest} s or longer{capped}",
+            f"tokens live {shortest} s or longer: through {assumed} a pod's token has at least "
+            f"{MARGIN_SECONDS:g} s left when the next one arrives{capped}",
         )
+    ahead = min(round(s.token.expires_at - s.plan.refresh_at) for s in slots)
     return cond.Condition(
         cond.LIFETIME_SUFFICIENT,
         False,
         Reason.SHORTER_THAN_MOUNT_DELAY,
-        f"tokens live only {shortest} s: a pod reading the mounted Secret file (updated up to "
-        "~2 minutes late) may read an expired token; request tokens in the app instead, or "
-        f"ask the API owner for a longer token lifetime{capped}",
+        f"tokens live only {shortest} s and are refreshed {ahead} s before they expire: through "
+        f"{assumed} a pod reading the mounted Secret file may have less than "
+        f"{MARGIN_SECONDS:g} s left on its token, or an expired one; "
+        f"{_remedies(delivery, name)}{capped}",
     )
+
+
+def _remedies(delivery: Delivery, name: str) -> str:
+    """What gives a pod's token more time: prompted delivery (unless in use), a longer
+    lifetime, an earlier refresh."""
+    prompt = f"label the pods {CLIENT_LABEL}={label_value(name)} for prompted delivery, "
+    return (
+        prompt if delivery != PROMPTED else ""
+    ) + "ask for a longer token lifetime, or refresh earlier (spec.refresh)"
 
 
 def registration_status(registration: Registration) -> dict[str, Any]:

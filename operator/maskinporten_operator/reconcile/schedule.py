@@ -1,4 +1,5 @@
-"""When to refresh a token, and how long to wait after a failure. Pure: time is an argument.
+"""When to refresh a token, whether pods get the next one in time, and how long to wait after a
+failure. Pure: time is an argument.
 
 A refresh is due when ``at_lifetime_percent`` of the lifetime has passed or only
 ``before_expiry_seconds`` remain, whichever comes first, pulled earlier (never later) by up to
@@ -12,8 +13,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 JITTER_FRACTION = 0.1
-MOUNT_DELAY_SECONDS = 150.0
-"""kubelet syncs a mounted Secret up to ~120 s late; plus time for the app to read it."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a new token reaches the files of the pods that mount the workload Secret: a name for
+    messages, and ``seconds``, the bound on the time from the Secret's write to the pods' files."""
+
+    name: str
+    seconds: float
+
+
+KUBELET_SYNC = Delivery("the kubelet's periodic sync", 90.0)
+"""The kubelet writes a changed Secret into a pod's volume at its next sync of that pod: every
+``syncFrequency`` (default 60 s) with jitter up to x1.5, so up to 90 s late (measured on the
+one-node cluster: p50 25-45 s, max 56-81 s; ``hack/bench-token-files``)."""
+PROMPTED = Delivery("a prompted kubelet sync", 10.0)
+"""Pods prompted right after the write (labelled for it) are synced at once: measured
+0.19-1.14 s; 10 s leaves room for a busy kubelet."""
+MARGIN_SECONDS = 30.0
+"""The least validity a pod's token keeps when the next one reaches its file: time for the token
+request behind the refresh, for the app to use the token it read (a request and its retries)
+and for clocks that differ between the node and the API that checks ``exp``."""
+
+
+def keeps_margin(*, refresh_at: float, expires_at: float, delivery: Delivery) -> bool:
+    """Whether a pod's token keeps at least ``MARGIN_SECONDS`` when the token refreshed at
+    ``refresh_at`` (Unix time) reaches the pod through ``delivery``: the token in the pod
+    expires at ``expires_at``, the next one lands by ``refresh_at + delivery.seconds``."""
+    return expires_at - refresh_at >= delivery.seconds + MARGIN_SECONDS
+
+
+MOUNT_DELAY_SECONDS = KUBELET_SYNC.seconds + MARGIN_SECONDS
+"""How long after a Secret's change every pod mounting it has used the new content: the
+kubelet's bound and the margin."""
 
 
 @dataclass(frozen=True)
@@ -25,9 +58,6 @@ class RefreshPolicy:
 @dataclass(frozen=True)
 class RefreshPlan:
     refresh_at: float
-    lifetime_is_safe: bool
-    """False when a pod reading the mounted file could see the token expire before the next one
-    reaches it."""
 
 
 def plan_refresh(
@@ -38,10 +68,7 @@ def plan_refresh(
     by_remaining = expires_at - policy.before_expiry_seconds
     target = min(by_fraction, by_remaining) if by_remaining > issued_at else by_fraction
     target -= rng.uniform(0.0, JITTER_FRACTION) * (target - issued_at)
-    return RefreshPlan(
-        refresh_at=target,
-        lifetime_is_safe=expires_at - target >= MOUNT_DELAY_SECONDS,
-    )
+    return RefreshPlan(refresh_at=target)
 
 
 @dataclass(frozen=True)

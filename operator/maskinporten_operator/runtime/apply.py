@@ -70,6 +70,7 @@ async def apply_outcome(
             ready=outcome.ready,
             token_expires_at=memory.earliest_expiry(),
             next_refresh_at=outcome.next_attempt_at,
+            delivery_seconds=outcome.delivery.seconds,
             key_registration_expires_at=memory.earliest_key_registration_expiry(),
         ),
     )

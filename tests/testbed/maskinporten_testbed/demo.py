@@ -30,7 +30,10 @@ EXAMPLE = EXAMPLES / "maskinportenclient.yaml"
 ORG = "991825827"
 SCOPE = "demo:weather.read"
 CREDENTIAL_SECRET = "selfservice-admin"  # noqa: S105 - a Secret's name
-TOKEN_LIFETIME_SECONDS = 300
+TOKEN_LIFETIME_SECONDS = 120
+"""The scope's cap (an API owner's ``at_max_age``) at Maskinporten's default lifetime: the demo's
+managed client asks for more, and gets the 120 s most clients get (LifetimeSufficient says
+what that means for pods reading the mounted file)."""
 
 
 def _say(message: str) -> None:

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Scale benchmark: the operator against the bare minimum (prints figures).",
     )
     parser.add_argument("--sizes", default="100,500,1000", help="N values (comma-separated)")
-    parser.add_argument("--lifetime", type=int, default=600, help="token lifetime, apply phase")
+    parser.add_argument("--lifetime", type=int, default=120, help="token lifetime, apply phase")
     parser.add_argument("--steady-lifetime", type=int, default=120, help="token lifetime, steady")
     parser.add_argument(
         "--steady-seconds", type=float, help="steady phase length (default: 1.5 lifetimes)"
