@@ -440,6 +440,22 @@ async def test_an_unchanged_key_secret_is_parsed_only_once(
     assert len(parsed) == 1
 
 
+async def test_resources_reading_the_same_key_secret_share_one_parsed_key(
+    world: HandRegisteredWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = world.key_parse_threads(monkeypatch)
+    world.put_registered_key()
+    shared_key = {**SPEC, "key": {"source": "Existing", "secretName": KEY_SECRET}}
+    world.spec = shared_key
+    rain = world.another_resource("rain", shared_key)
+
+    await world.reconcile()
+    await rain.reconcile()
+
+    assert len(parsed) == 1
+    assert rain.memory.key is world.memory.key
+
+
 async def test_a_key_is_parsed_off_the_event_loop(
     world: HandRegisteredWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ from maskinporten_testbed.fakekube import FakeKube
 
 NAMESPACE = "team"
 LISTED_AT = 1000
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """The resourceVersion of a list in these tests: after every Secret version they use."""
 
 
@@ -238,13 +239,18 @@ def test_a_list_taken_before_the_operators_own_create_keeps_the_created_secret()
     assert cached.secrets.get(NAMESPACE, "weather-token") is not None
 
 
-def test_the_cache_keeps_no_managed_fields() -> None:
+def test_the_cache_keeps_only_what_the_operator_reads() -> None:
     cached = Cached()
     secret = managed("weather-key", 5)
-    secret["metadata"]["managedFields"] = [{"manager": "maskinporten-operator"}]
+    secret["metadata"] |= {
+        "managedFields": [{"manager": "maskinporten-operator"}],
+        "uid": "0c1f",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+    }
+    secret["metadata"]["labels"]["team"] = "weather"
+    secret["metadata"]["annotations"][LAST_APPLIED] = '{"stringData": {"jwk": "{}"}}'
 
     cached.secrets.apply_list(None, [secret], LISTED_AT)
 
     kept = cached.secrets.get(NAMESPACE, "weather-key")
-    assert kept is not None
-    assert "managedFields" not in kept["metadata"]
+    assert kept == managed("weather-key", 5)

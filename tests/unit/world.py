@@ -33,7 +33,7 @@ from maskinporten_operator.oauth.authserver import AuthorizationServerClient
 from maskinporten_operator.reconcile import deletion, keys, reconciler
 from maskinporten_operator.reconcile.conditions import CLIENT_REGISTERED, READY, find
 from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
-from maskinporten_operator.reconcile.memory import ClientMemory
+from maskinporten_operator.reconcile.memory import ClientMemory, SharedKeys
 from maskinporten_operator.reconcile.policies import DIGDIR_PROPAGATION_SECONDS
 from maskinporten_operator.reconcile.reconciler import Outcome
 from maskinporten_operator.reconcile.results import Event, Failure
@@ -99,6 +99,7 @@ class World:
     def restart(self) -> None:
         """The operator restarts: what it remembered is gone, the cluster keeps the rest."""
         self.memory = ClientMemory()
+        self.deps = replace(self.deps, keys=SharedKeys())
 
     def use_kube(self, kube: FakeKube) -> None:
         self.kube = kube

@@ -24,7 +24,7 @@ from maskinporten_operator.ports import (
     TokenRequestMetrics,
 )
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile.memory import ClientMemory
+from maskinporten_operator.reconcile.memory import ClientMemory, SharedKeys
 from maskinporten_operator.reconcile.results import Failure
 from maskinporten_operator.reconcile.schedule import RetryPolicy
 from maskinporten_operator.reconcile.secret_bodies import Owner
@@ -42,6 +42,8 @@ class Dependencies:
     metrics: TokenRequestMetrics
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+    keys: SharedKeys = field(default_factory=SharedKeys)
+    """The keys the resources hold, shared by those that read the same key material."""
     self_service: SelfService | None = None
     """Digdir's self-service API for managed clients; None when it is not configured, and
     ``self_service_problem`` then says what the administrator must do."""

@@ -121,15 +121,17 @@ async def _generate_key(
 async def _signing_key(
     run: Reconciliation, spec: ClientSpec, secret: Mapping[str, Any]
 ) -> KnownKey:
-    """The key in ``secret``; parsed (off the event loop) only when what it is read from
-    changed since the last reconciliation, or its certificate's validity ended."""
+    """The key in ``secret``; parsed (off the event loop) only when neither this resource's
+    last reconciliation nor another resource has read the same material (``run.deps.keys``),
+    or when its certificate's validity ended."""
     where = f"Secret {run.ref.namespace}/{spec.key_secret_name(run.ref.name)}"
     password = await _password(run, spec)
     data = raw_data(secret)
     now = datetime.fromtimestamp(run.now, UTC)
     digest = _digest(data, password, spec.key)
-    known = run.memory.key
-    if known is not None and known.digest == digest and _certificate_valid(known.key, now):
+    last = run.memory.key
+    known = last if last is not None and last.digest == digest else run.deps.keys.get(digest)
+    if known is not None and _certificate_valid(known.key, now):
         return known
     try:  # a password-protected key or a keystore costs tens of ms of CPU
         key = await asyncio.to_thread(
@@ -137,7 +139,7 @@ async def _signing_key(
         )
     except InvalidKeyError as error:
         raise Failure(Reason.KEY_INVALID, str(error)) from None
-    return KnownKey(digest, key)
+    return run.deps.keys.add(KnownKey(digest, key))
 
 
 async def _ring(

@@ -6,6 +6,7 @@ calls return what they learnt, and it records that here.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from maskinporten_operator.credentials.keys import ClientKey
@@ -15,14 +16,18 @@ from maskinporten_operator.reconcile.ring import KeyRing
 from maskinporten_operator.reconcile.schedule import FailureStreak, RefreshPlan
 from maskinporten_operator.reconcile.secret_bodies import IssuedToken
 
+NO_FAILURES = FailureStreak()
+"""The healthy state, one object for every resource's streaks (a streak is never changed,
+only replaced)."""
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class TokenSlot:
     token: IssuedToken
     plan: RefreshPlan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class KnownKey:
     """A key read from its Secret, and a digest of what it was read from."""
 
@@ -30,7 +35,25 @@ class KnownKey:
     key: ClientKey
 
 
-@dataclass(frozen=True)
+class SharedKeys:
+    """The keys read from key Secrets by the digest of what each was read from, so that the
+    clients using one key Secret version (or copies of it) hold one parsed key (about 3 KiB
+    each, most of it OpenSSL's). Held weakly: a key goes with the last client that remembers
+    it, so the cache holds no more keys than the clients use."""
+
+    def __init__(self) -> None:
+        self._by_digest: weakref.WeakValueDictionary[str, KnownKey] = weakref.WeakValueDictionary()
+
+    def get(self, digest: str) -> KnownKey | None:
+        return self._by_digest.get(digest)
+
+    def add(self, known: KnownKey) -> KnownKey:
+        """Keep ``known`` (replacing a key read earlier from the same material) and return it."""
+        self._by_digest[known.digest] = known
+        return known
+
+
+@dataclass(frozen=True, slots=True)
 class KnownRegistration:
     """The managed client as Digdir last answered it, and whether a grant signed with the
     operator's key has been accepted since that key was registered."""
@@ -40,7 +63,7 @@ class KnownRegistration:
     accepted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadyState:
     """What the last Event on readiness marked: ready or not, the reason, and a failure's cause
     (None when ready: a success's message, new expiry times, is routine)."""
@@ -50,12 +73,12 @@ class ReadyState:
     cause: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientMemory:
     """What the operator remembers about one resource between reconciliations."""
 
     tokens: dict[str, TokenSlot] = field(default_factory=dict)
-    failures: FailureStreak = field(default_factory=FailureStreak)
+    failures: FailureStreak = NO_FAILURES
     """Failed reconciliations in a row."""
     key: KnownKey | None = None
     """The key last read: an unchanged key Secret is not parsed (nor checked) again."""
@@ -63,9 +86,9 @@ class ClientMemory:
     """A managed client's keys as last read from (or written to) its key Secret."""
     registration: KnownRegistration | None = None
     """A managed client's registration, so that an unchanged one costs no API call."""
-    registration_failures: FailureStreak = field(default_factory=FailureStreak)
+    registration_failures: FailureStreak = NO_FAILURES
     """Failed registrations in a row while tokens kept coming (their back-off)."""
-    pending_refusals: FailureStreak = field(default_factory=FailureStreak)
+    pending_refusals: FailureStreak = NO_FAILURES
     """Grants signed with a pending key refused in a row past Digdir's propagation window."""
     handled_rotation: str | None = None
     """The rotate-key request last handled. The status that records it comes back through the

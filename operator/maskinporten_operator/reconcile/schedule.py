@@ -55,7 +55,7 @@ class RefreshPolicy:
     before_expiry_seconds: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefreshPlan:
     refresh_at: float
 
@@ -114,7 +114,7 @@ def retry_delay(
     return delay
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FailureStreak:
     """Failures in a row: how many, and when the first of them happened (Unix time). The empty
     streak (``FailureStreak()``) is a healthy state."""

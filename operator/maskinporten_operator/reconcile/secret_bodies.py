@@ -48,7 +48,7 @@ class Owner:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssuedToken:
     access_token: str = field(repr=False)
     issued_at: float

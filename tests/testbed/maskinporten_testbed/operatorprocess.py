@@ -18,6 +18,7 @@ from maskinporten_testbed.signals import die_with_parent
 from maskinporten_testbed.standin import StandinThread
 
 OPERATOR = str(Path(sys.executable).parent / "maskinporten-operator")
+TRACED = "maskinporten_testbed.bench.traced"
 TEST_SETTINGS = {
     "MASKINPORTEN_OPERATOR_RETRY_BASE_SECONDS": "1",
     "MASKINPORTEN_OPERATOR_RETRY_MAX_SECONDS": "4",
@@ -52,18 +53,25 @@ class OperatorProcess:
         args: tuple[str, ...] = ("--standalone",),
         timeout: float = 60.0,
         profile: Path | None = None,
+        heap_snapshots: Path | None = None,
     ) -> None:
         """``profile``: run the operator under cProfile, which writes its statistics there
-        when the operator stops (only the main thread, where the event loop runs)."""
+        when the operator stops (only the main thread, where the event loop runs).
+        ``heap_snapshots``: run it under tracemalloc, SIGUSR1 writing a snapshot of its heap
+        into that directory (:mod:`maskinporten_testbed.bench.traced`); not both."""
+        if profile and heap_snapshots:
+            raise ValueError("profile or heap_snapshots, not both")
         self.log = log
         self.liveness = f"http://127.0.0.1:{free_port()}/healthz"
         metrics_port = settings.get("MASKINPORTEN_OPERATOR_METRICS_PORT", "8080")
         self.metrics = f"http://127.0.0.1:{metrics_port}/metrics"
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), **settings}
         profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
+        traced = [sys.executable, "-m", TRACED, str(heap_snapshots)] if heap_snapshots else []
+        operator = traced or [OPERATOR]
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [*profiler, OPERATOR, "run", *args, f"--liveness={self.liveness}"],
+                [*profiler, *operator, "run", *args, f"--liveness={self.liveness}"],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,

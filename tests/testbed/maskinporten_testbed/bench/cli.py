@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _install_crds(plane: LocalControlPlane) -> None:
+def install_crds(plane: LocalControlPlane) -> None:
     kubectl = [str(binaries.KUBERNETES.path("kubectl")), f"--kubeconfig={plane.kubeconfig}"]
     subprocess.run([*kubectl, "apply", "-f", str(CRDS)], check=True, capture_output=True)
     subprocess.run(
@@ -83,7 +83,7 @@ def _bench() -> None:
     keys = bench_keys(largest)
     binaries.ensure_all()
     with LocalControlPlane(controller_manager=False) as plane, StandinThread() as standin:
-        _install_crds(plane)
+        install_crds(plane)
         api = api_for(plane.kubeconfig)
         standin.set_lifetime(APPLY_SCOPE, args.lifetime)
         register_clients(standin, keys)
