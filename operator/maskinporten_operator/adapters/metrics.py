@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -91,6 +91,15 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
+
+        self._leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 while this replica holds the leader election's Lease and runs the loops, else 0",
+            registry=self.registry,
+        )
+
+    def leading(self, leading: bool) -> None:
+        self._leader.set(1 if leading else 0)
 
     def token_request(
         self, *, seconds: float, reason: Reason | None, code: str | None = None
