@@ -13,7 +13,6 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from maskinporten_operator.adapters.kube import Kube
 from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.settings import Settings
 from maskinporten_testbed.controlplane import LocalControlPlane
@@ -31,7 +30,6 @@ QUICK = Settings(
 class Replica:
     """An election and what its callbacks saw: ``terms`` counts leadership starts."""
 
-    kube: Kube
     election: LeaderElection = field(init=False)
     leading: bool = False
     terms: int = 0
@@ -58,11 +56,10 @@ async def replicas(kubeconfig: Path, lease_name: str) -> AsyncIterator[Callable[
     settings = QUICK.model_copy(update={"leader_election_lease_name": lease_name})
 
     def start() -> Replica:
-        client = kubernetes.config.new_client_from_config(str(kubeconfig))
-        replica = Replica(Kube(client, concurrency=2))
+        replica = Replica()
         replica.election = lease_election(
             settings,
-            replica.kube,
+            kubernetes.config.new_client_from_config(str(kubeconfig)),
             on_started_leading=replica.started,
             on_stopped_leading=replica.stopped,
             report_leading=lambda _: None,
@@ -74,7 +71,6 @@ async def replicas(kubeconfig: Path, lease_name: str) -> AsyncIterator[Callable[
     yield start
     for replica in started:
         await replica.election.stop()
-        replica.kube.close()
 
 
 def leaders(*replicas: Replica) -> list[Replica]:

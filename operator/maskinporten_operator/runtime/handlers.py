@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import kopf
 
-from maskinporten_operator.adapters.kube import Kube, load_api_client
+from maskinporten_operator.adapters.kube import Kube, WriteFence, load_api_client
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
     AdminCredentialSecret,
@@ -34,6 +34,7 @@ from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
 from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
+from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.wakeups import WakeRegistry
 from maskinporten_operator.settings import Settings
@@ -56,6 +57,7 @@ class OperatorMemo:
     watched_secrets: WatchedSecrets
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
     self_service: SelfServiceApi | None = None
+    election: LeaderElection | None = None
 
 
 def operator_memo(settings: Settings) -> OperatorMemo:
@@ -120,6 +122,24 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
         memo.metrics.serve(memo.deps.settings.metrics_port)
     memo.watched_secrets.start(asyncio.get_running_loop())
     await connect_self_service(memo)
+    memo.election = start_election(memo)
+
+
+def start_election(memo: OperatorMemo) -> LeaderElection:
+    """Elect the replica that acts; every Kubernetes write is fenced by its leadership."""
+    settings = memo.deps.settings
+    election = lease_election(
+        settings,
+        load_api_client(),
+        on_started_leading=lambda: None,
+        on_stopped_leading=_nothing_to_stop,
+        report_leading=memo.metrics.leading,
+    )
+    memo.kube.fence = WriteFence(
+        election.elector.is_leading, settings.election_timings.write_margin
+    )
+    election.start()
+    return election
 
 
 async def connect_self_service(memo: OperatorMemo) -> None:
@@ -147,8 +167,14 @@ async def connect_self_service(memo: OperatorMemo) -> None:
     memo.deps.self_service = memo.self_service
 
 
+async def _nothing_to_stop() -> None:
+    """Until the loops are ours to start and stop, the fence alone keeps a standby's writes."""
+
+
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
+    if memo.election is not None:
+        await memo.election.stop()
     memo.watched_secrets.stop()
     if memo.self_service is not None:
         await memo.self_service.aclose()

@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import kubernetes
+
 from maskinporten_operator.adapters.kube import Kube
 from maskinporten_operator.adapters.leases import Leases, lease_namespace, replica_identity
 from maskinporten_operator.election import Create, Elector, LeaseRecord, Replace, Wait, released
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 class LeaseApi(Protocol):
     subject: str
+
+    def close(self) -> None: ...
 
     async def read(self) -> LeaseRecord | None: ...
 
@@ -81,8 +85,11 @@ class LeaderElection:
         await self._stop_leading("the operator is stopping")
         held = self.elector.held
         self.elector.step_down()
-        if held is None:
-            return
+        if held is not None:
+            await self._release(held)
+        self._leases.close()
+
+    async def _release(self, held: LeaseRecord) -> None:
         try:
             await self._leases.replace(released(held))
         except KubeError as error:
@@ -159,18 +166,18 @@ class LeaderElection:
 
 def lease_election(
     settings: Settings,
-    kube: Kube,
+    api_client: kubernetes.client.ApiClient,
     *,
     on_started_leading: Callable[[], None],
     on_stopped_leading: Callable[[], Awaitable[None]],
     report_leading: Callable[[bool], None],
 ) -> LeaderElection:
-    """The election the settings describe, over ``kube`` (give it a :class:`Kube` of its own),
+    """The election the settings describe, over a connection of its own (``api_client``),
     as :func:`~maskinporten_operator.adapters.leases.replica_identity`, on the monotonic clock.
     """
     timings = settings.election_timings
     leases = Leases(
-        kube,
+        Kube(api_client, concurrency=2),
         lease_namespace(settings.leader_election_namespace),
         settings.leader_election_lease_name,
         timeout_seconds=timings.write_margin,
