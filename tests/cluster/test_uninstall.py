@@ -1,10 +1,10 @@
-"""`helm uninstall`, then deleting the MaskinportenClients and their namespace: what happens today.
+"""`helm uninstall`, then deleting the MaskinportenClients and their namespace.
 
-kopf puts a finalizer on each MaskinportenClient it handles. With the operator uninstalled
-nothing removes it: the client stays Terminating and so does its namespace, until a user removes
-the finalizer by hand (what this test does, as the note it prints says). The client registered
-at Digdir's self-service API is left there. (The operator's own loops, planned in their issue,
-remove the need for kopf's finalizer.)
+Only a managed client whose deletion policy is ``Delete`` carries kopf's finalizer (its deletion
+must reach Digdir's self-service API). With the operator uninstalled, every other client goes at
+once; that one stays Terminating, and so does its namespace, until a user removes the finalizer
+by hand (what this test does, as the README says and the note it prints shows), knowing that
+the client then stays registered at Digdir.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.integration.helpers import Cluster
 
 from .helpers import CLIENT_SCOPE
 
+FINALIZER = "maskinporten-operator.dev/finalizer"
 REMOVE_FINALIZERS = '{"metadata":{"finalizers":null}}'
 
 
@@ -34,7 +35,7 @@ def _finalizers_remaining(core: kubernetes.client.CoreV1Api, namespace: str) -> 
     return any(c.type == "NamespaceFinalizersRemaining" and c.status == "True" for c in conditions)
 
 
-def test_after_helm_uninstall_deleted_clients_stay_terminating_until_their_finalizer_is_removed(
+def test_after_helm_uninstall_only_managed_delete_clients_wait_for_their_finalizer_removed(
     release_restored: None,
     node: Node,
     core: kubernetes.client.CoreV1Api,
@@ -44,12 +45,23 @@ def test_after_helm_uninstall_deleted_clients_stay_terminating_until_their_final
     namespace = f"uninstall-{uuid.uuid4().hex[:6]}"
     core.create_namespace({"metadata": {"name": namespace}})
     cluster = Cluster(core, custom, namespace)
-    cluster.create_client("weather", {"scopes": {"consumes": [{"name": CLIENT_SCOPE}]}})
-    eventually(lambda: cluster.secret("weather-maskinporten"), what="the token Secret", timeout=120)
+    scopes = {"consumes": [{"name": CLIENT_SCOPE}]}
+    cluster.create_client("weather", {"scopes": scopes})
+    cluster.create_client(
+        "retained", {"scopes": scopes, "registration": {"deletionPolicy": "Retain"}}
+    )
+    for name in ("weather", "retained"):
+        eventually(
+            lambda name=name: cluster.secret(f"{name}-maskinporten"),
+            what=f"the token Secret of {name}",
+            timeout=120,
+        )
     client_id = cluster.get_client("weather")["status"]["clientId"]
+    retained_finalizers = cluster.get_client("retained")["metadata"].get("finalizers")
 
     node.helm("uninstall", RELEASE, f"--namespace={OPERATOR_NAMESPACE}", "--wait")
-    node.kubectl("delete", "maskinportenclient", "weather", f"-n={namespace}", "--wait=false")
+    for name in ("weather", "retained"):
+        node.kubectl("delete", "maskinportenclient", name, f"-n={namespace}", "--wait=false")
     node.kubectl("delete", "namespace", namespace, "--wait=false")
     eventually(
         lambda: _finalizers_remaining(core, namespace),
@@ -57,10 +69,12 @@ def test_after_helm_uninstall_deleted_clients_stay_terminating_until_their_final
         timeout=120,
     )
     stuck = cluster.get_client("weather")["metadata"]
+    retained_gone = not cluster.client_exists("retained")
     note = {
-        "client": "Terminating" if stuck.get("deletionTimestamp") else "not deleted",
+        "retained client": "gone" if retained_gone else "still there",
+        "managed Delete client": "Terminating" if stuck.get("deletionTimestamp") else "not deleted",
         "finalizers": stuck.get("finalizers"),
-        "namespace": "Terminating, waiting for the client's finalizer",
+        "namespace": "Terminating, waiting for the managed Delete client's finalizer",
         "what a user must do": f"kubectl patch maskinportenclient NAME -n NAMESPACE "
         f"--type=merge -p '{REMOVE_FINALIZERS}'",
     }
@@ -73,9 +87,11 @@ def test_after_helm_uninstall_deleted_clients_stay_terminating_until_their_final
         what=f"namespace {namespace} gone",
         timeout=120,
     )
-    note["left at Digdir"] = (
-        "the client" if digdir.selfservice.client_document(client_id) else "nothing"
-    )
+    left_at_digdir = digdir.selfservice.client_document(client_id)
+    note["left at Digdir"] = "the client" if left_at_digdir else "nothing"
     print(f"\nafter helm uninstall: {json.dumps(note)}")
+    assert not retained_finalizers
+    assert retained_gone
     assert stuck.get("deletionTimestamp")
-    assert stuck.get("finalizers")
+    assert stuck.get("finalizers") == [FINALIZER]
+    assert left_at_digdir

@@ -62,14 +62,14 @@ DEADLINE = 180.0
 
 CRASH_MARKERS = (
     "Traceback",
-    "failed with an exception",  # kopf: a handler or daemon raised; it retries or restarts it
-    "has exited on its own",  # kopf: a daemon returned and will not be restarted
+    "failed with an exception",  # kopf: a handler raised; it retries it
+    "ended by an exception",  # runtime/supervisor.py: a loop raised; its next event restarts it
     "failed temporarily",
     "failed permanently",
     "did not exit in time",
     "unexpected ",  # the operator's own last-resort boundary (runtime/loop.py)
 )
-DAEMON_RESTART_MARKERS = CRASH_MARKERS[1:3]
+LOOP_RESTART_MARKERS = CRASH_MARKERS[1:3]
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
@@ -94,8 +94,9 @@ CRASH_CONTEXT_LINES = 25
 
 
 def crashes(log: str, markers: tuple[str, ...] = CRASH_MARKERS) -> list[str]:
-    """Each crash in the operator's log (a traceback, a daemon restart or exit): the line that
-    shows it and the lines after it, so that a failing assertion says where it happened."""
+    """Each crash in the operator's log (a traceback, a handler's or a loop's exception): the
+    line that shows it and the lines after it, so that a failing assertion says where it
+    happened."""
     lines = log.splitlines()
     return [
         "\n".join(lines[at : at + CRASH_CONTEXT_LINES])

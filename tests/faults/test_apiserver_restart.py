@@ -14,7 +14,7 @@ from maskinporten_testbed.standin import StandinThread
 from tests.integration.helpers import provision
 
 from .bed import (
-    DAEMON_RESTART_MARKERS,
+    LOOP_RESTART_MARKERS,
     QUICK_LIFETIME,
     QUICK_SCOPE,
     FaultBed,
@@ -61,10 +61,10 @@ def test_operator_reconnects_after_the_api_server_restarts_and_loses_nothing(
         operator_restarts=len(bed.operators) - 1 + (operator.process.poll() is not None),
         secrets_lost=len(secrets_before - secrets_after),
         keys_regenerated=sum(kids_after.get(n) != kid for n, kid in kids_before.items()),
-        daemon_restarts=len(crashes(log, DAEMON_RESTART_MARKERS)),
+        loop_restarts=len(crashes(log, LOOP_RESTART_MARKERS)),
         tracebacks=log.count("Traceback"),
     )
     assert operator.process.poll() is None
     assert secrets_before - secrets_after == set()
     assert kids_before == kids_after
-    assert crashes(log, DAEMON_RESTART_MARKERS) == []
+    assert crashes(log, LOOP_RESTART_MARKERS) == []

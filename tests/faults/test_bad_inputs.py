@@ -1,7 +1,7 @@
 """Bad inputs the CRD lets through — key Secrets of every wrong shape, malformed specs, huge
 values, unicode, names at their limits, an issuer not allowed, what the server refuses — each
 end in a clear condition (a reason and a message naming what to fix), never in a crash or a
-daemon restart; and the good resources beside them keep their tokens throughout."""
+loop restart; and the good resources beside them keep their tokens throughout."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from maskinporten_testbed.testca import CertificateAuthority
 from tests.integration.helpers import ORG, Cluster, provision, register
 
 from .bed import (
-    DAEMON_RESTART_MARKERS,
     DEADLINE,
+    LOOP_RESTART_MARKERS,
     QUICK_SCOPE,
     FaultBed,
     crashes,
@@ -363,7 +363,7 @@ def test_each_bad_input_gets_a_clear_condition_and_costs_the_others_nothing(
         good_refreshed=len(good),
         good_warnings=len(warnings),
         crashes=len(crashes(log)),
-        daemon_restarts=len(crashes(log, DAEMON_RESTART_MARKERS)),
+        loop_restarts=len(crashes(log, LOOP_RESTART_MARKERS)),
         internal_errors=log.count("InternalError"),
     )
     assert len(cases) >= 25

@@ -23,7 +23,7 @@ from maskinporten_operator.reconcile.results import Event
 from maskinporten_operator.reconcile.ring import ACTIVE, KeyRing, RingKey
 from maskinporten_operator.reconcile.schedule import RefreshPlan
 from maskinporten_operator.reconcile.secret_bodies import IssuedToken
-from maskinporten_operator.runtime.apply import apply_outcome
+from maskinporten_operator.runtime.apply import ResourceGone, apply_outcome
 from maskinporten_testbed.fakekube import FakeKube, Verb
 
 NAMESPACE = "team"
@@ -112,6 +112,15 @@ async def test_a_failed_status_patch_is_logged_and_not_raised(
     await applied.apply(READY_OUTCOME, current_status={})
 
     assert "status not updated, retried at the next wake-up" in caplog.text
+
+
+async def test_a_status_patch_finding_no_resource_says_it_is_gone() -> None:
+    """Deleted while the watch was down: its loop ends (runtime.loop)."""
+    applied = Applied()
+    applied.kube.fail_next(1, 404)
+
+    with pytest.raises(ResourceGone):
+        await applied.apply(READY_OUTCOME, current_status={})
 
 
 async def test_the_outcomes_events_are_posted_in_order() -> None:

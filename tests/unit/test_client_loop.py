@@ -1,15 +1,17 @@
 """A resource's loop on a virtual clock (looptime): when it reconciles, and that nothing ends it
-but being stopped. Hours of loop time pass in milliseconds; no verdict depends on the machine."""
+but being cancelled or its resource being gone. Hours of loop time pass in milliseconds; no
+verdict depends on the machine."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
 
 import pytest
 
 from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.reconcile.reconciler import Outcome
+from maskinporten_operator.runtime.apply import ResourceGone
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.wakeups import Wakeup
 
@@ -18,20 +20,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 REF = ClientRef("team", "weather", "uid", 1)
 REFRESH_EVERY = 300.0
 BASE = 15.0
-
-
-class Stop:
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self) -> Awaitable[bool]:
-        return self._event.wait()
-
-    def set(self) -> None:
-        self._event.set()
 
 
 def now() -> float:
@@ -46,8 +34,8 @@ class Resource:
         self.refresh_every = refresh_every
         self.failing_applies = 0
         self.failing_reconciles = 0
+        self.gone = False
         self.wakeup = Wakeup()
-        self.stopped = Stop()
 
     async def reconcile(self, ref: ClientRef) -> Outcome:
         self.reconciled_at.append(now())
@@ -57,6 +45,8 @@ class Resource:
         return Outcome({}, now() + self.refresh_every, (), ready=True)
 
     async def apply(self, ref: ClientRef, outcome: Outcome) -> None:
+        if self.gone:
+            raise ResourceGone
         if self.failing_applies:
             self.failing_applies -= 1
             raise RuntimeError("boom")
@@ -68,18 +58,23 @@ class Resource:
                 reconcile=self.reconcile,
                 apply=self.apply,
                 wakeup=self.wakeup,
-                stopped=self.stopped,
                 clock=now,
                 retry_base_seconds=BASE,
             )
         )
 
 
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=1)
+
+
 async def run_for(resource: Resource, seconds: float) -> None:
     task = resource.start()
     await asyncio.sleep(seconds)
-    resource.stopped.set()
-    await asyncio.wait_for(task, timeout=1)
+    assert not task.done()
+    await stop(task)
 
 
 async def test_reconciles_at_once_and_then_at_each_planned_time() -> None:
@@ -103,8 +98,7 @@ async def test_a_wake_up_reconciles_before_the_planned_time() -> None:
     await asyncio.sleep(1)
 
     assert [at - start for at in resource.reconciled_at] == [0, pytest.approx(10)]
-    resource.stopped.set()
-    await asyncio.wait_for(task, timeout=1)
+    await stop(task)
 
 
 async def test_an_exception_applying_the_outcome_does_not_end_the_loop() -> None:
@@ -131,13 +125,13 @@ async def test_an_exception_escaping_the_reconciliation_does_not_end_the_loop() 
     ]
 
 
-async def test_stopping_ends_the_loop_without_waiting_for_the_next_attempt() -> None:
-    resource = Resource(refresh_every=86_400)
+async def test_its_resource_gone_ends_the_loop_at_the_next_attempt() -> None:
+    resource = Resource()
     task = resource.start()
     await asyncio.sleep(1)
     start = now()
 
-    resource.stopped.set()
-    await asyncio.wait_for(task, timeout=1)
+    resource.gone = True
+    await asyncio.wait_for(task, timeout=REFRESH_EVERY)
 
-    assert now() - start < 1
+    assert now() - start == pytest.approx(REFRESH_EVERY - 1)

@@ -1,4 +1,4 @@
-"""Waking a resource's daemon early: on changes that matter, for live resources only."""
+"""Waking a resource's loop early: on changes that matter, for live resources only."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ def woken(registry: WakeRegistry, namespace: str, name: str, *facts: object) -> 
     return wakeup.pending
 
 
-def test_a_new_generation_wakes_the_daemon() -> None:
+def test_a_new_generation_wakes_the_loop() -> None:
     assert woken(WakeRegistry(), "team", "weather", 2, None)
 
 
-def test_the_facts_the_daemon_started_with_do_not_wake_it() -> None:
+def test_the_facts_the_loop_started_with_do_not_wake_it() -> None:
     assert not woken(WakeRegistry(), "team", "weather", 1, None)
 
 
-def test_a_new_force_refresh_value_wakes_the_daemon() -> None:
+def test_a_new_force_refresh_value_wakes_the_loop() -> None:
     assert woken(WakeRegistry(), "team", "weather", 1, "1764000000")
 
 
-def test_events_after_a_daemon_stopped_leave_nothing_behind() -> None:
+def test_events_after_a_loop_stopped_leave_nothing_behind() -> None:
     registry = WakeRegistry()
     for index in range(100):
         name = f"client-{index}" + "-with-a-name-longer-than-a-label-value-may-be" * (index % 2)

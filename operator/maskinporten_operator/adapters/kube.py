@@ -1,7 +1,9 @@
 """The Kubernetes API, for the operator and the command-line tools alike.
 
 The ``kubernetes`` package is synchronous, so calls run on a small dedicated thread pool (never
-on an event loop) and return plain dicts. Every failure becomes a
+on an event loop) and return plain dicts. Cancelling a call's caller drops a call still queued,
+but one already running on a thread runs to its end and its request reaches the API server:
+:meth:`Kube.settled` waits for those. Every failure becomes a
 :class:`~maskinporten_operator.ports.KubeError`: the API server's answers with their status, and
 a server that cannot be reached (refused or reset connections, timeouts) with status 0. Messages
 carry the API server's status message and never a request or response body.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -74,14 +76,26 @@ class Kube:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-api")
         self._leases = kubernetes.client.CoordinationV1Api(api_client)
         self.fence: WriteFence | None = None
+        self._calls: set[Future[Any]] = set()
+        """Calls queued or running (a finished call removes itself, on its thread)."""
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    async def settled(self, seconds: float) -> int:
+        """Wait at most ``seconds`` until every call started so far has ended (also
+        those whose callers were cancelled); how many had not by then."""
+        calls = [asyncio.wrap_future(call) for call in list(self._calls)]
+        if not calls:
+            return 0
+        return len((await asyncio.wait(calls, timeout=seconds))[1])
+
     async def _call(self, action: str, subject: str, call: Callable[[], Any]) -> Any:
-        loop = asyncio.get_running_loop()
+        future = self._pool.submit(call)
+        self._calls.add(future)
+        future.add_done_callback(self._calls.discard)
         try:
-            response = await loop.run_in_executor(self._pool, call)
+            response = await asyncio.wrap_future(future)
         except kubernetes.client.ApiException as error:
             raise KubeError(
                 action=action,

@@ -14,6 +14,20 @@ from maskinporten_operator.reconcile.results import Event
 from maskinporten_operator.reconcile.schedule import FailureStreak
 
 
+def must_delete_at_digdir(raw_spec: Mapping[str, Any]) -> bool:
+    """Whether deleting the resource must reach Digdir: a managed client the operator
+    registers (no ``clientId``; an adopted client has one) with deletion policy ``Delete`` (the
+    default). False for a spec that does not parse: such a resource has no client to delete."""
+    try:
+        spec = parse_spec(raw_spec)
+    except ValueError:
+        return False
+    return (
+        spec.client_id is None
+        and spec.registration_or_default.effective_deletion_policy is DeletionPolicy.DELETE
+    )
+
+
 async def delete_client(
     ref: ClientRef, raw_spec: Mapping[str, Any], status: Mapping[str, Any], deps: Dependencies
 ) -> Event | None:
@@ -22,13 +36,7 @@ async def delete_client(
     never deleted. An Event saying what was done (or why it was not), or None when there was
     nothing to do. Raises :class:`~.results.Failure` when the API fails (to be retried)."""
     client_id = status.get("clientId")
-    try:
-        spec = parse_spec(raw_spec)
-    except ValueError:
-        return None
-    if not client_id or not spec.managed or spec.client_id is not None:
-        return None
-    if spec.registration_or_default.effective_deletion_policy is not DeletionPolicy.DELETE:
+    if not client_id or not must_delete_at_digdir(raw_spec):
         return None
     api = deps.self_service
     if api is None:

@@ -19,6 +19,13 @@ from maskinporten_operator.reconcile.results import Event
 
 logger = logging.getLogger(__name__)
 
+NOT_FOUND = 404
+
+
+class ResourceGone(Exception):
+    """The API server answered 404 to the resource's status write: it was deleted (also while
+    the watch was down, so no DELETED event told). Its loop ends."""
+
 
 def resource_logger(ref: ClientRef) -> logging.LoggerAdapter[logging.Logger]:
     """This module's logger with the resource attached: kopf's formatters prefix text lines
@@ -38,12 +45,15 @@ async def apply_outcome(
     post_event: Callable[[Event], None],
     client_states: ClientStates,
 ) -> None:
-    """Write what changed; a failed status write is logged and retried at the next wake-up."""
+    """Write what changed; a failed status write is logged and retried at the next wake-up.
+    Raises :class:`ResourceGone` when the status write finds no resource."""
     log = resource_logger(ref)
     if outcome.status != {key: current_status.get(key) for key in outcome.status}:
         try:
             await kube.patch_status(ref.namespace, ref.name, outcome.status)
         except KubeError as error:
+            if error.status == NOT_FOUND:
+                raise ResourceGone from None
             log.warning("status not updated, retried at the next wake-up: %s", error)
     for event in outcome.events:
         post_event(event)

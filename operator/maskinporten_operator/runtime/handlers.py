@@ -1,8 +1,11 @@
-"""kopf wiring only: one daemon per MaskinportenClient, woken early by changes that matter."""
+"""kopf wiring only: kopf's watch feeds the supervisor, which runs one loop per
+MaskinportenClient (:mod:`.supervisor`), woken early by changes that matter; kopf's finalizer
+and ``on.delete`` handler only for clients whose deletion must reach Digdir."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Iterable
@@ -36,6 +39,7 @@ from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
 from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.runtime.loop import keep_supplied
+from maskinporten_operator.runtime.supervisor import Supervisor, Watched
 from maskinporten_operator.runtime.wakeups import WakeRegistry
 from maskinporten_operator.settings import Settings
 
@@ -58,6 +62,14 @@ class OperatorMemo:
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
     self_service: SelfServiceApi | None = None
     election: LeaderElection | None = None
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(
+            functools.partial(keep_client_supplied, memo=self),
+            leading=False,
+            settle=self.kube.settled,
+        )
 
 
 def operator_memo(settings: Settings) -> OperatorMemo:
@@ -94,9 +106,9 @@ class NoDiffBase(kopf.DiffBaseStorage):
     """No "essence" of the object for kopf to diff against.
 
     kopf builds one (a deep copy of the whole body) on every watch event, for change handlers
-    (``on.create``/``update``/``resume``) and for resetting idle timers. This operator has
-    neither: a daemon, an event handler and an ``on.delete`` handler (kopf detects a deletion
-    from the deletion timestamp, not from a diff). Building it cost ~2.4 ms of CPU per event (in
+    (``on.create``/``update``/``resume``) and for resetting daemons' idle timers. This operator
+    has neither: an event handler and an ``on.delete`` handler (kopf detects a deletion from the
+    deletion timestamp, not from a diff). Building it cost ~2.4 ms of CPU per event (in
     the steady-state profile of hack/bench), and every status write comes back as an event.
     """
 
@@ -126,13 +138,19 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
 
 
 def start_election(memo: OperatorMemo) -> LeaderElection:
-    """Elect the replica that acts; every Kubernetes write is fenced by its leadership."""
+    """Elect the replica that acts: only the leader runs the loops (refreshes, registers,
+    rotates); a standby keeps kopf's watch and the Secret watch warm, so that it starts every
+    loop from memory when it takes over. Every Kubernetes write is fenced by leadership
+    (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may leave
+    requests running on threads, and those must not land once another replica may lead."""
     settings = memo.deps.settings
     election = lease_election(
         settings,
         load_api_client(),
-        on_started_leading=lambda: None,
-        on_stopped_leading=_nothing_to_stop,
+        on_started_leading=memo.supervisor.start_all,
+        on_stopped_leading=functools.partial(
+            memo.supervisor.stop_all, settings.election_timings.write_margin
+        ),
         report_leading=memo.metrics.leading,
     )
     memo.kube.fence = WriteFence(
@@ -167,14 +185,10 @@ async def connect_self_service(memo: OperatorMemo) -> None:
     memo.deps.self_service = memo.self_service
 
 
-async def _nothing_to_stop() -> None:
-    """Until the loops are ours to start and stop, the fence alone keeps a standby's writes."""
-
-
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
     if memo.election is not None:
-        await memo.election.stop()
+        await memo.election.stop()  # stops the loops, then releases the Lease
     memo.watched_secrets.stop()
     if memo.self_service is not None:
         await memo.self_service.aclose()
@@ -182,42 +196,43 @@ async def stop(memo: OperatorMemo, **_: Any) -> None:
     memo.kube.close()
 
 
-@kopf.daemon(*RESOURCE, cancellation_timeout=10.0)
-async def keep_client_supplied(
-    body: kopf.Body,
-    name: str,
-    namespace: str | None,
-    uid: str,
-    stopped: kopf.DaemonStopped,
-    memo: OperatorMemo,
-    **_: Any,
-) -> None:
-    assert namespace is not None, "MaskinportenClient is namespaced"
+async def keep_client_supplied(watched: Watched, memo: OperatorMemo) -> None:
+    """One MaskinportenClient's loop, reading the body the watch last showed (``watched``)."""
+    meta = watched.body["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    annotations = meta.get("annotations") or {}
     memory = ClientMemory()
     wakeup = memo.wakeups.register(
         namespace,
         name,
-        body.meta.get("generation"),
-        body.meta.annotations.get(FORCE_REFRESH_ANNOTATION),
-        body.meta.annotations.get(ROTATE_KEY_ANNOTATION),
+        meta.get("generation"),
+        annotations.get(FORCE_REFRESH_ANNOTATION),
+        annotations.get(ROTATE_KEY_ANNOTATION),
     )
 
     def post_event(event: Event) -> None:
+        body = cast(kopf.Body, watched.body)
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
     def current() -> ClientRef:
-        return ClientRef(namespace, name, uid, body.meta.get("generation"))
+        return ClientRef(namespace, name, uid, watched.body["metadata"].get("generation"))
 
     async def reconcile(ref: ClientRef) -> reconciler.Outcome:
+        body = watched.body
         return await reconciler.reconcile(
-            ref, body.spec, body.status, body.meta.annotations, memory, memo.deps
+            ref,
+            body.get("spec") or {},
+            body.get("status") or {},
+            body["metadata"].get("annotations") or {},
+            memory,
+            memo.deps,
         )
 
     async def apply(ref: ClientRef, outcome: reconciler.Outcome) -> None:
         await apply_outcome(
             outcome,
             ref=ref,
-            current_status=body.status,
+            current_status=watched.body.get("status") or {},
             memory=memory,
             kube=memo.kube,
             post_event=post_event,
@@ -230,7 +245,6 @@ async def keep_client_supplied(
             reconcile=reconcile,
             apply=apply,
             wakeup=wakeup,
-            stopped=stopped,
             clock=memo.deps.clock,
             retry_base_seconds=memo.deps.settings.retry_base_seconds,
         )
@@ -239,7 +253,14 @@ async def keep_client_supplied(
         memo.metrics.clients.forget(namespace, name)
 
 
-@kopf.on.delete(*RESOURCE)
+def deleted_at_digdir(spec: kopf.Spec, **_: Any) -> bool:
+    """Filter of :func:`delete_managed_client`: kopf puts its finalizer only on the resources
+    it matches, and removes it from those it no longer matches (a policy changed to
+    ``Retain``; every resource an earlier version held with its daemon's finalizer)."""
+    return deletion.must_delete_at_digdir(spec)
+
+
+@kopf.on.delete(*RESOURCE, when=deleted_at_digdir)
 async def delete_managed_client(
     body: kopf.Body,
     name: str,
@@ -252,7 +273,14 @@ async def delete_managed_client(
 ) -> None:
     """A managed client the operator created goes with its resource (deletion policy
     ``Delete``); failures are retried with back-off (kopf counts the ``retry`` and the
-    ``runtime`` since the first attempt), keeping the resource until the client is gone."""
+    ``runtime`` since the first attempt), keeping the resource until the client is gone.
+    Only the leader deletes; a standby's kopf retries until the leader has removed the
+    finalizer, or it leads itself."""
+    if memo.election is None or not memo.election.elector.is_leading():
+        raise kopf.TemporaryError(
+            "the leader deletes the client at Digdir; this replica stands by",
+            delay=memo.deps.settings.leader_election_retry_period_seconds,
+        )
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
         event = await deletion.delete_client(ref, body.spec, body.status, memo.deps)
@@ -267,17 +295,20 @@ async def delete_managed_client(
 
 @kopf.on.event(*RESOURCE)
 async def observe_client(event: kopf.RawEvent, memo: OperatorMemo, **_: Any) -> None:
-    """Every watch event of a MaskinportenClient (3 per create) comes here.
+    """Every watch event of a MaskinportenClient (3 per create, and the listing at start-up)
+    comes here, and goes to the supervisor, which starts, feeds and stops the loops.
 
-    Spec changes, forced refreshes and key rotation requests wake the resource's daemon at once,
-    not at the next scheduled refresh. And the raw body, the dict kopf keeps as the daemon's
-    body until the next event, loses ``metadata.managedFields``: server-side apply bookkeeping
-    that neither kopf nor the operator reads, 60 % of the body's memory (12 of 20 KiB). If kopf
-    ever passed a copy, only that saving would be lost. Plain dicts are read, not kopf's body
-    views: a lookup through those costs ~40 times a dict's.
+    Spec changes, forced refreshes and key rotation requests wake the resource's loop at once,
+    not at the next scheduled refresh. And the raw body, the dict the supervisor keeps as the
+    loop's body until the next event, loses ``metadata.managedFields``: server-side apply
+    bookkeeping that neither kopf nor the operator reads, 60 % of the body's memory (12 of
+    20 KiB). Plain dicts are read, not kopf's body views: a lookup through those costs ~40
+    times a dict's.
     """
-    meta = cast(dict[str, Any], event["object"]["metadata"])
+    body = cast(dict[str, Any], event["object"])
+    meta = body["metadata"]
     meta.pop("managedFields", None)
+    memo.supervisor.observe(event["type"], body)
     annotations = meta.get("annotations") or {}
     memo.wakeups.wake_on_change(
         meta.get("namespace", ""),

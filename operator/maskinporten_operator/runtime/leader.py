@@ -51,7 +51,7 @@ class LeaderElection:
         leases: LeaseApi,
         *,
         on_started_leading: Callable[[], None],
-        on_stopped_leading: Callable[[], Awaitable[None]],
+        on_stopped_leading: Callable[[], Awaitable[object]],
         report_leading: Callable[[bool], None],
     ) -> None:
         self.elector = elector
@@ -61,7 +61,7 @@ class LeaderElection:
         self._report = report_leading
         self._leading = False
         self._task: asyncio.Task[None] | None = None
-        self._stopping_loops: asyncio.Future[None] | None = None
+        self._stopping_loops: asyncio.Future[object] | None = None
 
     def start(self) -> None:
         self._report(False)
@@ -169,7 +169,7 @@ def lease_election(
     api_client: kubernetes.client.ApiClient,
     *,
     on_started_leading: Callable[[], None],
-    on_stopped_leading: Callable[[], Awaitable[None]],
+    on_stopped_leading: Callable[[], Awaitable[object]],
     report_leading: Callable[[bool], None],
 ) -> LeaderElection:
     """The election the settings describe, over a connection of its own (``api_client``),

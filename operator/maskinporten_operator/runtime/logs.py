@@ -1,7 +1,7 @@
 """Logging set-up: one line per state change or failure, not per routine refresh.
 
-kopf's own per-object INFO lines (a handler succeeded, a daemon started) are routine, so its
-``kopf.objects`` logger is kept at WARNING outside DEBUG; the operator's own lines come from
+kopf's own per-object INFO lines (a handler succeeded) are routine, so its ``kopf.objects``
+logger is kept at WARNING outside DEBUG; the operator's own lines come from
 :func:`maskinporten_operator.runtime.apply.resource_logger`, which names the resource in text
 (``[namespace/name]`` prefix) and JSON (``object``) alike.
 """

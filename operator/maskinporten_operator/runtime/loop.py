@@ -1,9 +1,10 @@
 """One resource's loop: reconcile, apply the outcome, sleep until the next attempt or a wake-up.
 
-kopf starts it as a daemon per MaskinportenClient (:mod:`.handlers`); it needs no kopf itself,
-so its timing is tested on a virtual clock. No exception ends it: the reconciliation turns
-failures into outcomes, and anything that still escapes reconciling or applying an outcome is
-logged and retried after the base back-off, never faster.
+The supervisor runs it as a task per MaskinportenClient (:mod:`.supervisor`) and cancels it to
+stop it; it needs no kopf, so its timing is tested on a virtual clock. No exception ends it: the
+reconciliation turns failures into outcomes, and anything that still escapes reconciling or
+applying an outcome is logged and retried after the base back-off, never faster. Only the
+resource being gone (its status write answered 404) ends it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from maskinporten_operator.reconcile.effects import ClientRef
 from maskinporten_operator.reconcile.reconciler import Outcome
-from maskinporten_operator.runtime.apply import resource_logger
-from maskinporten_operator.runtime.wakeups import Stopped, Wakeup
+from maskinporten_operator.runtime.apply import ResourceGone, resource_logger
+from maskinporten_operator.runtime.wakeups import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -26,19 +27,22 @@ async def keep_supplied(
     reconcile: Callable[[ClientRef], Awaitable[Outcome]],
     apply: Callable[[ClientRef, Outcome], Awaitable[None]],
     wakeup: Wakeup,
-    stopped: Stopped,
     clock: Callable[[], float],
     retry_base_seconds: float,
 ) -> None:
-    """Run until ``stopped``: ``ref()`` is the resource as last seen (its generation moves);
-    ``clock`` gives Unix time, as :attr:`Outcome.next_attempt_at` does."""
-    while not stopped:
+    """Run until cancelled, or return when the resource is gone: ``ref()`` is the resource as
+    last seen (its generation moves); ``clock`` gives Unix time, as
+    :attr:`Outcome.next_attempt_at` does."""
+    while True:
         current = ref()
         next_attempt_at = clock() + retry_base_seconds
         try:
             outcome = await reconcile(current)
             next_attempt_at = outcome.next_attempt_at
             await apply(current, outcome)
+        except ResourceGone:
+            resource_logger(current).info("gone: its loop ends")
+            return
         except Exception as error:  # the last resort: no exception ends a resource's loop
             resource_logger(current).error(
                 "unexpected %s, retried in %.0f s or sooner, at:\n%s",
@@ -47,4 +51,4 @@ async def keep_supplied(
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             next_attempt_at = min(next_attempt_at, clock() + retry_base_seconds)
-        await wakeup.wait(max(next_attempt_at - clock(), 0.0), stopped)
+        await wakeup.wait(max(next_attempt_at - clock(), 0.0))

@@ -1,4 +1,4 @@
-"""Waking a resource's daemon before its next scheduled refresh.
+"""Waking a resource's loop before its next scheduled refresh.
 
 :class:`WakeRegistry` holds one :class:`Wakeup` per resource; kopf's watch events and the
 Secret watch (:mod:`maskinporten_operator.adapters.watched_secrets`) wake it.
@@ -7,18 +7,9 @@ Secret watch (:mod:`maskinporten_operator.adapters.watched_secrets`) wake it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Protocol
+import contextlib
 
 from maskinporten_operator.api import label_value
-
-
-class Stopped(Protocol):
-    """Whether the resource's loop must end (kopf's ``DaemonStopped`` is one)."""
-
-    def __bool__(self) -> bool: ...
-
-    def wait(self) -> Awaitable[object]: ...
 
 
 class Wakeup:
@@ -30,21 +21,14 @@ class Wakeup:
 
     @property
     def pending(self) -> bool:
-        """Woken, and the daemon has not waited since."""
+        """Woken, and the loop has not waited since."""
         return self._event.is_set()
 
-    async def wait(self, seconds: float, stopped: Stopped) -> None:
-        """Sleep ``seconds``, returning early when woken or when the daemon is stopped."""
-        woken = asyncio.ensure_future(self._event.wait())
-        halted = asyncio.ensure_future(stopped.wait())
-        try:
-            await asyncio.wait(
-                {woken, halted}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            woken.cancel()
-            halted.cancel()
-            self._event.clear()
+    async def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, returning early when woken."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        self._event.clear()
 
 
 class WakeRegistry:
@@ -59,8 +43,8 @@ class WakeRegistry:
 
         Waking on a change rather than on a mismatch with the status keeps a request that keeps
         failing (a forced refresh, say) on its back-off instead of retrying on every update.
-        Facts of a resource with no registered daemon (not started yet, or deleted) are not
-        kept: its daemon reconciles at once when it starts, and the registry holds only live
+        Facts of a resource with no registered loop (not started yet, or deleted) are not
+        kept: its loop reconciles at once when it starts, and the registry holds only live
         resources.
         """
         key = (namespace, name)
@@ -69,7 +53,7 @@ class WakeRegistry:
             self._wakeups[key].set()
 
     def register(self, namespace: str, name: str, *facts: object) -> Wakeup:
-        """A daemon starts: ``facts`` are what it reconciles with first (see wake_on_change)."""
+        """A loop starts: ``facts`` are what it reconciles with first (see wake_on_change)."""
         wakeup = Wakeup()
         self._wakeups[(namespace, name)] = wakeup
         self._seen[(namespace, name)] = facts
