@@ -118,8 +118,8 @@ async def test_a_lease_deleted_by_hand_is_recreated_and_one_leads(
     await eventually_async(
         lambda: _exists(leases, lease_name), what="the Lease recreated", interval=0.1
     )
-    assert leaders(first, second) == [leader]
-    assert leader.terms == 1
+    assert leaders(first, second) == [leader], "the leader lost the recreated Lease"
+    assert (leader.terms, first.terms + second.terms) == (1, 1), "leadership changed hands"
 
 
 async def test_an_api_server_outage_longer_than_the_lease_stops_the_leader(
