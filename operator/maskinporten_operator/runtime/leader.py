@@ -62,6 +62,8 @@ class LeaderElection:
         self._leading = False
         self._task: asyncio.Task[None] | None = None
         self._stopping_loops: asyncio.Future[object] | None = None
+        self._takeable_at: float | None = None
+        """When the Lease another replica holds (or held) may be taken, if within reach."""
 
     def start(self) -> None:
         self._report(False)
@@ -104,10 +106,15 @@ class LeaderElection:
         return None if until is None or until <= now else until - now
 
     def _until_next_attempt(self) -> float:
-        """A retry period, or less when the renew deadline comes first."""
-        left = self._leading_for()
+        """A retry period, or less when the renew deadline, or the moment the Lease may be
+        taken (a released one: a second after it was seen), comes first."""
         period = self.elector.timings.retry_period
-        return period if left is None else min(period, left)
+        left = self._leading_for()
+        if left is not None:
+            return min(period, left)
+        if self._takeable_at is not None:
+            return min(period, max(self._takeable_at - self.elector.clock(), 0.0))
+        return period
 
     async def _attempt_within_deadline(self) -> None:
         left = self._leading_for()
@@ -124,6 +131,7 @@ class LeaderElection:
 
     async def _attempt(self) -> None:
         claim = self.elector.claim(await self._leases.read())
+        self._takeable_at = claim.until if isinstance(claim, Wait) else None
         if isinstance(claim, Wait):
             return
         sent_at = self.elector.clock()
