@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from maskinporten_operator.api import describe_validation_error
+from maskinporten_operator.election import Timings
 
 ENV_PREFIX = "MASKINPORTEN_OPERATOR_"
 
@@ -108,6 +109,10 @@ IssuerList = Annotated[tuple[IssuerUrl, ...], BeforeValidator(_split_list)]
 NameList = Annotated[tuple[str, ...], BeforeValidator(_split_list)]
 
 
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS_NAME = r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$"
+
+
 class Settings(BaseModel):
     """Every field maps to ``MASKINPORTEN_OPERATOR_<FIELD NAME IN UPPER CASE>``."""
 
@@ -148,9 +153,19 @@ class Settings(BaseModel):
     copies it at once; False: no pod watch, no pod patch (the kubelet's own sync, ~90 s)."""
     managed_scope_policy: ScopePolicy = ()
     """Which namespaces may request which scopes for managed clients; empty allows all."""
+    leader_election_lease_duration_seconds: float = Field(default=15.0, gt=0, le=600)
+    """How long a standby waits after the Lease last changed before it takes over."""
+    leader_election_renew_deadline_seconds: float = Field(default=10.0, gt=0, le=600)
+    """The leader stops acting when it has not renewed the Lease for this long."""
+    leader_election_retry_period_seconds: float = Field(default=2.0, gt=0, le=600)
+    """How often the leader renews and standbys look at the Lease."""
+    leader_election_namespace: str | None = Field(default=None, pattern=DNS_LABEL)
+    """The Lease's namespace: by default the pod's (``POD_NAMESPACE``), else ``default``."""
+    leader_election_lease_name: str = Field(default="maskinporten-operator", pattern=DNS_NAME)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        self._consistent_election()
         if self.retry_max_seconds < self.retry_base_seconds:
             raise ValueError(
                 f"{ENV_PREFIX}RETRY_MAX_SECONDS must not be below {ENV_PREFIX}RETRY_BASE_SECONDS"
@@ -173,6 +188,17 @@ class Settings(BaseModel):
             )
         return self
 
+    def _consistent_election(self) -> None:
+        try:
+            self.election_timings  # noqa: B018 - validates
+        except ValueError as error:
+            raise ValueError(
+                f"{error}: set {ENV_PREFIX}LEADER_ELECTION_LEASE_DURATION_SECONDS > "
+                f"{ENV_PREFIX}LEADER_ELECTION_RENEW_DEADLINE_SECONDS > "
+                f"{ENV_PREFIX}LEADER_ELECTION_RETRY_PERIOD_SECONDS, so that a leader stops "
+                "acting before a standby may take over"
+            ) from None
+
     def scopes_refused(self, namespace: str, scopes: tuple[str, ...]) -> list[str]:
         """The ``scopes`` a managed client in ``namespace`` may not request under
         ``managed_scope_policy`` (none when the policy is empty)."""
@@ -185,6 +211,14 @@ class Settings(BaseModel):
             for glob in rule.scopes
         ]
         return [s for s in scopes if not any(fnmatchcase(s, glob) for glob in allowed)]
+
+    @property
+    def election_timings(self) -> Timings:
+        return Timings(
+            lease_duration=self.leader_election_lease_duration_seconds,
+            renew_deadline=self.leader_election_renew_deadline_seconds,
+            retry_period=self.leader_election_retry_period_seconds,
+        )
 
     @property
     def default_issuer(self) -> str:

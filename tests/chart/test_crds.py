@@ -1,4 +1,4 @@
-"""The chart carries the repository's CRDs (crds/ is the single source of truth) and kopf's."""
+"""The chart carries the repository's CRDs (crds/ is the single source of truth)."""
 
 from __future__ import annotations
 
@@ -33,19 +33,3 @@ def test_rendered_crds_are_the_sources_with_the_charts_labels_added(helm: Helm) 
         source["metadata"].pop("annotations", None)
         assert crd == source
     assert not rendered, f"rendered CRDs not in crds/: {sorted(rendered)}"
-
-
-def test_kopf_peering_crds_are_structural_and_keep_the_peers_status(helm: Helm) -> None:
-    crds = of_kind(helm.template({}, include_crds=True), "CustomResourceDefinition")
-    peerings = {
-        crd["spec"]["names"]["kind"]: crd for crd in crds if crd["spec"]["group"] == "kopf.dev"
-    }
-    assert {kind: crd["spec"]["scope"] for kind, crd in peerings.items()} == {
-        "ClusterKopfPeering": "Cluster",
-        "KopfPeering": "Namespaced",
-    }
-    for crd in peerings.values():
-        (version,) = crd["spec"]["versions"]
-        assert version["name"] == "v1"
-        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
-        assert status == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}

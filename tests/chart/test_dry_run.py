@@ -14,7 +14,7 @@ import yaml
 
 from tests.integration.helpers import wait_until_established
 
-from .helpers import CHART, VALUE_SET_NAMES, Helm, of_kind, to_yaml, value_sets
+from .helpers import VALUE_SET_NAMES, Helm, of_kind, to_yaml, value_sets
 
 # The Prometheus operator's CRD is not installed here: a stand-in that accepts any spec.
 SERVICE_MONITOR_CRD: dict[str, Any] = {
@@ -44,14 +44,12 @@ SERVICE_MONITOR_CRD: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def custom_resource_crds(api_client: kubernetes.client.ApiClient) -> Iterator[None]:
-    """The CRDs of the custom resources the chart renders besides its own: kopf's peering CRDs
-    (from the chart's crds/) and a ServiceMonitor stand-in. Only missing ones are created (never
-    replacing a real one in an existing cluster), and only those are removed afterwards."""
+    """The CRD of the one custom resource the chart renders besides its own: a ServiceMonitor
+    stand-in. Created only when missing (never replacing a real one in an existing cluster), and
+    only then removed afterwards."""
     extensions = kubernetes.client.ApiextensionsV1Api(api_client)
-    wanted = [*yaml.safe_load_all((CHART / "crds" / "kopf-peerings.yaml").read_text())]
-    wanted.append(SERVICE_MONITOR_CRD)
     created = []
-    for crd in wanted:
+    for crd in [SERVICE_MONITOR_CRD]:
         name = crd["metadata"]["name"]
         try:
             extensions.create_custom_resource_definition(crd)

@@ -132,7 +132,7 @@ def installation(
         mode=mode,
         release_namespace=release_namespace,
         watched=watched,
-        deployment_env=plain_env(docs),
+        deployment_env={**plain_env(docs), "POD_NAMESPACE": release_namespace},
         kubeconfig=path,
         api_client=kubernetes.config.new_client_from_config(str(path)),
     )

@@ -23,6 +23,7 @@ from .helpers import (
 )
 
 WATCHED = ("team-a", "team-b")
+LEASE_ROLE = f"{FULLNAME}-leader-election"
 VALUES = value_sets(WATCHED)
 
 
@@ -70,7 +71,14 @@ def test_values_outside_the_schema_are_refused(
     ("values", "complaint"),
     [
         ({"retry": {"baseSeconds": 60, "maxSeconds": 30}}, "retry.maxSeconds must not be below"),
-        ({"replicaCount": 2, "watchNamespaces": ["team-*"]}, "namespace patterns"),
+        (
+            {"leaderElection": {"leaseDurationSeconds": 10, "renewDeadlineSeconds": 10}},
+            "leaseDurationSeconds must be above",
+        ),
+        (
+            {"leaderElection": {"renewDeadlineSeconds": 2, "retryPeriodSeconds": 2}},
+            "renewDeadlineSeconds must be above",
+        ),
     ],
 )
 def test_inconsistent_values_are_refused_with_a_reason(
@@ -80,42 +88,42 @@ def test_inconsistent_values_are_refused_with_a_reason(
         helm.template(values)
 
 
-def test_one_replica_runs_standalone_and_is_replaced_not_rolled(helm: Helm) -> None:
-    docs = render(helm, "default")
-    deployment = one(docs, "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert "--standalone" in container(docs)["args"]
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
-    assert not of_kind(docs, "ClusterKopfPeering") + of_kind(docs, "KopfPeering")
-
-
-def test_replicas_peer_through_a_cluster_kopf_peering(helm: Helm) -> None:
-    docs = render(helm, "ha-3-replicas-pdb")
-    peering = one(docs, "ClusterKopfPeering")
-    assert f"--peering={peering['metadata']['name']}" in container(docs)["args"]
-    assert "--standalone" not in container(docs)["args"]
-    assert grants(one(docs, "ClusterRole"), "kopf.dev", "clusterkopfpeerings") == {
-        "get",
-        "list",
-        "watch",
-        "patch",
+@pytest.mark.parametrize("name", ["default", "ha-3-replicas-pdb"])
+def test_any_replica_count_rolls_with_the_lease_deciding_who_acts(helm: Helm, name: str) -> None:
+    """One replica too: the new pod stands by until the old one releases the Lease."""
+    docs = render(helm, name)
+    strategy = one(docs, "Deployment")["spec"]["strategy"]
+    assert strategy == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
     }
-    assert one(docs, "Deployment")["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert container(docs)["args"] == ["run", "--liveness=http://0.0.0.0:8081/healthz"]
+    assert plain_env(docs)["MASKINPORTEN_OPERATOR_LEADER_ELECTION_LEASE_NAME"] == FULLNAME
 
 
-def test_replicas_watching_named_namespaces_peer_in_each_of_them(helm: Helm) -> None:
-    docs = render(helm, "ha-watching-named-namespaces")
-    peerings = of_kind(docs, "KopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == sorted(WATCHED)
-    assert {p["metadata"]["name"] for p in peerings} == {FULLNAME}
-    for role in of_kind(docs, "Role"):
-        assert grants(role, "kopf.dev", "kopfpeerings") == {"get", "list", "watch", "patch"}
+def test_each_replica_knows_its_pod_and_namespace_from_the_downward_api(helm: Helm) -> None:
+    fields = {
+        entry["name"]: entry["valueFrom"]["fieldRef"]["fieldPath"]
+        for entry in container(render(helm, "default"))["env"]
+        if "valueFrom" in entry
+    }
+    assert fields == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
 
 
-def test_peering_object_is_the_only_one_the_operator_may_patch(helm: Helm) -> None:
-    cluster_role = one(render(helm, "ha-3-replicas-pdb"), "ClusterRole")
-    patch_rules = [r for r in cluster_role["rules"] if "clusterkopfpeerings" in r["resources"]]
-    assert [r["resourceNames"] for r in patch_rules if "patch" in r["verbs"]] == [[FULLNAME]]
+def test_the_operator_may_create_leases_and_renew_only_its_own(helm: Helm) -> None:
+    docs = helm.template({"replicaCount": 2}, namespace="operators")
+    (role,) = [r for r in of_kind(docs, "Role") if grants(r, "coordination.k8s.io", "leases")]
+    assert role["metadata"]["namespace"] == "operators"
+    by_name = {tuple(rule.get("resourceNames", ())): set(rule["verbs"]) for rule in role["rules"]}
+    assert by_name == {(): {"create"}, (FULLNAME,): {"get", "update"}}
+    assert not grants(one(docs, "ClusterRole"), "coordination.k8s.io", "leases")
+
+
+def test_no_kopf_peering_is_installed_or_granted(helm: Helm) -> None:
+    docs = [*render(helm, "ha-3-replicas-pdb"), *render(helm, "ha-watching-named-namespaces")]
+    assert not [doc for doc in docs if doc["apiVersion"].startswith("kopf.dev/")]
+    for role in of_kind(docs, "ClusterRole") + of_kind(docs, "Role"):
+        assert not [key for key in verbs_by_resource(role) if key[0] == "kopf.dev"]
 
 
 def test_pod_disruption_budget_keeps_a_replica_during_drains(helm: Helm) -> None:
@@ -161,7 +169,7 @@ def test_watched_namespaces_reach_the_operator(helm: Helm) -> None:
 
 def test_cluster_wide_rbac_grants_exactly_what_the_operator_does(helm: Helm) -> None:
     docs = render(helm, "default")
-    assert not of_kind(docs, "Role")
+    assert [role["metadata"]["name"] for role in of_kind(docs, "Role")] == [LEASE_ROLE]
     role = one(docs, "ClusterRole")
     assert verbs_by_resource(role) == {
         ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
@@ -186,8 +194,8 @@ def test_namespaced_rbac_grants_namespaced_access_only_in_the_watched_namespaces
         ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
         ("", "namespaces"): {"get", "list", "watch"},
     }
-    roles = of_kind(docs, "Role")
-    bindings = of_kind(docs, "RoleBinding")
+    roles = [r for r in of_kind(docs, "Role") if r["metadata"]["name"] != LEASE_ROLE]
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"] != LEASE_ROLE]
     assert sorted(r["metadata"]["namespace"] for r in roles) == sorted(WATCHED)
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(WATCHED)
     for role in roles:
@@ -303,7 +311,7 @@ def test_image_defaults_to_the_charts_app_version_and_can_be_pinned_by_digest(
 
 def test_releases_sharding_namespaces_render_without_a_shared_object(helm: Helm) -> None:
     """One release per set of namespaces (the chart README's "Sharding"): only one installs the
-    CRD, and each one's peering objects and operator stay in its own namespaces."""
+    CRD, and each one's operator and Lease stay its own."""
     shards = {
         "shard-a": {"watchNamespaces": ["team-a"], "replicaCount": 2},
         "shard-b": {"watchNamespaces": ["team-b"], "replicaCount": 2, "crds": {"enabled": False}},
@@ -319,6 +327,7 @@ def test_releases_sharding_namespaces_render_without_a_shared_object(helm: Helm)
     for release, docs in rendered.items():
         watched = shards[release]["watchNamespaces"]
         assert plain_env(docs)["MASKINPORTEN_OPERATOR_NAMESPACES"] == ",".join(watched)
-        peerings = of_kind(docs, "KopfPeering")
-        assert sorted(doc["metadata"]["namespace"] for doc in peerings) == watched
+        assert plain_env(docs)["MASKINPORTEN_OPERATOR_LEADER_ELECTION_LEASE_NAME"].startswith(
+            release
+        )
     assert [len(of_kind(docs, "CustomResourceDefinition")) for docs in rendered.values()] == [1, 0]

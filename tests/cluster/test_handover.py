@@ -127,8 +127,8 @@ def test_helm_upgrade_to_a_new_image_tag_and_values_keeps_refreshing(
     digdir: Digdir,
 ) -> None:
     """The release runs ``replicas`` replicas, then is upgraded to a new tag and a changed value
-    at the same count. (From one replica to two, the standalone pod still runs beside the new
-    peering ones for a moment: that transition is not what this test observes.)"""
+    at the same count (a rolling update at either count: new pods stand by until the old
+    leader releases its Lease on SIGTERM)."""
     image = prepared.operator
     helm_release(node, "upgrade", chart_values(image, digdir, replicaCount=replicas))
     eventually(lambda: _all_ready(core, replicas), what=f"{replicas} pods Ready", timeout=300)

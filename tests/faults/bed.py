@@ -43,6 +43,9 @@ BRIEF_LIFETIME = scaled(30, 120)
 QUICK_SCOPE = "fault:quick"
 """Tokens that live ``QUICK_LIFETIME`` seconds: refreshed every few seconds during a case."""
 QUICK_LIFETIME = 20
+MINUTE_SCOPE = "fault:minute"
+"""Tokens that live ``MINUTE_LIFETIME`` seconds, refreshed every half minute or so."""
+MINUTE_LIFETIME = 60
 LASTING_SCOPE = "fault:lasting"
 """Tokens that outlive every case: still valid whatever happens."""
 LASTING_LIFETIME = 3600
@@ -205,10 +208,15 @@ class FaultBed:
     def operator(self) -> OperatorProcess:
         return self.operators[-1]
 
-    def start_operator(self) -> OperatorProcess:
+    def start_operator(self, *, leading: bool = True) -> OperatorProcess:
+        """Another replica (with the same Lease as the others); once it leads, unless
+        ``leading`` is False (it may stand by)."""
         log = self.directory / f"operator-{len(self.operators)}.log"
-        self.operators.append(OperatorProcess(self.kubeconfig, log, self.settings))
+        self.operators.append(OperatorProcess(self.kubeconfig, log, self.settings, leading=leading))
         return self.operator
+
+    def live_operators(self) -> list[OperatorProcess]:
+        return [operator for operator in self.operators if operator.process.poll() is None]
 
     def kill_operator(self) -> None:
         """SIGKILL: no clean-up, no last status write, as when a node dies."""

@@ -16,6 +16,8 @@ from .bed import (
     BRIEF_SCOPE,
     LASTING_LIFETIME,
     LASTING_SCOPE,
+    MINUTE_LIFETIME,
+    MINUTE_SCOPE,
     QUICK_LIFETIME,
     QUICK_SCOPE,
     TIMEOUT,
@@ -43,6 +45,7 @@ def fault_scopes(standin: StandinThread) -> None:
     standin.set_lifetime(BRIEF_SCOPE, BRIEF_LIFETIME)
     standin.set_lifetime(QUICK_SCOPE, QUICK_LIFETIME)
     standin.set_lifetime(LASTING_SCOPE, LASTING_LIFETIME)
+    standin.set_lifetime(MINUTE_SCOPE, MINUTE_LIFETIME)
 
 
 @pytest.fixture

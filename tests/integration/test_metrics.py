@@ -61,3 +61,7 @@ def test_metrics_count_token_requests_by_result_and_reason(
     assert timed >= 1
     assert managed is not None
     assert managed >= 1
+
+
+def test_the_replica_that_leads_says_so(operator: OperatorProcess) -> None:
+    assert operator.metric("maskinporten_operator_leader") == 1

@@ -889,9 +889,15 @@ async def test_a_deletion_without_the_admin_credential_says_the_client_stays(
     assert world.selfservice.client_document(client_id) is not None
 
 
-async def deletion_retry_requested(world: ManagedWorld, *, retry: int, runtime: float) -> float:
+def election(*, leading: bool) -> SimpleNamespace:
+    return SimpleNamespace(elector=SimpleNamespace(is_leading=lambda: leading))
+
+
+async def deletion_retry_requested(
+    world: ManagedWorld, *, retry: int, runtime: float, leading: bool = True
+) -> float:
     """The delay the delete handler asks kopf for when the deletion fails at its ``retry``-th
-    retry, ``runtime`` seconds after the first attempt."""
+    retry, ``runtime`` seconds after the first attempt (or when this replica does not lead)."""
     body = kopf.Body(
         {
             "metadata": {"name": NAME, "namespace": NAMESPACE, "uid": REF.uid, "generation": 1},
@@ -907,10 +913,21 @@ async def deletion_retry_requested(world: ManagedWorld, *, retry: int, runtime: 
             uid=REF.uid,
             retry=retry,
             runtime=timedelta(seconds=runtime),
-            memo=SimpleNamespace(deps=world.deps),  # the only part of the memo it reads
+            # the only parts of the memo it reads
+            memo=SimpleNamespace(deps=world.deps, election=election(leading=leading)),
         )
     assert raised.value.delay is not None
     return raised.value.delay
+
+
+async def test_a_standby_leaves_the_deletion_to_the_leader(world: ManagedWorld) -> None:
+    await world.reconcile()
+    deletions_before = world.selfservice.request_count()
+
+    delay = await deletion_retry_requested(world, retry=0, runtime=0, leading=False)
+
+    assert delay == world.deps.settings.leader_election_retry_period_seconds
+    assert world.selfservice.request_count() == deletions_before
 
 
 async def test_a_failing_deletion_is_retried_with_growing_back_off(world: ManagedWorld) -> None:

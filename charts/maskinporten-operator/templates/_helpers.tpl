@@ -50,20 +50,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{- define "maskinporten-operator.peeringName" -}}
-{{- default (include "maskinporten-operator.fullname" .) .Values.peering.name }}
-{{- end }}
-
-{{/*
-How replicas agree on the active one: "standalone" (one replica), "cluster" (a
-ClusterKopfPeering; the operator watches all namespaces) or "namespaced" (a KopfPeering in each
-watched namespace, which is how kopf peers when it watches a list of namespaces).
-*/}}
-{{- define "maskinporten-operator.peeringMode" -}}
-{{- if le (int .Values.replicaCount) 1 }}standalone
-{{- else if .Values.watchNamespaces }}namespaced
-{{- else }}cluster
-{{- end }}
+{{/* The leader election's Lease, in the release's namespace. */}}
+{{- define "maskinporten-operator.leaseName" -}}
+{{- default (include "maskinporten-operator.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
 
 {{/* Where the CA bundle (maskinporten.caBundle) is mounted, and the file in that directory. */}}
@@ -101,8 +90,12 @@ ca-bundle.pem
 {{- if and $v.rbac.namespaced $patterns }}
 {{- fail "rbac.namespaced needs namespace names in watchNamespaces, not patterns: Roles are created in each one" }}
 {{- end }}
-{{- if and (gt (int $v.replicaCount) 1) $patterns }}
-{{- fail "replicaCount > 1 with namespace patterns in watchNamespaces is not supported: kopf then peers through a KopfPeering in every matching namespace, which the chart cannot create in advance; list the namespaces by name, or watch all namespaces" }}
+{{- $election := $v.leaderElection }}
+{{- if not (gt (float64 $election.leaseDurationSeconds) (float64 $election.renewDeadlineSeconds)) }}
+{{- fail "leaderElection.leaseDurationSeconds must be above leaderElection.renewDeadlineSeconds: a leader stops acting at its renew deadline, before a standby may take over" }}
+{{- end }}
+{{- if not (gt (float64 $election.renewDeadlineSeconds) (float64 $election.retryPeriodSeconds)) }}
+{{- fail "leaderElection.renewDeadlineSeconds must be above leaderElection.retryPeriodSeconds: the leader renews every retry period" }}
 {{- end }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServer.cidrs) }}
 {{- fail "networkPolicy.apiServer.cidrs is required when networkPolicy.enabled: the Kubernetes API server's addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)" }}
@@ -130,12 +123,4 @@ ca-bundle.pem
   resources: [events]
   verbs: [create, patch]
 {{- end }}
-{{- define "maskinporten-operator.peeringRules" -}}
-- apiGroups: [kopf.dev]
-  resources: [{{ .resource }}]
-  verbs: [get, list, watch]
-- apiGroups: [kopf.dev]
-  resources: [{{ .resource }}]
-  resourceNames: [{{ .name }}]
-  verbs: [patch]
-{{- end }}
+

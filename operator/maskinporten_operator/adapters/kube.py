@@ -15,6 +15,7 @@ import asyncio
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kubernetes
@@ -44,13 +45,37 @@ def load_api_client(*, pool_size: int | None = None) -> kubernetes.client.ApiCli
     return kubernetes.client.ApiClient(configuration)
 
 
+@dataclass(frozen=True)
+class WriteFence:
+    """Writes only while this replica leads, each bounded by ``timeout_seconds``.
+
+    Why both: a loop cancelled when leadership ends does not stop a request already running on
+    a thread (the ``kubernetes`` client is synchronous), nor one queued for a free thread. So
+    each write asks ``may_write()`` on its thread just before it is sent, at a time ``t`` no
+    later than the renew deadline (last renewal sent + renew deadline), and its HTTP timeout is
+    the election's write margin, ``lease duration - renew deadline``: the client has its answer
+    or gives up by ``t + margin``, no later than the earliest moment another replica can take
+    the Lease (last renewal sent + lease duration). What remains is a request the API server
+    received but answers after the client gave up: a Secret replace carries the
+    ``resourceVersion`` read, so over the new leader's write it conflicts rather than lands; a
+    status patch would only restate an earlier status, which the new leader rewrites on its
+    first attempt.
+    """
+
+    may_write: Callable[[], bool]
+    timeout_seconds: float
+
+
 class Kube:
-    """:class:`~maskinporten_operator.ports.KubernetesApi` over the ``kubernetes`` package."""
+    """:class:`~maskinporten_operator.ports.KubernetesApi` over the ``kubernetes`` package;
+    writes go through ``fence`` when one is set (:class:`WriteFence`)."""
 
     def __init__(self, api_client: kubernetes.client.ApiClient, *, concurrency: int) -> None:
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kube-api")
+        self._leases = kubernetes.client.CoordinationV1Api(api_client)
+        self.fence: WriteFence | None = None
         self._calls: set[Future[Any]] = set()
         """Calls queued or running (a finished call removes itself, on its thread)."""
 
@@ -87,6 +112,25 @@ class Kube:
             ) from None
         return json.loads(response.data) if response.data else None
 
+    async def _write(self, action: str, subject: str, call: Callable[[float | None], Any]) -> Any:
+        """``call(timeout)``, on the pool; with a fence, only if it allows the write when the
+        request is about to be sent (a KubeError with status 0 if not)."""
+        fence = self.fence
+
+        def send() -> Any:
+            if fence is None:
+                return call(None)
+            if not fence.may_write():
+                raise KubeError(
+                    action=action,
+                    subject=subject,
+                    status=UNREACHABLE,
+                    detail="not sent: this replica is not the leader (see leader election)",
+                )
+            return call(fence.timeout_seconds)
+
+        return await self._call(action, subject, send)
+
     async def _get(self, subject: str, call: Callable[[], Any]) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = await self._call("reading", subject, call)
@@ -117,11 +161,11 @@ class Kube:
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
-        created: dict[str, Any] = await self._call(
+        created: dict[str, Any] = await self._write(
             "creating",
             f"Secret {namespace}/{name}",
-            lambda: self._core.create_namespaced_secret(
-                namespace, cast(Any, body), _preload_content=False
+            lambda timeout: self._core.create_namespaced_secret(
+                namespace, cast(Any, body), _preload_content=False, _request_timeout=timeout
             ),
         )
         return created
@@ -131,38 +175,93 @@ class Kube:
     ) -> dict[str, Any]:
         name = body["metadata"]["name"]
         versioned = {**body, "metadata": {**body["metadata"], "resourceVersion": resource_version}}
-        replaced: dict[str, Any] = await self._call(
+        replaced: dict[str, Any] = await self._write(
             "updating",
             f"Secret {namespace}/{name}",
-            lambda: self._core.replace_namespaced_secret(
-                name, namespace, cast(Any, versioned), _preload_content=False
+            lambda timeout: self._core.replace_namespaced_secret(
+                name,
+                namespace,
+                cast(Any, versioned),
+                _preload_content=False,
+                _request_timeout=timeout,
             ),
         )
         return replaced
 
     async def annotate_pod(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
         """A JSON merge patch of the pod's annotations, under :data:`FIELD_MANAGER`."""
-        await self._call(
+        await self._write(
             "annotating",
             f"Pod {namespace}/{name}",
-            lambda: self._core.patch_namespaced_pod(
+            lambda timeout: self._core.patch_namespaced_pod(
                 name,
                 namespace,
                 {"metadata": {"annotations": dict(annotations)}},
                 field_manager=FIELD_MANAGER,
                 _content_type="application/merge-patch+json",
                 _preload_content=False,
+                _request_timeout=timeout,
             ),
         )
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await self._call(
+        await self._write(
             "updating status of",
             f"{PLURAL}/{name} in {namespace}",
-            lambda: self._custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _preload_content=False
+            lambda timeout: self._custom.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                {"status": status},
+                _preload_content=False,
+                _request_timeout=timeout,
             ),
         )
+
+    async def read_lease(
+        self, namespace: str, name: str, *, request_timeout: float
+    ) -> dict[str, Any] | None:
+        """The Lease (``coordination.k8s.io/v1``), or None when it does not exist."""
+        return await self._get(
+            f"Lease {namespace}/{name}",
+            lambda: self._leases.read_namespaced_lease(
+                name, namespace, _preload_content=False, _request_timeout=request_timeout
+            ),
+        )
+
+    async def create_lease(
+        self, namespace: str, body: dict[str, Any], *, request_timeout: float
+    ) -> dict[str, Any]:
+        """Raises :class:`KubeError` with status 409 when the Lease exists."""
+        created: dict[str, Any] = await self._call(
+            "creating",
+            f"Lease {namespace}/{body['metadata']['name']}",
+            lambda: self._leases.create_namespaced_lease(
+                namespace, cast(Any, body), _preload_content=False, _request_timeout=request_timeout
+            ),
+        )
+        return created
+
+    async def replace_lease(
+        self, namespace: str, body: dict[str, Any], *, request_timeout: float
+    ) -> dict[str, Any]:
+        """Raises :class:`KubeError` with status 409 when the Lease's ``resourceVersion`` is no
+        longer the body's."""
+        name = body["metadata"]["name"]
+        replaced: dict[str, Any] = await self._call(
+            "updating",
+            f"Lease {namespace}/{name}",
+            lambda: self._leases.replace_namespaced_lease(
+                name,
+                namespace,
+                cast(Any, body),
+                _preload_content=False,
+                _request_timeout=request_timeout,
+            ),
+        )
+        return replaced
 
 
 def _status_message(error: kubernetes.client.ApiException) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -101,7 +101,6 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
-
         self._pod_prompts = Counter(
             f"{PREFIX}_pod_prompts",
             "Pods annotated after a new token so that their kubelet copies it at once, by result: "
@@ -109,6 +108,14 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self._leader = Gauge(
+            f"{PREFIX}_leader",
+            "1 while this replica holds the leader election's Lease and runs the loops, else 0",
+            registry=self.registry,
+        )
+
+    def leading(self, leading: bool) -> None:
+        self._leader.set(1 if leading else 0)
 
     def pod_prompt(self, result: str) -> None:
         """Record one pod's prompt and its result."""

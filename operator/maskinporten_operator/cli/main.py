@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 
 from maskinporten_operator.cli import keygen, token
@@ -24,25 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the operator (in a pod, or locally against the current kubeconfig)",
         description="Run the operator. Settings come from MASKINPORTEN_OPERATOR_* variables; "
-        "see the README.",
-    )
-    run.add_argument(
-        "--standalone",
-        action="store_true",
-        help="skip peering with other replicas (one replica, or no peering CRDs installed)",
-    )
-    run.add_argument(
-        "--peering",
-        default=None,
-        metavar="NAME",
-        help="KopfPeering object through which replicas agree on the active one",
-    )
-    run.add_argument(
-        "--priority",
-        type=int,
-        default=None,
-        metavar="N",
-        help="peering priority; the live replica with the highest is active (default: random)",
+        "see the README. Replicas elect a leader through a Lease; only the leader acts.",
     )
     run.add_argument(
         "--liveness",
@@ -70,19 +51,4 @@ def _run(args: argparse.Namespace) -> None:
         sys.exit(EXIT_BAD_SETTINGS)
     from maskinporten_operator.runtime.run import run  # the operator's machinery, for run only
 
-    run(
-        settings,
-        standalone=args.standalone,
-        peering_name=args.peering,
-        priority=_peering_priority(args),
-        liveness_endpoint=args.liveness,
-    )
-
-
-def _peering_priority(args: argparse.Namespace) -> int | None:
-    """kopf pauses every replica when peers share a priority; so each replica draws its own."""
-    if args.peering is None:
-        return None
-    if args.priority is not None:
-        return int(args.priority)
-    return random.SystemRandom().randint(1, 2**31 - 1)
+    run(settings, liveness_endpoint=args.liveness)

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import kopf
 
-from maskinporten_operator.adapters.kube import Kube, load_api_client
+from maskinporten_operator.adapters.kube import Kube, WriteFence, load_api_client
 from maskinporten_operator.adapters.labelled_pods import WatchedPods
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
@@ -38,6 +38,7 @@ from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
 from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
+from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.supervisor import Supervisor, Watched
 from maskinporten_operator.runtime.wakeups import WakeRegistry
@@ -48,8 +49,6 @@ SECRET_LIST_WAIT_SECONDS = 10.0
 """At start-up, reads wait this long for the Secret watch's first list rather than each
 resource reading its Secrets from the API server (and look-ups of labelled pods, for the pod
 watch's)."""
-STOP_SECONDS = 10.0
-"""At shutdown, how long the loops and the Kubernetes requests they sent have to end."""
 logger = logging.getLogger(__name__)
 
 
@@ -66,11 +65,14 @@ class OperatorMemo:
     """None when prompting pods is turned off: no pod watch at all."""
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
     self_service: SelfServiceApi | None = None
+    election: LeaderElection | None = None
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(
-            functools.partial(keep_client_supplied, memo=self), settle=self.kube.settled
+            functools.partial(keep_client_supplied, memo=self),
+            leading=False,
+            settle=self.kube.settled,
         )
 
 
@@ -151,6 +153,30 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
     if memo.watched_pods is not None:
         memo.watched_pods.start(asyncio.get_running_loop())
     await connect_self_service(memo)
+    memo.election = start_election(memo)
+
+
+def start_election(memo: OperatorMemo) -> LeaderElection:
+    """Elect the replica that acts: only the leader runs the loops (refreshes, registers,
+    rotates); a standby keeps kopf's watch and the Secret watch warm, so that it starts every
+    loop from memory when it takes over. Every Kubernetes write is fenced by leadership
+    (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may leave
+    requests running on threads, and those must not land once another replica may lead."""
+    settings = memo.deps.settings
+    election = lease_election(
+        settings,
+        load_api_client(),
+        on_started_leading=memo.supervisor.start_all,
+        on_stopped_leading=functools.partial(
+            memo.supervisor.stop_all, settings.election_timings.write_margin
+        ),
+        report_leading=memo.metrics.leading,
+    )
+    memo.kube.fence = WriteFence(
+        election.elector.is_leading, settings.election_timings.write_margin
+    )
+    election.start()
+    return election
 
 
 async def connect_self_service(memo: OperatorMemo) -> None:
@@ -180,7 +206,8 @@ async def connect_self_service(memo: OperatorMemo) -> None:
 
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
-    await memo.supervisor.stop_all(STOP_SECONDS)
+    if memo.election is not None:
+        await memo.election.stop()  # stops the loops, then releases the Lease
     memo.watched_secrets.stop()
     if memo.watched_pods is not None:
         memo.watched_pods.stop()
@@ -268,7 +295,14 @@ async def delete_managed_client(
 ) -> None:
     """A managed client the operator created goes with its resource (deletion policy
     ``Delete``); failures are retried with back-off (kopf counts the ``retry`` and the
-    ``runtime`` since the first attempt), keeping the resource until the client is gone."""
+    ``runtime`` since the first attempt), keeping the resource until the client is gone.
+    Only the leader deletes; a standby's kopf retries until the leader has removed the
+    finalizer, or it leads itself."""
+    if memo.election is None or not memo.election.elector.is_leading():
+        raise kopf.TemporaryError(
+            "the leader deletes the client at Digdir; this replica stands by",
+            delay=memo.deps.settings.leader_election_retry_period_seconds,
+        )
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
         event = await deletion.delete_client(ref, body.spec, body.status, memo.deps)

@@ -13,22 +13,16 @@ from maskinporten_operator.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def run(
-    settings: Settings,
-    *,
-    standalone: bool,
-    peering_name: str | None,
-    priority: int | None,
-    liveness_endpoint: str | None,
-) -> None:
-    """Run until stopped (SIGINT, SIGTERM); kopf registers the handlers of :mod:`.handlers`."""
+def run(settings: Settings, *, liveness_endpoint: str | None) -> None:
+    """Run until stopped (SIGINT, SIGTERM); kopf registers the handlers of :mod:`.handlers`.
+
+    kopf runs without its peering: replicas agree on the one that acts through our own
+    leader election (:mod:`.leader`), which also hands over on a graceful stop."""
     configure_logging(settings)
     for warning in settings.warnings():
         logger.warning(warning)
     kopf.run(
-        standalone=standalone or None,
-        peering_name=peering_name,
-        priority=priority,
+        standalone=True,
         liveness_endpoint=liveness_endpoint,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -29,10 +30,23 @@ TEST_SETTINGS = {
 can check what is (not) logged."""
 
 
+QUICK_ELECTION = {
+    "MASKINPORTEN_OPERATOR_LEADER_ELECTION_LEASE_DURATION_SECONDS": "6",
+    "MASKINPORTEN_OPERATOR_LEADER_ELECTION_RENEW_DEADLINE_SECONDS": "4",
+    "MASKINPORTEN_OPERATOR_LEADER_ELECTION_RETRY_PERIOD_SECONDS": "1",
+}
+"""A new Lease, or one a killed operator held, is taken within seconds (the defaults: 15 s)."""
+
+
 def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]:
     """The operator's environment for ``standin`` as its authorization server, watching
-    ``namespaces`` (a name, a comma-separated list or a glob), with metrics on a free port."""
+    ``namespaces`` (a name, a comma-separated list or a glob), with metrics on a free port,
+    electing its leader through a Lease of its own in ``default`` (so that operators started
+    with other settings never contend with it) with :data:`QUICK_ELECTION` timings."""
     return {
+        "MASKINPORTEN_OPERATOR_LEADER_ELECTION_NAMESPACE": "default",
+        "MASKINPORTEN_OPERATOR_LEADER_ELECTION_LEASE_NAME": f"operator-{uuid.uuid4().hex[:8]}",
+        **QUICK_ELECTION,
         "MASKINPORTEN_OPERATOR_ENVIRONMENT": "custom",
         "MASKINPORTEN_OPERATOR_ISSUER": standin.issuer,
         "MASKINPORTEN_OPERATOR_ALLOWED_ISSUERS": "http://allowed.invalid/",
@@ -42,18 +56,25 @@ def operator_settings(standin: StandinThread, namespaces: str) -> dict[str, str]
     }
 
 
+LEADING = "started leading"
+"""The operator's log line when it becomes the leader and starts acting."""
+
+
 class OperatorProcess:
-    """``maskinporten-operator run`` in a subprocess, logging to a file; live once constructed."""
+    """``maskinporten-operator run`` in a subprocess, logging to a file; live once constructed,
+    and the leader too unless told ``leading=False`` (a replica that may stand by)."""
 
     def __init__(
         self,
         kubeconfig: Path,
         log: Path,
         settings: dict[str, str],
-        args: tuple[str, ...] = ("--standalone",),
+        args: tuple[str, ...] = (),
         timeout: float = 60.0,
         profile: Path | None = None,
         heap_snapshots: Path | None = None,
+        *,
+        leading: bool = True,
     ) -> None:
         """``profile``: run the operator under cProfile, which writes its statistics there
         when the operator stops (only the main thread, where the event loop runs).
@@ -79,6 +100,8 @@ class OperatorProcess:
             )
         try:
             eventually(self._live, what=f"the operator live at {self.liveness}", timeout=timeout)
+            if leading:
+                eventually(self.leads, what="the operator to lead", timeout=timeout)
         except TimeoutError as error:
             self.stop()
             raise TimeoutError(f"{error}:\n{self.logs()[-3000:]}") from None
@@ -90,6 +113,11 @@ class OperatorProcess:
             return httpx.get(self.liveness, timeout=1).status_code == 200
         except httpx.TransportError:
             return False
+
+    def leads(self) -> bool:
+        """Whether its log says it leads now (its last transition was to leading)."""
+        text = self.logs()
+        return text.rfind(LEADING) > text.rfind("stopped leading")
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
