@@ -137,7 +137,8 @@ async def test_an_api_server_outage_longer_than_the_lease_stops_the_leader(
         )
         await asyncio.sleep(QUICK.leader_election_lease_duration_seconds)  # outlast the Lease
     finally:
-        await asyncio.to_thread(control_plane.start_apiserver)
+        # On this thread: the API server dies with the thread that started it (PDEATHSIG).
+        control_plane.start_apiserver()
 
     await one_leads(first, second)
     assert len(leaders(first, second)) == 1
