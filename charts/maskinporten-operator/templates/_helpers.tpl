@@ -104,6 +104,9 @@ ca-bundle.pem
 {{- if and (gt (int $v.replicaCount) 1) $patterns }}
 {{- fail "replicaCount > 1 with namespace patterns in watchNamespaces is not supported: kopf then peers through a KopfPeering in every matching namespace, which the chart cannot create in advance; list the namespaces by name, or watch all namespaces" }}
 {{- end }}
+{{- if and $v.tokenDelivery.promptPods (semverCompare "<1.30-0" $.Capabilities.KubeVersion.Version) }}
+{{- fail (printf "tokenDelivery.promptPods needs Kubernetes 1.30 or later (this is %s): its ValidatingAdmissionPolicy bounds the operator's pod patches to one annotation. Set tokenDelivery.promptPods=false to install without prompting" $.Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServer.cidrs) }}
 {{- fail "networkPolicy.apiServer.cidrs is required when networkPolicy.enabled: the Kubernetes API server's addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)" }}
 {{- end }}
@@ -129,6 +132,13 @@ ca-bundle.pem
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.tokenDelivery.promptPods }}
+# Pods labelled for prompted delivery: annotated after each new token so that the kubelet syncs
+# their Secret volume at once. The pod-changes ValidatingAdmissionPolicy refuses any other change.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch, patch]
+{{- end }}
 {{- end }}
 {{- define "maskinporten-operator.peeringRules" -}}
 - apiGroups: [kopf.dev]
@@ -138,4 +148,9 @@ ca-bundle.pem
   resources: [{{ .resource }}]
   resourceNames: [{{ .name }}]
   verbs: [patch]
+{{- end }}
+
+{{/* The one pod annotation the operator sets (tokenDelivery.promptPods). */}}
+{{- define "maskinporten-operator.tokenVersionAnnotation" -}}
+maskinporten-operator.dev/token-version
 {{- end }}
