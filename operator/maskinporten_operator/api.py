@@ -37,10 +37,14 @@ OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "maskinporten-operator"
+FIELD_MANAGER = MANAGED_BY
+"""The field manager of the operator's patches (``metadata.managedFields``)."""
 CLIENT_LABEL = f"{GROUP}/client"
 """On a Secret: the MaskinportenClient it belongs to, as :func:`label_value` gives it. The
 operator puts it on every Secret it writes; a user puts it on a key or password Secret of their
-own so that the operator watches that Secret too."""
+own so that the operator watches that Secret too. On a pod (set on its template): the pod reads
+the client's token Secret, so the operator prompts its kubelet after each new token (see
+:data:`TOKEN_VERSION_ANNOTATION`)."""
 WATCHED_SELECTOR = CLIENT_LABEL
 """The server-side label selector of the operator's one Secret watch: every Secret with a
 :data:`CLIENT_LABEL` (its own, and users' Secrets labelled for a MaskinportenClient)."""
@@ -59,6 +63,11 @@ FORCE_REFRESH_ANNOTATION = f"{GROUP}/force-refresh"
 """On a MaskinportenClient: a new value requests new tokens at once."""
 ROTATE_KEY_ANNOTATION = f"{GROUP}/rotate-key"
 """On a managed MaskinportenClient: a new value rotates its key now."""
+TOKEN_VERSION_ANNOTATION = f"{GROUP}/token-version"
+"""On a pod labelled :data:`CLIENT_LABEL` for a MaskinportenClient: the resourceVersion of the
+workload Secret holding the client's newest token. The operator sets it after writing a new
+token: a change to a pod's metadata makes the kubelet sync the pod, and so copy the new Secret
+into its volume, at once rather than at its next periodic sync (up to ~90 s later)."""
 
 
 def label_value(name: str) -> str:

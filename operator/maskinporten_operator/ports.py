@@ -62,6 +62,22 @@ class KubernetesApi(Protocol):
         ...
 
 
+class Pods(Protocol):
+    """The pods labelled for a MaskinportenClient (:data:`~maskinporten_operator.api.CLIENT_LABEL`
+    on the pod), and the one change the operator makes to them: an annotation it owns."""
+
+    async def labelled(self, namespace: str, client_name: str) -> tuple[str, ...]:
+        """The names of the pods in ``namespace`` labelled for ``client_name``, as the operator's
+        pod watch last saw them (no API request); empty before its first list arrives."""
+        ...
+
+    async def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
+        """Set ``annotations`` on the pod by a JSON merge patch of its metadata, nothing else,
+        under the operator's field manager. Raises :class:`KubeError` (404: the pod is gone;
+        403 or 422: refused by RBAC or an admission policy)."""
+        ...
+
+
 class AuthorizationServer(Protocol):
     """An OAuth 2.0 authorization server (Maskinporten, or another on the allowlist).
 

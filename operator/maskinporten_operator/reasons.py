@@ -173,6 +173,17 @@ class Reason(StrEnum):
     the operator added ``use: sig`` to them when it posted the client's key set, as Digdir now
     requires. Nothing to do."""
 
+    POD_PROMPT_REFUSED = "PodPromptRefused"
+    """Warning Event: a pod labelled for the client could not be annotated after a new token
+    (the operator lacks ``patch`` on pods, or an admission policy refused); the message names
+    the pod and the API server's reason. Its pods read new tokens at the kubelet's own sync (up
+    to ~90 s late at its defaults). Tried again quietly at each new token; grant the RBAC or
+    allow the operator's annotation to restore it."""
+
+    PODS_PROMPTED = "PodsPrompted"
+    """Event: after a refusal (``PodPromptRefused``), the client's labelled pods are annotated
+    again after each new token, so their kubelet copies it at once. Nothing to do."""
+
     CLIENT_DELETED = "ClientDeleted"
     """Event: the client the operator created was deleted at Digdir with its resource
     (``registration.deletionPolicy`` Delete)."""

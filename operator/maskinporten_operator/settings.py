@@ -143,6 +143,9 @@ class Settings(BaseModel):
         default="default", min_length=1, max_length=63, pattern=r"^[A-Za-z0-9._-]+$"
     )
     """Part of each created client's description, which is how the operator finds it again."""
+    prompt_pods: bool = True
+    """After each new token, annotate the pods labelled for the client so that their kubelet
+    copies it at once; False: no pod watch, no pod patch (the kubelet's own sync, ~90 s)."""
     managed_scope_policy: ScopePolicy = ()
     """Which namespaces may request which scopes for managed clients; empty allows all."""
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kubernetes
 import urllib3
 
-from maskinporten_operator.api import GROUP, KIND, PLURAL, VERSION, is_watched
+from maskinporten_operator.api import FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION, is_watched
 from maskinporten_operator.ports import KubeError
 
 UNREACHABLE = 0
@@ -125,6 +125,21 @@ class Kube:
             ),
         )
         return replaced
+
+    async def annotate_pod(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
+        """A JSON merge patch of the pod's annotations, under :data:`FIELD_MANAGER`."""
+        await self._call(
+            "annotating",
+            f"Pod {namespace}/{name}",
+            lambda: self._core.patch_namespaced_pod(
+                name,
+                namespace,
+                {"metadata": {"annotations": dict(annotations)}},
+                field_manager=FIELD_MANAGER,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            ),
+        )
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self._call(

@@ -92,6 +92,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._pod_prompts = Counter(
+            f"{PREFIX}_pod_prompts",
+            "Pods annotated after a new token so that their kubelet copies it at once, by result: "
+            "prompted, gone (deleted meanwhile), refused (RBAC or an admission policy)",
+            ["result"],
+            registry=self.registry,
+        )
+
+    def pod_prompt(self, result: str) -> None:
+        """Record one pod's prompt and its result."""
+        self._pod_prompts.labels(result=result).inc()
+
     def token_request(
         self, *, seconds: float, reason: Reason | None, code: str | None = None
     ) -> None:

@@ -11,32 +11,31 @@ in the cluster, as a kopf handler on Secrets would be). It serves two purposes:
   user's labelled Secret is added, changed or deleted, ``on_change(namespace, client_name)`` is
   called on the event loop, so its owner acts at once.
 
-The watch runs on background threads (the ``kubernetes`` client is synchronous); every change
-to the cache is applied on the event loop, so the loop never sees a half-updated cache.
+The watch runs on background threads (:mod:`.listwatch`); every change to the cache is applied
+on the event loop, so the loop never sees a half-updated cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
-import json
-import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import kubernetes
 
+from maskinporten_operator.adapters.listwatch import (
+    ALL_NAMESPACES,
+    Listing,
+    ListWatch,
+    Scope,
+    in_namespaces,
+    scopes_of,
+    version_of,
+)
 from maskinporten_operator.api import CLIENT_ANNOTATION, CLIENT_LABEL, ROLE_LABEL, WATCHED_SELECTOR
 from maskinporten_operator.ports import KubernetesApi
 from maskinporten_operator.reconcile import secret_bodies
-
-logger = logging.getLogger(__name__)
-WATCH_TIMEOUT_SECONDS = 300
-RECONNECT_DELAY_SECONDS = 2.0
-ALL_NAMESPACES = None
 
 
 def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
@@ -75,13 +74,6 @@ def _without_managed_fields(secret: dict[str, Any]) -> dict[str, Any]:
     return {**secret, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
-def _version(secret: dict[str, Any]) -> int:
-    """The resourceVersion as a number (etcd's revision), or -1 when it is not one."""
-    with contextlib.suppress(ValueError, TypeError):
-        return int(secret.get("metadata", {}).get("resourceVersion"))
-    return -1
-
-
 class WatchedSecrets:
     """The watched Secrets by (namespace, name), once a scope's first list has arrived."""
 
@@ -92,33 +84,27 @@ class WatchedSecrets:
         *,
         namespaces: tuple[str, ...],
     ) -> None:
-        self._core = kubernetes.client.CoreV1Api(api_client)
+        core = kubernetes.client.CoreV1Api(api_client)
+        listing = Listing(
+            "Secret",
+            core.list_secret_for_all_namespaces,
+            core.list_namespaced_secret,
+            WATCHED_SELECTOR,
+            when_refused="grant the operator list and watch on Secrets (the chart's RBAC does)",
+        )
+        scopes = scopes_of(namespaces)
+        self._watch = ListWatch(listing, scopes, self.apply_list, self.apply_event)
         self._on_change = on_change
         self._patterns = namespaces
-        plain = not any(any(c in ns for c in "*?[") for ns in namespaces)
-        self._scopes: tuple[str | None, ...] = (
-            namespaces if namespaces and plain else (ALL_NAMESPACES,)
-        )
         self._secrets: dict[tuple[str, str], dict[str, Any]] = {}
-        self._synced: set[str | None] = set()
-        self._listed: dict[str | None, asyncio.Event] = {
-            scope: asyncio.Event() for scope in self._scopes
-        }
-        self._stopping = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._synced: set[Scope] = set()
+        self._listed: dict[Scope, asyncio.Event] = {scope: asyncio.Event() for scope in scopes}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        for scope in self._scopes:
-            threading.Thread(
-                target=self._watch_forever,
-                args=(scope,),
-                name=f"secret-watch-{scope or 'all'}",
-                daemon=True,
-            ).start()
+        self._watch.start(loop)
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._watch.stop()
 
     def knows(self, namespace: str) -> bool:
         """Whether the cache is complete for ``namespace`` (its scope's list has arrived)."""
@@ -145,10 +131,10 @@ class WatchedSecrets:
     def apply_event(self, event_type: str, secret: dict[str, Any], *, wake: bool = True) -> None:
         """A watch event (ADDED, MODIFIED, DELETED); wakes the owner when it must act."""
         key = _key(secret)
-        if not self._watched(key[0]):
+        if not in_namespaces(key[0], self._patterns):
             return
         known = self._secrets.get(key)
-        if known is not None and _version(secret) < _version(known):
+        if known is not None and version_of(secret) < version_of(known):
             return  # an event older than what the operator itself wrote since
         if event_type == "DELETED":  # also sent when a Secret loses the watched label
             self._secrets.pop(key, None)
@@ -158,88 +144,27 @@ class WatchedSecrets:
         if wake and owner and needs_attention(event_type, secret):
             self._on_change(key[0], owner)
 
-    def apply_list(self, scope: str | None, secrets: list[dict[str, Any]], version: int) -> None:
+    def apply_list(self, scope: Scope, secrets: list[dict[str, Any]], version: int) -> None:
         """A full list of a scope (a namespace, or None for all) at resourceVersion
         ``version``: the cache is complete. A Secret missing from it is dropped unless the
         operator wrote it after the list was taken. On a list after a broken watch, what
-        changed meanwhile wakes owners as the missed events would have."""
+        changed meanwhile wakes owners as the missed events would have. After a broken watch
+        the cache keeps serving what it holds until this list replaces it: every write carries
+        a resourceVersion or is a create, so a stale entry costs a 409 and a retry, never an
+        overwrite."""
         relist = scope in self._synced
         listed = {_key(secret) for secret in secrets}
         in_scope = [k for k in self._secrets if scope is ALL_NAMESPACES or k[0] == scope]
         for key in in_scope:
-            if key not in listed and _version(self._secrets[key]) <= version:
+            if key not in listed and version_of(self._secrets[key]) <= version:
                 self.apply_event("DELETED", self._secrets[key], wake=relist)
         for secret in secrets:
             known = self._secrets.get(_key(secret))
-            changed = known is None or _version(known) != _version(secret)
+            changed = known is None or version_of(known) != version_of(secret)
             event_type = "ADDED" if known is None else "MODIFIED"
             self.apply_event(event_type, secret, wake=relist and changed)
         self._synced.add(scope)
         self._listed[scope].set()
-
-    # --- on the watch threads -----------------------------------------------------------------
-
-    def _send(self, callback: Callable[..., None], *args: Any) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(callback, *args)
-
-    def _watch_forever(self, scope: str | None) -> None:
-        resource_version: str | None = None
-        while not self._stopping.is_set():
-            try:
-                if resource_version is None:
-                    resource_version = self._list(scope)
-                resource_version = self._watch_once(scope, resource_version)
-            except kubernetes.client.ApiException as error:
-                if error.status != 410:  # 410: too old, listed again without a word
-                    logger.warning("watching Secrets failed: HTTP %s", error.status)
-                resource_version = None
-                self._reconnect(scope)
-            except Exception as error:  # a watch must survive any API hiccup
-                logger.warning("watching Secrets failed: %s", type(error).__name__)
-                resource_version = None
-                self._reconnect(scope)
-
-    def _reconnect(self, scope: str | None) -> None:
-        """After a broken watch the cache keeps serving what it holds until the next list
-        replaces it: every write carries a resourceVersion or is a create, so a stale entry
-        costs a 409 and a retry, never an overwrite."""
-        time.sleep(RECONNECT_DELAY_SECONDS)
-
-    def _list(self, scope: str | None) -> str:
-        kwargs: dict[str, Any] = {"label_selector": WATCHED_SELECTOR, "_preload_content": False}
-        if scope is ALL_NAMESPACES:
-            response: Any = self._core.list_secret_for_all_namespaces(**kwargs)
-        else:
-            response = self._core.list_namespaced_secret(scope, **kwargs)
-        listed: dict[str, Any] = json.loads(response.data)
-        version: str = listed["metadata"]["resourceVersion"]
-        self._send(self.apply_list, scope, listed.get("items") or [], _version(listed))
-        return version
-
-    def _watch_once(self, scope: str | None, resource_version: str) -> str | None:
-        """Stream events until the server ends the watch; return where to resume from."""
-        watch = kubernetes.watch.Watch()
-        kwargs: dict[str, Any] = {
-            "label_selector": WATCHED_SELECTOR,
-            "timeout_seconds": WATCH_TIMEOUT_SECONDS,
-            "resource_version": resource_version,
-            "deserialize": False,
-        }
-        if scope is ALL_NAMESPACES:
-            stream = watch.stream(self._core.list_secret_for_all_namespaces, **kwargs)
-        else:
-            stream = watch.stream(self._core.list_namespaced_secret, scope, **kwargs)
-        for event in stream:
-            if self._stopping.is_set():
-                watch.stop()
-                break
-            self._send(self.apply_event, event["type"], event["object"])
-        version: str | None = watch.resource_version
-        return version or resource_version
-
-    def _watched(self, namespace: str) -> bool:
-        return not self._patterns or any(fnmatch.fnmatchcase(namespace, p) for p in self._patterns)
 
 
 class CachingKube:

@@ -18,6 +18,7 @@ from maskinporten_operator.ports import (
     AuthorizationServer,
     KubeError,
     KubernetesApi,
+    Pods,
     SelfService,
     SelfServiceError,
     TokenRequestMetrics,
@@ -50,6 +51,9 @@ class Dependencies:
         "the namespace/name of a Secret with the admin client's business certificate and its "
         "clientId (see the README, 'Managed clients')"
     )
+    pods: Pods | None = None
+    """The pods labelled for a client, prompted after each new token; None when prompting is
+    turned off (``MASKINPORTEN_OPERATOR_PROMPT_PODS=false``)."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import RegisteredClient, RegisteredJwks
+from maskinporten_operator.reconcile.delivery import PromptRefusal
 from maskinporten_operator.reconcile.ring import KeyRing
 from maskinporten_operator.reconcile.schedule import FailureStreak, RefreshPlan
 from maskinporten_operator.reconcile.secret_bodies import IssuedToken
@@ -72,6 +73,9 @@ class ClientMemory:
     secret_name_taken: str | None = None
     """The workload Secret's name when it was last found taken by a Secret this resource does
     not own: that Secret is then read before any token is requested, until the name is free."""
+    prompt_refused: PromptRefusal | None = None
+    """Why the last prompt of the client's labelled pods was refused; None when it worked (or
+    none was tried yet): what the last ``PodPromptRefused`` or ``PodsPrompted`` Event marked."""
     reported: ReadyState | None = None
     """What the last readiness Event marked; None before the first reconciliation (the status's
     Ready condition says it then)."""

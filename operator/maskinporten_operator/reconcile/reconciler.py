@@ -23,7 +23,7 @@ from maskinporten_operator.api import (
 )
 from maskinporten_operator.oauth.server_model import ServerMetadata
 from maskinporten_operator.reasons import Reason
-from maskinporten_operator.reconcile import policies, rendering, rotation, tokens
+from maskinporten_operator.reconcile import delivery, policies, rendering, rotation, tokens
 from maskinporten_operator.reconcile.client import accepted_before, known_client_id
 from maskinporten_operator.reconcile.effects import (
     ClientRef,
@@ -138,10 +138,24 @@ async def _supply(
         request = tokens.Request(spec, client_id, gathered.keys.signing, metadata)
         obtained = await tokens.obtain(run, request)
     memory.tokens, memory.secret_name_taken = obtained.slots, None
-    await tokens.write(run, obtained)
+    written = await tokens.write(run, obtained)
+    await _deliver(run, gathered, written if obtained.renewed else None)
     if obtained.failures:
         raise _explained(obtained.failures[0], gathered.registration, run.now)
     return tuple(obtained.slots.values())
+
+
+async def _deliver(run: Reconciliation, gathered: Gathered, token_version: str | None) -> None:
+    """After a new token (``token_version``: the workload Secret's new resourceVersion), the
+    client's labelled pods are prompted; the outcome is remembered and marked by an Event when
+    it changes, and ``gathered.delivery`` says how the pods get tokens."""
+    pods, memory = run.deps.pods, run.memory
+    if pods is None:
+        return
+    prompt = await delivery.prompt_pods(pods, run.ref.namespace, run.ref.name, token_version)
+    gathered.events += delivery.prompt_events(memory.prompt_refused, prompt)
+    memory.prompt_refused = delivery.refusal_after(memory.prompt_refused, prompt)
+    gathered.delivery = delivery.delivery(prompt, memory.prompt_refused)
 
 
 async def _try_pending(

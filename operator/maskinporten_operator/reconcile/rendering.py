@@ -11,6 +11,7 @@ from maskinporten_operator.api import ClientSpec
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile import conditions as cond
 from maskinporten_operator.reconcile import policies, secret_bodies
+from maskinporten_operator.reconcile.delivery import Delivery
 from maskinporten_operator.reconcile.effects import Reconciliation
 from maskinporten_operator.reconcile.keys import Keys
 from maskinporten_operator.reconcile.memory import ReadyState, TokenSlot
@@ -44,6 +45,8 @@ class Gathered:
     """``certificateNotAfter`` and ``certificateWarning`` (see :func:`.keys.certificate_status`)."""
     unregistered: Failure | None = None
     """Why a managed client's registration failed while tokens keep coming."""
+    delivery: Delivery = Delivery.KUBELET_SYNC
+    """How the client's pods get a new token into their mounted file (see :mod:`.delivery`)."""
     events: list[Event] = field(default_factory=list)
 
     def base_status(self, run: Reconciliation) -> dict[str, Any]:

@@ -60,12 +60,14 @@ class Request:
 @dataclass(frozen=True)
 class Obtained:
     """Tokens obtained (fresh ones kept, due ones requested) with ``request``, not yet written;
-    the failures of the requests that failed; the workload Secret as it was read."""
+    the failures of the requests that failed; the workload Secret as it was read; whether a
+    token was requested (``renewed``: written, it is a new token for the pods)."""
 
     request: Request
     slots: dict[str, TokenSlot]
     failures: list[Failure]
     existing: Mapping[str, Any] | None
+    renewed: bool
 
 
 class SecretNameTaken(Failure):
@@ -95,6 +97,7 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
     failures: list[Failure] = []
+    renewed = False
     for desired in spec.token_requests():
         claims = _claims(request, desired)
         _refuse_unsupported_details(claims, request.metadata)
@@ -119,7 +122,8 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
                 slots[desired.name] = current
             continue
         slots[desired.name] = _planned(token, policy)
-    return Obtained(request, slots, failures, existing)
+        renewed = True
+    return Obtained(request, slots, failures, existing, renewed)
 
 
 def _fingerprint(request: Request, claims: GrantClaims) -> str:
@@ -222,11 +226,12 @@ async def _exchange_for_altinn(
     return replace(token, altinn_token=altinn_token)
 
 
-async def write(run: Reconciliation, obtained: Obtained) -> None:
+async def write(run: Reconciliation, obtained: Obtained) -> str | None:
     """Write the tokens obtained (and, with ``includeClientJwk``, the key they were obtained
-    with) to the workload Secret, when that changes it. Raises :class:`Failure`."""
+    with) to the workload Secret, when that changes it. Returns the Secret's new
+    resourceVersion when it was written, else None. Raises :class:`Failure`."""
     if not obtained.slots:
-        return
+        return None
     ref, request = run.ref, obtained.request
     spec, metadata = request.spec, request.metadata
     issued = [slot.token for slot in obtained.slots.values()]
@@ -255,11 +260,18 @@ async def write(run: Reconciliation, obtained: Obtained) -> None:
     if existing is None:
         existing, created = await create_or_read(run.deps.kube, ref.namespace, body)
         if created:
-            return
+            return _version(existing)
         _refuse_unless_owned(ref, existing)  # a Secret the watch did not know (labels removed)
-    if secret_bodies.differs(existing, body):
-        version = existing["metadata"]["resourceVersion"]
-        await kube_call(run.deps.kube.replace_secret(ref.namespace, body, version))
+    if not secret_bodies.differs(existing, body):
+        return None
+    version = existing["metadata"]["resourceVersion"]
+    replaced = await kube_call(run.deps.kube.replace_secret(ref.namespace, body, version))
+    return _version(replaced)
+
+
+def _version(secret: Mapping[str, Any]) -> str:
+    version: str = secret["metadata"]["resourceVersion"]
+    return version
 
 
 def _refuse_unless_owned(ref: ClientRef, secret: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any, cast
 import kopf
 
 from maskinporten_operator.adapters.kube import Kube, load_api_client
+from maskinporten_operator.adapters.labelled_pods import WatchedPods
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
     AdminCredentialSecret,
@@ -41,7 +42,8 @@ from maskinporten_operator.settings import Settings
 RESOURCE = (GROUP, VERSION, PLURAL)
 SECRET_LIST_WAIT_SECONDS = 10.0
 """At start-up, reads wait this long for the Secret watch's first list rather than each
-resource reading its Secrets from the API server."""
+resource reading its Secrets from the API server (and look-ups of labelled pods, for the pod
+watch's)."""
 logger = logging.getLogger(__name__)
 
 
@@ -54,6 +56,8 @@ class OperatorMemo:
     auth: AuthorizationServerClient
     metrics: Metrics
     watched_secrets: WatchedSecrets
+    watched_pods: WatchedPods | None = None
+    """None when prompting pods is turned off: no pod watch at all."""
     wakeups: WakeRegistry = field(default_factory=WakeRegistry)
     self_service: SelfServiceApi | None = None
 
@@ -71,6 +75,17 @@ def operator_memo(settings: Settings) -> OperatorMemo:
     watched_secrets = WatchedSecrets(
         load_api_client(), wakeups.wake, namespaces=settings.namespaces
     )
+    watched_pods = (
+        WatchedPods(
+            load_api_client(),
+            kube,
+            namespaces=settings.namespaces,
+            list_wait_seconds=SECRET_LIST_WAIT_SECONDS,
+            on_prompt=metrics.pod_prompt,
+        )
+        if settings.prompt_pods
+        else None
+    )
     return OperatorMemo(
         deps=Dependencies(
             settings=settings,
@@ -79,11 +94,13 @@ def operator_memo(settings: Settings) -> OperatorMemo:
             token_requests=asyncio.Semaphore(settings.max_concurrent_token_requests),
             metrics=metrics,
             rng=random.Random(),  # noqa: S311 - jitter, not cryptography
+            pods=watched_pods,
         ),
         kube=kube,
         auth=auth,
         metrics=metrics,
         watched_secrets=watched_secrets,
+        watched_pods=watched_pods,
         wakeups=wakeups,
     )
 
@@ -119,6 +136,8 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
     if memo.deps.settings.metrics_port:
         memo.metrics.serve(memo.deps.settings.metrics_port)
     memo.watched_secrets.start(asyncio.get_running_loop())
+    if memo.watched_pods is not None:
+        memo.watched_pods.start(asyncio.get_running_loop())
     await connect_self_service(memo)
 
 
@@ -150,6 +169,8 @@ async def connect_self_service(memo: OperatorMemo) -> None:
 @kopf.on.cleanup()
 async def stop(memo: OperatorMemo, **_: Any) -> None:
     memo.watched_secrets.stop()
+    if memo.watched_pods is not None:
+        memo.watched_pods.stop()
     if memo.self_service is not None:
         await memo.self_service.aclose()
     await memo.auth.aclose()
