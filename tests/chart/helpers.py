@@ -69,6 +69,7 @@ def value_sets(watched: tuple[str, str]) -> dict[str, dict[str, Any]]:
             },
         },
         "crds-disabled": {"crds": {"enabled": False}},
+        "prompt-pods-off": {"tokenDelivery": {"promptPods": False}},
     }
 
 

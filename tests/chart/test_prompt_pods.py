@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from maskinporten_operator.settings import settings_from_env
+
 from .helpers import Helm, HelmError, grants, of_kind, one, plain_env
 
 PROMPT_PODS = "MASKINPORTEN_OPERATOR_PROMPT_PODS"
@@ -23,7 +25,14 @@ def username_condition(docs: list[dict[str, Any]]) -> str:
 
 def test_prompting_is_on_by_default_with_the_operators_own_default(helm: Helm) -> None:
     """The operator prompts unless told not to: the chart sets nothing."""
-    assert PROMPT_PODS not in plain_env(helm.template({}))
+    env = plain_env(helm.template({}))
+
+    assert PROMPT_PODS not in env
+    assert settings_from_env(env).prompt_pods is True
+
+
+def test_prompting_off_reaches_the_operator(helm: Helm) -> None:
+    assert settings_from_env(plain_env(helm.template(OFF))).prompt_pods is False
 
 
 def test_prompting_grants_list_watch_and_patch_on_pods_cluster_wide(helm: Helm) -> None:
