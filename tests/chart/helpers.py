@@ -69,6 +69,7 @@ def value_sets(watched: tuple[str, str]) -> dict[str, dict[str, Any]]:
             },
         },
         "crds-disabled": {"crds": {"enabled": False}},
+        "prompt-pods-off": {"tokenDelivery": {"promptPods": False}},
     }
 
 
@@ -107,9 +108,10 @@ class Helm:
         namespace: str = "operators",
         include_crds: bool = False,
         release: str = RELEASE,
+        kube_version: str = KUBE_VERSION,
     ) -> str:
         args = ["template", release, str(CHART), "--namespace", namespace]
-        args += ["--kube-version", KUBE_VERSION]
+        args += ["--kube-version", kube_version]
         if include_crds:
             args.append("--include-crds")
         result = self._run(*args, values=values)
@@ -124,9 +126,14 @@ class Helm:
         namespace: str = "operators",
         include_crds: bool = False,
         release: str = RELEASE,
+        kube_version: str = KUBE_VERSION,
     ) -> list[dict[str, Any]]:
         text = self.template_text(
-            values, namespace=namespace, include_crds=include_crds, release=release
+            values,
+            namespace=namespace,
+            include_crds=include_crds,
+            release=release,
+            kube_version=kube_version,
         )
         return [doc for doc in yaml.safe_load_all(text) if doc]
 
@@ -185,3 +192,55 @@ def grants(role: dict[str, Any], group: str, resource: str) -> frozenset[str]:
 
 def to_yaml(docs: Iterable[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(list(docs), sort_keys=False)
+
+
+def kubectl(binary: Path, kubeconfig: Path, *args: str, manifests: str) -> None:
+    subprocess.run(
+        [str(binary), "--kubeconfig", str(kubeconfig), *args, "-f", "-"],
+        input=manifests,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
+    """A kubeconfig for the same API server as ``admin``, authenticating with ``token``."""
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    authority = cluster["cluster"].get("certificate-authority")
+    if authority:
+        cluster["cluster"]["certificate-authority"] = str(admin.parent / authority)
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [{"name": "operator", "user": {"token": token}}],
+                "contexts": [
+                    {
+                        "name": "operator",
+                        "context": {"cluster": cluster["name"], "user": "operator"},
+                    }
+                ],
+                "current-context": "operator",
+            }
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+def service_account_token(core: kubernetes.client.CoreV1Api, account: str, namespace: str) -> str:
+    """A token for the ServiceAccount ``namespace/account``, valid for an hour (TokenRequest)."""
+    token_request = kubernetes.client.AuthenticationV1TokenRequest(
+        spec=kubernetes.client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    issued = core.create_namespaced_service_account_token(account, namespace, token_request)
+    assert issued.status is not None
+    assert issued.status.token is not None
+    token: str = issued.status.token
+    return token

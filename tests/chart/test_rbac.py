@@ -8,7 +8,6 @@ namespaced Roles in two listed namespaces.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +17,23 @@ from typing import Any
 import httpx
 import kubernetes
 import pytest
-import yaml
 
 from maskinporten_testbed.network import free_port
 from maskinporten_testbed.operatorprocess import OperatorProcess
 from maskinporten_testbed.standin import StandinThread
 from tests.integration.helpers import Cluster, provision
 
-from .helpers import SERVICE_ACCOUNT_KINDS, Helm, create_namespace, of_kind, plain_env, to_yaml
+from .helpers import (
+    SERVICE_ACCOUNT_KINDS,
+    Helm,
+    create_namespace,
+    kubectl,
+    of_kind,
+    plain_env,
+    service_account_token,
+    to_yaml,
+    token_kubeconfig,
+)
 
 CLUSTER_WIDE, NAMESPACED = "cluster-wide", "namespaced"
 CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding")
@@ -60,46 +68,6 @@ def chart_values(mode: str, watched: tuple[str, str], standin: StandinThread) ->
     }
 
 
-def kubectl(binary: Path, kubeconfig: Path, *args: str, manifests: str) -> None:
-    subprocess.run(
-        [str(binary), "--kubeconfig", str(kubeconfig), *args, "-f", "-"],
-        input=manifests,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-
-
-def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
-    """A kubeconfig for the same API server as ``admin``, authenticating with ``token``."""
-    config = yaml.safe_load(admin.read_text())
-    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
-    authority = cluster["cluster"].get("certificate-authority")
-    if authority:
-        cluster["cluster"]["certificate-authority"] = str(admin.parent / authority)
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [cluster],
-                "users": [{"name": "operator", "user": {"token": token}}],
-                "contexts": [
-                    {
-                        "name": "operator",
-                        "context": {"cluster": cluster["name"], "user": "operator"},
-                    }
-                ],
-                "current-context": "operator",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
-
-
 @pytest.fixture(scope="module", params=[CLUSTER_WIDE, NAMESPACED])
 def installation(
     request: pytest.FixtureRequest,
@@ -120,13 +88,7 @@ def installation(
     rbac = to_yaml(doc for doc in docs if doc["kind"] in SERVICE_ACCOUNT_KINDS)
     kubectl(kubectl_binary, kubeconfig, "apply", manifests=rbac)
     account = of_kind(docs, "ServiceAccount")[0]["metadata"]["name"]
-    token_request = kubernetes.client.AuthenticationV1TokenRequest(
-        spec=kubernetes.client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
-    )
-    issued = core.create_namespaced_service_account_token(account, release_namespace, token_request)
-    assert issued.status is not None
-    assert issued.status.token is not None
-    token = issued.status.token
+    token = service_account_token(core, account, release_namespace)
     path = token_kubeconfig(kubeconfig, token, tmp_path_factory.mktemp(mode) / "kubeconfig")
     yield Installation(
         mode=mode,
@@ -218,8 +180,15 @@ def test_service_account_cannot_delete_secrets(
     assert refused(installation.core.delete_namespaced_secret, "precious", namespace)
 
 
-def test_service_account_cannot_read_pods(installation: Installation) -> None:
-    assert refused(installation.core.list_namespaced_pod, installation.watched[0])
+def test_service_account_cannot_create_or_delete_pods(installation: Installation) -> None:
+    """It may list, watch and patch pods (tokenDelivery.promptPods), nothing more."""
+    namespace = installation.watched[0]
+    pod = {
+        "metadata": {"name": "workload"},
+        "spec": {"containers": [{"name": "app", "image": "x"}]},
+    }
+    assert refused(installation.core.create_namespaced_pod, namespace, pod)
+    assert refused(installation.core.delete_namespaced_pod, "workload", namespace)
 
 
 def test_service_account_cannot_write_configmaps(installation: Installation) -> None:

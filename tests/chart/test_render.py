@@ -177,6 +177,7 @@ def test_cluster_wide_rbac_grants_exactly_what_the_operator_does(helm: Helm) -> 
         ("maskinporten-operator.dev", "maskinportenclients/status"): {"get", "patch"},
         ("", "secrets"): {"get", "list", "watch", "create", "update"},
         ("", "events"): {"create", "patch"},
+        ("", "pods"): {"list", "watch", "patch"},
     }
     binding = one(docs, "ClusterRoleBinding")
     account = one(docs, "ServiceAccount")["metadata"]
@@ -200,6 +201,7 @@ def test_namespaced_rbac_grants_namespaced_access_only_in_the_watched_namespaces
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(WATCHED)
     for role in roles:
         assert grants(role, "", "secrets") == {"get", "list", "watch", "create", "update"}
+        assert grants(role, "", "pods") == {"list", "watch", "patch"}
 
 
 def test_pod_meets_the_restricted_pod_security_standard(helm: Helm) -> None:

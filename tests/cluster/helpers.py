@@ -22,8 +22,19 @@ from maskinporten_testbed.node.operator import OPERATOR_NAMESPACE
 
 CLIENT_SCOPE = "node:weather.read"
 CLIENT_TOKEN_LIFETIME = int(os.environ.get("MASKINPORTEN_CLUSTER_TOKEN_LIFETIME", "20"))
-"""Seconds; short so that ten refreshes take minutes (hack/bench-token-files runs 120, 300 and
-600 s tokens). The operator refreshes at half the lifetime."""
+"""Seconds; short so that ten refreshes take minutes. The operator refreshes at half the
+lifetime."""
+SAMPLED_LIFETIMES = tuple(
+    int(seconds)
+    for seconds in os.environ.get(
+        "MASKINPORTEN_CLUSTER_TOKEN_LIFETIMES", str(CLIENT_TOKEN_LIFETIME)
+    ).split(",")
+)
+"""Seconds: the token lifetimes test_tokens_in_pods samples at once, one client each
+(hack/bench-token-files: 120, 300 and 600)."""
+CLIENT_LABEL = "maskinporten-operator.dev/client"
+"""On a pod: the MaskinportenClient whose new tokens the operator prompts the kubelet to deliver
+to it at once."""
 TOKEN_KEY = "MASKINPORTEN_ACCESS_TOKEN"
 EXPIRES_KEY = f"{TOKEN_KEY}_EXPIRES_AT"
 MOUNT = "/var/run/maskinporten"
@@ -122,13 +133,13 @@ done"""
 """Once a second: the time, the token's digest, its expiry (a busybox shell: no curl, no wget)."""
 
 
-def sampler_pod(name: str, secret: str) -> dict[str, Any]:
+def sampler_pod(name: str, secret: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A busybox version of examples/workload.yaml: the token Secret mounted as a volume (no
     subPath), read on every use, under the restricted Pod Security Standard."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": labels or {}},
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "securityContext": {

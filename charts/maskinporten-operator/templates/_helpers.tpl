@@ -97,6 +97,9 @@ ca-bundle.pem
 {{- if not (gt (float64 $election.renewDeadlineSeconds) (float64 $election.retryPeriodSeconds)) }}
 {{- fail "leaderElection.renewDeadlineSeconds must be above leaderElection.retryPeriodSeconds: the leader renews every retry period" }}
 {{- end }}
+{{- if and $v.tokenDelivery.promptPods (semverCompare "<1.30-0" $.Capabilities.KubeVersion.Version) }}
+{{- fail (printf "tokenDelivery.promptPods needs Kubernetes 1.30 or later (this is %s): its ValidatingAdmissionPolicy bounds the operator's pod patches to one annotation. Set tokenDelivery.promptPods=false to install without prompting" $.Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- if and $v.networkPolicy.enabled (not $v.networkPolicy.apiServer.cidrs) }}
 {{- fail "networkPolicy.apiServer.cidrs is required when networkPolicy.enabled: the Kubernetes API server's addresses (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes)" }}
 {{- end }}
@@ -122,5 +125,16 @@ ca-bundle.pem
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.tokenDelivery.promptPods }}
+# Pods labelled for prompted delivery: annotated after each new token so that the kubelet syncs
+# their Secret volume at once. The pod-changes ValidatingAdmissionPolicy refuses any other change.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch, patch]
+{{- end }}
 {{- end }}
 
+{{/* The one pod annotation the operator sets (tokenDelivery.promptPods). */}}
+{{- define "maskinporten-operator.tokenVersionAnnotation" -}}
+maskinporten-operator.dev/token-version
+{{- end }}

@@ -37,6 +37,8 @@ CONTROLLERS = (
     "namespace-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
+    # Writes a ValidatingAdmissionPolicy's type check into its status (the chart's policy test).
+    "validatingadmissionpolicy-status-controller",
 )
 CERTIFICATE_LIFETIME = datetime.timedelta(days=7)
 
