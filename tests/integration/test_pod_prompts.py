@@ -143,15 +143,17 @@ def test_pods_unlabelled_or_labelled_for_another_client_are_left_alone(
 def test_a_label_naming_no_client_is_ignored_without_an_error_or_event(
     weather: Cluster, operator: OperatorProcess
 ) -> None:
-    create_pod(weather, "orphan", {CLIENT_LABEL: "no-such-client"})
+    create_pod(weather, "labelled-for-nobody", {CLIENT_LABEL: "no-such-client"})
     refresh(weather, "1")
     wait_prompted(weather, "reader")
 
-    assert token_version(weather, "orphan") is None
+    assert token_version(weather, "labelled-for-nobody") is None
     assert [
         e for e in weather.events() if e["involvedObject"]["kind"] != "MaskinportenClient"
     ] == []
-    assert "orphan" not in operator.logs()
+    logs = operator.logs()
+    assert "labelled-for-nobody" not in logs
+    assert "no-such-client" not in logs
 
 
 def test_a_pod_in_another_namespace_labelled_for_the_client_is_left_alone(
