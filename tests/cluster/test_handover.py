@@ -116,29 +116,39 @@ def test_a_deleted_operator_pod_is_replaced_without_losing_or_doubling_refreshes
     _observe_handover(node, core, custom, digdir, delete_pod)
 
 
-@pytest.mark.parametrize("replicas", [1, 2])
+@pytest.mark.parametrize(
+    ("replicas", "upgraded_replicas"),
+    [(1, 1), (2, 2), (1, 2), (2, 1)],
+    ids=["1-replica", "2-replicas", "1-to-2-replicas", "2-to-1-replica"],
+)
 def test_helm_upgrade_to_a_new_image_tag_and_values_keeps_refreshing(
     release_restored: None,
     replicas: int,
+    upgraded_replicas: int,
     node: Node,
     prepared: NodeImages,
     core: kubernetes.client.CoreV1Api,
     custom: kubernetes.client.CustomObjectsApi,
     digdir: Digdir,
 ) -> None:
-    """The release runs ``replicas`` replicas, then is upgraded to a new tag and a changed value
-    at the same count (a rolling update at either count: new pods stand by until the old
-    leader releases its Lease on SIGTERM)."""
+    """The release runs ``replicas`` replicas, then is upgraded to a new tag, a changed value
+    and ``upgraded_replicas`` in one ``helm upgrade`` (a rolling update at any count: new pods
+    stand by until the old leader releases its Lease on SIGTERM; the old pods and the new never
+    both act, which peering did not ensure when one replica became two)."""
     image = prepared.operator
     helm_release(node, "upgrade", chart_values(image, digdir, replicaCount=replicas))
     eventually(lambda: _all_ready(core, replicas), what=f"{replicas} pods Ready", timeout=300)
-    tag = f"upgrade-{replicas}"
+    tag = f"upgrade-{replicas}-{upgraded_replicas}"
     node.tag_image(image.name, f"{image.repository}:{tag}")
-    values = chart_values(image, digdir, replicaCount=replicas, logging={"level": "DEBUG"})
+    values = chart_values(image, digdir, replicaCount=upgraded_replicas, logging={"level": "DEBUG"})
     values["image"] = {**values["image"], "tag": tag}
 
     def upgrade() -> None:
         helm_release(node, "upgrade", values)
-        eventually(lambda: _all_ready(core, replicas), what="the upgraded pods Ready", timeout=300)
+        eventually(
+            lambda: _all_ready(core, upgraded_replicas),
+            what="the upgraded pods Ready",
+            timeout=300,
+        )
 
     _observe_handover(node, core, custom, digdir, upgrade)
