@@ -6,8 +6,6 @@ its own session, over a test that holds a control plane and waits."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from maskinporten_testbed.binaries import ensure_all
-from tests.integration.processes import children, started_until_it_says
+from tests.integration.processes import children, killed_with_children, started_until_it_says
 
 REPO = Path(__file__).resolve().parents[2]
 READY = "control plane at "
@@ -69,9 +67,4 @@ def test_the_suite_stopped_by_a_signal_stops_what_its_fixtures_started(
         assert [child.name for child in started if child.is_running()] == []
         assert not workdir.exists()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        for child in started:
-            if child.is_running():
-                os.kill(child.pid, signal.SIGKILL)
+        killed_with_children(process, started)
