@@ -36,7 +36,7 @@ ENV PATH=/opt/maskinporten-operator/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONFAULTHANDLER=1 \
     USER=maskinporten-operator
-# UID 65532 has no passwd entry; kopf names its peering identity after $USER (getpass).
+# UID 65532 has no passwd entry; kopf names its identity after $USER (getpass) at start-up.
 USER 65532:65532
 # 8080: Prometheus /metrics; 8081: the liveness endpoint (run --liveness http://0.0.0.0:8081/healthz).
 EXPOSE 8080 8081
