@@ -124,13 +124,22 @@ def next_claim(
         return Wait(expires)
     if record.holder == identity:
         return Replace(replace(record, duration_seconds=_seconds(timings.lease_duration)), False)
-    expires = observation.since + record.duration_seconds
+    expires = observation.since + _wait_seconds(record, timings)
     if now < expires:
         return Wait(expires)
     taken = LeaseRecord(
         identity, _seconds(timings.lease_duration), record.transitions + 1, record.version
     )
     return Replace(taken, True)
+
+
+def _wait_seconds(record: LeaseRecord, timings: Timings) -> float:
+    """How long a held Lease must stay unchanged before it may be taken: its holder's duration,
+    never less than ours (a duration shortened by hand, or missing, must not let a standby act
+    while the holder still may); a released Lease only its own second."""
+    if record.holder == "":
+        return record.duration_seconds
+    return max(record.duration_seconds, timings.lease_duration)
 
 
 def _seconds(duration: float) -> int:
@@ -193,6 +202,14 @@ class Elector:
         self.observation = Observation(record, sent_at)
         self.renewed_at = sent_at
         self.held = record
+
+    def write_failed(self) -> None:
+        """A claim's write failed or was not answered: the Lease may have changed unseen (a
+        create that found it existing: another replica created it meanwhile), so what was
+        observed is forgotten and the next sighting starts a full wait. Without this, a standby
+        that saw no Lease, lost the race to create it and then saw it deleted would count its
+        absence from the first sighting and take it at once."""
+        self.observation = None
 
     def step_down(self) -> None:
         self.renewed_at = None

@@ -16,7 +16,7 @@ import pytest
 from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.settings import Settings
 from maskinporten_testbed.controlplane import LocalControlPlane
-from maskinporten_testbed.polling import eventually_async
+from maskinporten_testbed.polling import eventually, eventually_async
 
 QUICK = Settings(
     leader_election_lease_duration_seconds=6,
@@ -113,10 +113,10 @@ async def test_a_lease_deleted_by_hand_is_recreated_and_one_leads(
     leader = await one_leads(first, second)
     leases = kubernetes.client.CoordinationV1Api(api_client)
 
-    leases.delete_namespaced_lease(lease_name, "default")
+    await asyncio.to_thread(leases.delete_namespaced_lease, lease_name, "default")
 
-    await eventually_async(
-        lambda: _exists(leases, lease_name), what="the Lease recreated", interval=0.1
+    await asyncio.to_thread(  # on a thread: the electors run on this loop meanwhile
+        eventually, lambda: _exists(leases, lease_name), what="the Lease recreated", interval=0.1
     )
     assert leaders(first, second) == [leader], "the leader lost the recreated Lease"
     assert (leader.terms, first.terms + second.terms) == (1, 1), "leadership changed hands"

@@ -102,6 +102,12 @@ TAKEN = Replace(LeaseRecord(ME, 15, transitions=4, version="7"), acquiring=True)
             Wait(60),
         ),
         (
+            "a duration shortened by hand does not shorten the wait",
+            [(0, record(THEM, "7", duration=1))],
+            5,
+            Wait(15),
+        ),
+        (
             "a renewTime far in the past does not make a Lease expired",
             [(0, record(THEM, "7", renewed="1970-01-01T00:00:00.000000Z"))],
             1,
@@ -191,6 +197,20 @@ def test_a_standby_waits_a_lease_duration_after_the_lease_is_deleted() -> None:
     deleted_seen = clock.now
 
     assert me.claim(None) == Wait(deleted_seen + TIMINGS.lease_duration)
+
+
+def test_a_standby_that_lost_the_race_to_create_waits_anew_when_the_lease_is_gone() -> None:
+    """It saw no Lease, its create found one (another replica's), and the next read shows none
+    (deleted meanwhile): the Lease existed in between, so the wait starts again."""
+    clock = FrozenClock()
+    me = elector(clock)
+    me.claim(None)
+    clock.now += TIMINGS.lease_duration
+    assert isinstance(me.claim(None), Create)
+    me.write_failed()  # HTTP 409: it exists
+    clock.now += 1
+
+    assert me.claim(None) == Wait(clock.now + TIMINGS.lease_duration)
 
 
 def test_a_failed_write_leads_nothing() -> None:

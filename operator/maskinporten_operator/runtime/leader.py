@@ -135,10 +135,14 @@ class LeaderElection:
         if isinstance(claim, Wait):
             return
         sent_at = self.elector.clock()
-        if isinstance(claim, Create):
-            written = await self._leases.create(claim.record)
-        else:
-            written = await self._leases.replace(claim.record)
+        try:
+            if isinstance(claim, Create):
+                written = await self._leases.create(claim.record)
+            else:
+                written = await self._leases.replace(claim.record)
+        except BaseException:
+            self.elector.write_failed()
+            raise
         self.elector.claimed(written, sent_at)
         if isinstance(claim, Replace) and claim.acquiring:
             logger.info("took over %s (transition %d)", self._leases.subject, written.transitions)
