@@ -45,9 +45,9 @@ def control_plane(tmp_path: Path) -> Iterator[RunningControlPlane]:
             start_new_session=True,
         )
     assert process.stdout is not None
-    line = process.stdout.readline()
     running = None
-    try:
+    try:  # from here: a signal while waiting for the line must not leave it running
+        line = process.stdout.readline()
         assert line.startswith(READY), stderr.read_text()
         workdir = Path(line.removeprefix(READY).strip()).parent
         running = RunningControlPlane(process, workdir, children(process.pid))
