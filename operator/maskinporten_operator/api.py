@@ -310,6 +310,11 @@ class ClientSpec(_Model):
                     "another server's scope names need grantType ClientCredentials"
                 )
             return
+        if self.client_id is None or self.registration is not None:
+            raise ValueError(
+                "grantType ClientCredentials is for another authorization server, where the "
+                "operator registers nothing: give that server's clientId and leave out registration"
+            )
         maskinporten_only = [
             field
             for field, given in (

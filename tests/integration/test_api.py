@@ -68,6 +68,12 @@ def test_client_credentials_take_scope_names_as_their_server_names_them(cluster:
     assert cluster.create_client("generic", spec)["spec"]["scopes"] == spec["scopes"]
 
 
+def test_client_credentials_need_the_other_servers_client_id(cluster: Cluster) -> None:
+    spec = {"grantType": "ClientCredentials", "scopes": {"consumes": [{"name": "api1"}]}}
+
+    assert "give that server's clientId" in _rejection(cluster, spec)
+
+
 def test_at_least_one_scope_is_required(cluster: Cluster) -> None:
     body = _rejection(cluster, {"clientId": "x", "scopes": {"consumes": []}})
     assert "spec.scopes.consumes" in body

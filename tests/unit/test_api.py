@@ -315,6 +315,21 @@ def test_maskinporten_only_claims_are_refused_with_client_credentials() -> None:
         parse_spec(spec)
 
 
+def test_client_credentials_without_client_id_is_refused() -> None:
+    spec = _spec_with(grantType="ClientCredentials")
+    del spec["clientId"]
+
+    with pytest.raises(InvalidSpecError, match="give that server's clientId"):
+        parse_spec(spec)
+
+
+def test_client_credentials_with_an_adopted_registration_is_refused() -> None:
+    spec = _spec_with(grantType="ClientCredentials", registration={"adopt": True})
+
+    with pytest.raises(InvalidSpecError, match="leave out registration"):
+        parse_spec(spec)
+
+
 def test_a_tokens_resource_is_refused_with_client_credentials() -> None:
     spec = _spec_with(
         grantType="ClientCredentials",

@@ -186,6 +186,11 @@ CEL_RULE_COUNTERPARTS: dict[str, tuple[Schema, str]] = {
         {**CLIENT, "grantType": "ClientCredentials", "consumerOrg": "987654321"},
         "apply to grantType JwtBearer (Maskinporten) only",
     ),
+    "grantType ClientCredentials is for another authorization server, where the operator "
+    "registers nothing: give that server's clientId and leave out registration": (
+        {**MANAGED, "grantType": "ClientCredentials"},
+        "give that server's clientId and leave out registration",
+    ),
     "systemUserOrg is a shorthand for an authorizationDetails entry of type "
     "urn:altinn:systemuser: give one or the other": (
         {
