@@ -321,3 +321,70 @@ async def test_jwks_uri_defaults_to_jwk_under_the_issuer_with_or_without_a_trail
         await client.aclose()
 
     assert metadata.jwks_uri == jwks_uri
+
+
+# --- where the document is looked for ------------------------------------------------------------
+
+
+def serving_only(path: str, issuer: str) -> Callable[[httpx.Request], httpx.Response]:
+    """An issuer that serves its metadata at ``path`` alone and answers 404 elsewhere."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != path:
+            return httpx.Response(404)
+        body = {"issuer": issuer, "token_endpoint": issuer + "/token"}
+        return httpx.Response(200, json=body)
+
+    return handler
+
+
+async def metadata_from(
+    handler: Callable[[httpx.Request], httpx.Response], issuer: str
+) -> ServerMetadata:
+    client = AuthorizationServerClient(timeout_seconds=1.0, transport=httpx.MockTransport(handler))
+    try:
+        return await client.metadata(issuer)
+    finally:
+        await client.aclose()
+
+
+async def test_metadata_is_read_from_openid_configuration_when_rfc_8414s_is_not_found() -> None:
+    issuer = "https://sts.example.net/realms/team"
+    handler = serving_only("/realms/team/.well-known/openid-configuration", issuer)
+
+    metadata = await metadata_from(handler, issuer)
+
+    assert metadata.well_known_url == issuer + "/.well-known/openid-configuration"
+    assert metadata.token_endpoint == issuer + "/token"
+
+
+async def test_openid_configuration_is_not_asked_when_rfc_8414s_document_answers() -> None:
+    issuer = "https://sts.example.net"
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return serving_only("/.well-known/oauth-authorization-server", issuer)(request)
+
+    await metadata_from(handler, issuer)
+
+    assert asked == ["/.well-known/oauth-authorization-server"]
+
+
+async def test_openid_configuration_is_not_asked_when_rfc_8414s_url_fails_otherwise() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503 if "oauth" in request.url.path else 200)
+
+    with pytest.raises(TokenRequestError, match=r"oauth-authorization-server.*503"):
+        await metadata_from(handler, "https://sts.example.net")
+
+
+async def test_metadata_found_at_neither_url_names_both() -> None:
+    issuer = "https://sts.example.net"
+
+    with pytest.raises(TokenRequestError) as raised:
+        await metadata_from(serving_only("/elsewhere", issuer), issuer)
+
+    assert "oauth-authorization-server" in str(raised.value)
+    assert "openid-configuration" in str(raised.value)
+    assert raised.value.reason == "BadMetadata"

@@ -42,7 +42,11 @@ from maskinporten_operator.reasons import Reason
 log = logging.getLogger(__name__)
 
 
-METADATA_PATH = ".well-known/oauth-authorization-server"
+METADATA_PATHS = (".well-known/oauth-authorization-server", ".well-known/openid-configuration")
+"""Where an issuer's metadata is looked for, appended to the issuer, in this order: RFC 8414's
+(section 3; Maskinporten's), then OpenID Connect Discovery 1.0's (section 4; RFC 8414 section 5
+lets clients use it), the only one servers such as Duende IdentityServer and HelseID serve. The
+second is asked only when the first answers 404."""
 METADATA_MAX_AGE_SECONDS = 3600.0
 """Metadata younger than this (seconds, by the client's clock) is served without a request."""
 METADATA_STALE_LIMIT_SECONDS = 86_400.0
@@ -119,7 +123,8 @@ class AuthorizationServerClient:
 
     async def metadata(self, issuer: str) -> ServerMetadata:
         """RFC 8414 metadata of ``issuer`` (ending in a slash or not), from
-        ``{issuer}/.well-known/oauth-authorization-server``.
+        ``{issuer}/.well-known/oauth-authorization-server``, or when that is not found (404)
+        from ``{issuer}/.well-known/openid-configuration`` (see ``METADATA_PATHS``).
 
         Cached per issuer for ``METADATA_MAX_AGE_SECONDS``. Callers wanting the same issuer's
         metadata at once share one request (a caller that is cancelled does not cancel it for the
@@ -175,9 +180,14 @@ class AuthorizationServerClient:
         return metadata
 
     async def _fetch(self, issuer: str) -> ServerMetadata:
-        url = issuer.rstrip("/") + "/" + METADATA_PATH
-        what = f"metadata {url}"
-        response = await self._send("GET", url, what=what)
+        urls = [issuer.rstrip("/") + "/" + path for path in METADATA_PATHS]
+        for url in urls:
+            what = f"metadata {url}"
+            response = await self._send("GET", url, what=what)
+            if response.status_code != 404:
+                break
+        else:
+            what = f"metadata {' and '.join(urls)}"
         if response.status_code != 200:
             raise _error_from_response(response, what, rejected=Reason.BAD_METADATA)
         document = _json_object(response, what, reason=Reason.BAD_METADATA)
