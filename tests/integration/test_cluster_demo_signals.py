@@ -1,6 +1,7 @@
 """``hack/run-demo --cluster`` stopped with a signal stops everything of the node: no process
 in its namespaces, no mount, no cgroup left (its teardown checks the machine's interfaces,
-iptables rules and sysctls too, and fails the demo if one changed)."""
+iptables rules and sysctls too, and fails the demo if one changed). SIGKILLed, it cannot: the
+next node sweeps what it left before it starts."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from maskinporten_testbed.node.cluster import one_node_at_a_time
 from maskinporten_testbed.node.namespaces import namespace_ids
 from maskinporten_testbed.node.teardown import node_pids
 from tests.cluster.helpers import prepared_or_skipped
@@ -62,6 +64,23 @@ def test_the_cluster_demo_stopped_by_a_signal_leaves_nothing_of_the_node(
 
     assert "torn down" in output, output[-3000:]
     assert node_pids(demo.namespaces, demo.state.name) == set()
+    assert str(demo.state) not in Path("/proc/self/mountinfo").read_text()
+    assert list(Path("/sys/fs/cgroup").glob(f"*/{demo.state.name}")) == []
+    assert not demo.state.exists()
+
+
+def test_what_a_sigkilled_cluster_demo_left_is_swept_when_the_next_node_starts(
+    demo: RunningDemo,
+) -> None:
+    demo.process.kill()
+    demo.process.wait(timeout=EXIT_GUARD_SECONDS)
+    left_running = node_pids(demo.namespaces, demo.state.name)
+
+    with one_node_at_a_time():
+        swept = node_pids(demo.namespaces, demo.state.name)
+
+    assert left_running, "nothing outlived the test bed: there was nothing to sweep"
+    assert swept == set()
     assert str(demo.state) not in Path("/proc/self/mountinfo").read_text()
     assert list(Path("/sys/fs/cgroup").glob(f"*/{demo.state.name}")) == []
     assert not demo.state.exists()

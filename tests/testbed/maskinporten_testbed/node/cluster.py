@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from .namespaces import Namespaces, set_up_mounts, set_up_network, start_holder
 from .pki import make_pki
 from .prerequisites import check_prerequisites
 from .processes import ProcessTable
-from .teardown import host_snapshot, teardown
+from .teardown import host_snapshot, sweep_killed_node, teardown
 
 
 def _log(message: str) -> None:
@@ -35,11 +36,18 @@ def logs_dir() -> Path:
     return binaries.cache_root() / "node-logs"
 
 
+def running_node_record() -> Path:
+    """Where the running node says what to sweep should its test bed be SIGKILLed
+    (:func:`~.teardown.sweep_killed_node`); removed by its teardown."""
+    return binaries.cache_root() / "locks" / "node-running.json"
+
+
 @contextlib.contextmanager
 def one_node_at_a_time() -> Iterator[None]:
     """Held while a node runs: a second one waits for the first to stop. Two nodes would each
     see the other's changes to the machine in their teardown check, and do not fit in two
-    cores. The kernel drops the lock with its holder, also when that is SIGKILLed."""
+    cores. The kernel drops the lock with its holder, also when that is SIGKILLed; what such a
+    node left running is swept once the lock is taken."""
     path = binaries.cache_root() / "locks" / "node-running.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
@@ -48,6 +56,8 @@ def one_node_at_a_time() -> Iterator[None]:
         except BlockingIOError:
             _log(f"another one-node cluster runs on this machine ({path}): waiting for it")
             fcntl.flock(handle, fcntl.LOCK_EX)
+        if swept := sweep_killed_node(running_node_record()):
+            _log("stopped what a killed node left behind: " + ", ".join(swept))
         yield
 
 
@@ -102,6 +112,7 @@ class Node:
         started = time.monotonic()
         with self._timed("namespaces, mounts, network"):
             self._namespaces = start_holder(self.table)
+            self._record_for_a_sweep(self._namespaces)
             set_up_mounts(self._namespaces, self.state)
             set_up_network(self._namespaces)
         with self._timed("certificates and configuration"):
@@ -127,6 +138,10 @@ class Node:
         self.timings["bring-up"] = round(time.monotonic() - started, 1)
         _log(f"up in {self.timings['bring-up']:.0f} s, state in {self.state}: {self.timings}")
 
+    def _record_for_a_sweep(self, namespaces: Namespaces) -> None:
+        record = {"namespaces": namespaces.ids, "cgroup_root": self.cgroup_root}
+        running_node_record().write_text(json.dumps({**record, "state": str(self.state)}))
+
     def _tear_down(self) -> None:
         with self._running:
             teardown(
@@ -136,6 +151,7 @@ class Node:
                 cgroup_root=self.cgroup_root,
                 host_before=self._host_before,
             )
+            running_node_record().unlink(missing_ok=True)
 
     @property
     def namespaces(self) -> Namespaces:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -68,6 +69,11 @@ def node_pids(ids: dict[str, str], cgroup_root: str) -> set[int]:
             with contextlib.suppress(OSError):
                 if any(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS):
                     pids.add(int(entry.name))
+    return pids | _in_cgroup(cgroup_root)
+
+
+def _in_cgroup(cgroup_root: str) -> set[int]:
+    pids: set[int] = set()
     for procs in CGROUPS.glob(f"*/{cgroup_root}/**/cgroup.procs"):
         with contextlib.suppress(OSError):
             pids.update(int(pid) for pid in procs.read_text().split())
@@ -79,7 +85,10 @@ def kill_strays(ids: dict[str, str], cgroup_root: str, tracked: set[int]) -> Non
     a killed containerd left), and wait until they are gone."""
     if set(namespace_ids("self").values()) & set(ids.values()):
         raise RuntimeError(f"refusing to sweep namespaces {ids}: they are the test bed's own")
-    strays = node_pids(ids, cgroup_root) - tracked
+    _kill_and_wait(node_pids(ids, cgroup_root) - tracked)
+
+
+def _kill_and_wait(strays: set[int]) -> None:
     for pid in strays:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -89,6 +98,47 @@ def kill_strays(ids: dict[str, str], cgroup_root: str, tracked: set[int]) -> Non
             reap(pid)
         strays = {pid for pid in strays if start_time(pid) is not None}
         time.sleep(0.05)
+
+
+def sweep_killed_node(record: Path) -> list[str]:
+    """What a SIGKILLed test bed left of its node, stopped: the node's own processes die with
+    it, but containerd's shims (re-parented, and holding the node's namespaces) and the
+    containers run on. ``record`` (JSON: ``namespaces``, ``cgroup_root``, ``state``) is what that
+    node wrote when it came up and removes on a teardown; none, nothing to sweep. Only processes
+    under the node's cgroup root (a name of its own) and shims in both its namespaces are
+    killed: namespace identities are reused once freed. Returns what was swept, for the log."""
+    if not record.exists():
+        return []
+    node = json.loads(record.read_text())
+    ids, cgroup_root, state = node["namespaces"], node["cgroup_root"], Path(node["state"])
+    strays = _in_cgroup(cgroup_root) | _shims_in(ids)
+    _kill_and_wait(strays)
+    swept = [f"process {pid}" for pid in sorted(strays)]
+    swept += [f"cgroup {path}" for path in CGROUPS.glob(f"*/{cgroup_root}")]
+    left = remove_cgroups(cgroup_root)
+    if state.exists():
+        swept.append(f"directory {state}")
+        shutil.rmtree(state, ignore_errors=True)
+    left += [f"directory {state}"] if state.exists() else []
+    if left:
+        raise RuntimeError("could not sweep a killed node's:\n  - " + "\n  - ".join(left))
+    record.unlink()
+    return swept
+
+
+def _shims_in(ids: dict[str, str]) -> set[int]:
+    shims: set[int] = set()
+    if set(namespace_ids("self").values()) & set(ids.values()):
+        return shims
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if (
+                entry.name.isdigit()
+                and (entry / "comm").read_text().startswith("containerd-shim")
+                and all(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS)
+            ):
+                shims.add(int(entry.name))
+    return shims
 
 
 def remove_cgroups(cgroup_root: str) -> list[str]:
