@@ -658,6 +658,24 @@ async def test_a_handled_forced_refresh_is_not_repeated(world: HandRegisteredWor
     assert world.token_requests == 0
 
 
+async def test_a_forced_refresh_is_not_repeated_from_a_status_read_back_late(
+    world: HandRegisteredWorld,
+) -> None:
+    """The status the next reconciliation reads comes through the watch, which can lag behind
+    the operator's own write of ``handledForceRefresh``."""
+    await ready_world(world)
+    world.annotations[FORCE_REFRESH_ANNOTATION] = "once"
+    await world.reconcile()
+    del world.status["handledForceRefresh"]  # the watch has not delivered that write yet
+    world.observe_from_here()
+    world.advance(10)
+
+    outcome = await world.reconcile()
+
+    assert world.token_requests == 0
+    assert outcome.status["handledForceRefresh"] == "once"
+
+
 async def test_after_a_restart_the_token_in_the_secret_is_reused(
     world: HandRegisteredWorld,
 ) -> None:

@@ -93,6 +93,8 @@ class ClientMemory:
     handled_rotation: str | None = None
     """The rotate-key request last handled. The status that records it comes back through the
     watch and can lag behind the operator's own write: a request is not handled twice."""
+    handled_force_refresh: str | None = None
+    """The force-refresh request last handled, for the same reason."""
     secret_name_taken: str | None = None
     """The workload Secret's name when it was last found taken by a Secret this resource does
     not own: that Secret is then read before any token is requested, until the name is free."""

@@ -54,7 +54,8 @@ async def reconcile(
 ) -> Outcome:
     """One reconciliation; it never raises (a failure is an outcome with a back-off)."""
     force_request = annotations.get(FORCE_REFRESH_ANNOTATION)
-    forced = policies.new_request(force_request, status.get("handledForceRefresh"))
+    handled = memory.handled_force_refresh or status.get("handledForceRefresh")
+    forced = policies.new_request(force_request, handled)
     run = Reconciliation(ref, status, memory, deps, deps.clock(), forced)
     gathered = Gathered()
     try:
@@ -213,6 +214,8 @@ def _succeeded(
     """The next attempt: the first token refresh, key work, or a failed registration's retry."""
     memory = run.memory
     memory.failures = FailureStreak()
+    if force_request is not None:
+        memory.handled_force_refresh = force_request
     next_attempt = min(slot.plan.refresh_at for slot in slots)
     if gathered.registration is not None:
         gathered.registration = gathered.registration.accepted()
