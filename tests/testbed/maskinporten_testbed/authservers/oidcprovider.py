@@ -1,6 +1,8 @@
 """node's oidc-provider (the OpenID-certified server by panva) from npm, on loopback.
 
-Installed once with ``npm install --prefix <cache>/oidc-provider/oidc-provider-<version>``; run
+Installed once with ``npm ci`` from the lock file in ``oidc-provider-lock/`` (beside this module:
+every dependency's version and integrity pinned), into
+``<cache>/oidc-provider/oidc-provider-<version>-<lock digest>``; run
 by ``oidc_provider_server.mjs`` (beside this module) with the scopes and clients given, each
 client authenticating with ``private_key_jwt`` and allowed ``client_credentials``. It warns that
 it wants node 22 or newer; node 20 runs it.
@@ -8,6 +10,7 @@ it wants node 22 or newer; node 20 runs it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,11 +29,15 @@ from maskinporten_testbed.network import free_port
 
 VERSION = "9.13.3"
 SERVER_SCRIPT = Path(__file__).with_name("oidc_provider_server.mjs")
+LOCKED = Path(__file__).with_name("oidc-provider-lock")
+"""``package.json`` and ``package-lock.json``: oidc-provider at ``VERSION`` and its dependencies."""
 START_TIMEOUT = 60.0
 
 
 def directory() -> Path:
-    return cache_root() / "oidc-provider" / f"oidc-provider-{VERSION}"
+    """Named by the lock's digest too: another lock is another installation."""
+    digest = hashlib.sha256((LOCKED / "package-lock.json").read_bytes()).hexdigest()[:12]
+    return cache_root() / "oidc-provider" / f"oidc-provider-{VERSION}-{digest}"
 
 
 def fetch() -> Path:
@@ -46,16 +53,15 @@ def fetch() -> Path:
         work = cache_root() / "build"
         work.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"oidc-provider-{VERSION}-", dir=work))
-        log(f"installing oidc-provider {VERSION} from npm")
+        log(f"installing oidc-provider {VERSION} from npm, as locked")
         try:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(LOCKED / name, staging)
             subprocess.run(
-                [
-                    "npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund",
-                    "--omit=dev", f"oidc-provider@{VERSION}",
-                ],
+                ["npm", "ci", "--prefix", str(staging), "--no-audit", "--no-fund", "--omit=dev"],
                 check=True,
                 stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
             directory().parent.mkdir(parents=True, exist_ok=True)
             staging.rename(directory())
         finally:
