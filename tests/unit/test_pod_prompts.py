@@ -4,6 +4,7 @@ core against in-memory pods and the harness of :mod:`tests.unit.world`; nothing 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,7 +19,15 @@ from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile.delivery import PromptRefusal
 from maskinporten_testbed.standin import MaskinportenStandin
 
-from .world import NAMESPACE, WORKLOAD_SECRET, HandRegisteredWorld, events_of, hand_registered_world
+from .world import (
+    NAMESPACE,
+    READY,
+    WORKLOAD_SECRET,
+    HandRegisteredWorld,
+    condition,
+    events_of,
+    hand_registered_world,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -37,12 +46,13 @@ GONE = KubeError(action="annotating", subject="Pod team/reader", status=404, det
 
 class Pods:
     """In-memory :class:`~maskinporten_operator.ports.Pods`: labelled pods by (namespace,
-    client), their annotations, and the error each pod's next patches meet."""
+    client), their annotations, and the error each pod's next patches meet (a KubeError, or
+    anything the port does not promise)."""
 
     def __init__(self) -> None:
         self.labelled_for: dict[tuple[str, str], tuple[str, ...]] = {}
         self.annotations: dict[tuple[str, str], dict[str, str]] = {}
-        self.refusing: dict[str, KubeError] = {}
+        self.refusing: dict[str, BaseException] = {}
 
     async def labelled(self, namespace: str, client_name: str) -> tuple[str, ...]:
         return self.labelled_for.get((namespace, client_name), ())
@@ -182,6 +192,17 @@ async def test_a_pod_gone_meanwhile_is_passed_over_quietly(
 
     assert [e for e in outcome.events if "Pod" in e.reason] == []
     assert world.memory.prompt_refused is None
+
+
+async def test_a_prompt_cancelled_under_the_reconciliation_is_an_internal_error_not_a_stop(
+    world: HandRegisteredWorld, pods: Pods
+) -> None:
+    """A CancelledError raised as such would end the resource's loop as if asked to stop."""
+    pods.refusing["reader"] = asyncio.CancelledError()
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert pods.version("writer") == secret_version(world)
 
 
 async def test_with_prompting_off_no_pod_is_prompted(
