@@ -64,6 +64,13 @@ ADMIN_SECRET = ("operator", "admin")
 DESCRIPTION = "maskinporten-operator:default/team/weather"
 START = 1_800_000_000.0
 DAY = 86_400.0
+CLIENT_ID = "weather-client"
+SCOPE = "test:read"
+ONE_SCOPE_SPEC: Mapping[str, Any] = {
+    "clientId": CLIENT_ID,
+    "scopes": {"consumes": [{"name": SCOPE}]},
+}
+"""A hand-registered client for the one scope its token has."""
 
 
 @dataclass
