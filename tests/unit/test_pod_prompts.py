@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from maskinporten_operator.api import TOKEN_VERSION_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reasons import EventType, Reason
@@ -24,6 +23,7 @@ from .world import (
     READY,
     WORKLOAD_SECRET,
     HandRegisteredWorld,
+    Pods,
     condition,
     events_of,
     hand_registered_world,
@@ -42,28 +42,6 @@ FORBIDDEN = KubeError(
     detail='HTTP 403 Forbidden: pods "reader" is forbidden: cannot patch resource "pods"',
 )
 GONE = KubeError(action="annotating", subject="Pod team/reader", status=404, detail="HTTP 404")
-
-
-class Pods:
-    """In-memory :class:`~maskinporten_operator.ports.Pods`: labelled pods by (namespace,
-    client), their annotations, and the error each pod's next patches meet (a KubeError, or
-    anything the port does not promise)."""
-
-    def __init__(self) -> None:
-        self.labelled_for: dict[tuple[str, str], tuple[str, ...]] = {}
-        self.annotations: dict[tuple[str, str], dict[str, str]] = {}
-        self.refusing: dict[str, BaseException] = {}
-
-    async def labelled(self, namespace: str, client_name: str) -> tuple[str, ...]:
-        return self.labelled_for.get((namespace, client_name), ())
-
-    async def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
-        if name in self.refusing:
-            raise self.refusing[name]
-        self.annotations.setdefault((namespace, name), {}).update(annotations)
-
-    def version(self, name: str) -> str | None:
-        return self.annotations.get((NAMESPACE, name), {}).get(TOKEN_VERSION_ANNOTATION)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
