@@ -138,7 +138,8 @@ class Reason(StrEnum):
     """LifetimeSufficient is False: tokens are refreshed so close to their expiry that a pod
     reading the mounted file may have less than the margin left, or an expired token, when the
     next one arrives through the delivery assumed (the kubelet's sync: up to 90 s). Prompt the
-    pods' sync, ask for a longer token lifetime, or refresh earlier."""
+    pods' sync (label them; with prompting turned off, an administrator turns it on first), ask
+    for a longer token lifetime, or refresh earlier."""
 
     KEY_GENERATED = "KeyGenerated"
     """Event: a new RSA key was generated into the key Secret. Register its public JWK

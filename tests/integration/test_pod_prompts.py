@@ -12,9 +12,22 @@ from typing import Any
 import kubernetes
 import pytest
 
+from maskinporten_testbed import binaries
+from maskinporten_testbed.network import free_port
 from maskinporten_testbed.operatorprocess import TEST_SETTINGS, OperatorProcess, operator_settings
 from maskinporten_testbed.polling import eventually
 from maskinporten_testbed.standin import StandinThread
+from tests.chart.helpers import (
+    SERVICE_ACCOUNT_KINDS,
+    Helm,
+    kubectl,
+    of_kind,
+    plain_env,
+    service_account_token,
+    to_yaml,
+    token_kubeconfig,
+    tool,
+)
 
 from .helpers import Cluster, provision
 
@@ -318,3 +331,79 @@ def test_with_prompting_off_there_is_no_pod_watch_and_no_pod_is_annotated(
     assert token_version(cluster, "reader") is None
     assert "watching Pods" not in running.logs()
     assert "watching Secrets" in running.logs()
+
+
+def without_pod_patch(doc: dict[str, Any]) -> dict[str, Any]:
+    """A rendered RBAC object, less the verb patch on pods wherever a rule grants it."""
+    for rule in doc.get("rules") or []:
+        if "pods" in rule["resources"]:
+            rule["verbs"] = [verb for verb in rule["verbs"] if verb != "patch"]
+    return doc
+
+
+@pytest.fixture
+def without_patch_on_pods(
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    crd_installed: None,
+    standin: StandinThread,
+    kubeconfig: Path,
+    tmp_path: Path,
+) -> Iterator[tuple[Cluster, OperatorProcess]]:
+    """A namespace outside the shared operator's reach, with an operator of its own that runs
+    with the chart's ServiceAccount and namespaced RBAC, less patch on pods (it still lists and
+    watches them, as the chart grants)."""
+    name = f"nopatch-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    values = {
+        "rbac": {"namespaced": True},
+        "watchNamespaces": [name],
+        "maskinporten": {"environment": "custom", "issuer": standin.issuer},
+        "logging": {"level": "DEBUG", "format": "text"},
+        "metrics": {"port": free_port()},
+    }
+    docs = Helm(tool(binaries.HELM, "helm")).template(values, namespace=name, release="nopatch")
+    rbac = to_yaml(without_pod_patch(d) for d in docs if d["kind"] in SERVICE_ACCOUNT_KINDS)
+    kubectl_binary = tool(binaries.KUBERNETES, "kubectl")
+    running = None
+    try:
+        kubectl(kubectl_binary, kubeconfig, "apply", manifests=rbac)
+        account = of_kind(docs, "ServiceAccount")[0]["metadata"]["name"]
+        token = service_account_token(core, account, name)
+        running = OperatorProcess(
+            token_kubeconfig(kubeconfig, token, tmp_path / "kubeconfig"),
+            tmp_path / "operator.log",
+            {**plain_env(docs), "POD_NAMESPACE": name, **TEST_SETTINGS},
+        )
+        yield Cluster(core, custom, name), running
+    finally:
+        if running is not None:
+            running.stop()
+        kubectl(kubectl_binary, kubeconfig, "delete", "--ignore-not-found", manifests=rbac)
+        core.delete_namespace(name)
+
+
+def test_a_prompt_refused_by_rbac_is_one_warning_and_every_client_still_gets_its_tokens(
+    without_patch_on_pods: tuple[Cluster, OperatorProcess], standin: StandinThread
+) -> None:
+    cluster, _ = without_patch_on_pods
+    create_pod(cluster, "reader", {CLIENT_LABEL: "weather"})
+    provision(cluster, standin, "weather")
+    provision(cluster, standin, "rain")
+    eventually(lambda: events(cluster, "PodPromptRefused"), what="a PodPromptRefused Event")
+    tokens = set()
+    for request in ("1", "2"):
+        refresh(cluster, request)
+        tokens.add(cluster.secret_data("weather-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"])
+
+    refused = events(cluster, "PodPromptRefused")
+    assert [(e["type"], e["involvedObject"]["name"]) for e in refused] == [("Warning", "weather")]
+    assert sum(e.get("count") or 1 for e in refused) == 1
+    assert "pod reader" in refused[0]["message"]
+    assert "HTTP 403" in refused[0]["message"]
+    assert len(tokens) == 2
+    assert token_version(cluster, "reader") is None
+    assert cluster.wait_condition("weather", status="True")["reason"] == "TokenIssued"
+    assert cluster.wait_condition("rain", status="True")["reason"] == "TokenIssued"
+    assert cluster.secret_data("rain-maskinporten")["MASKINPORTEN_ACCESS_TOKEN"].count(".") == 2
+    assert [e for e in cluster.events() if e["type"] == "Warning"] == refused

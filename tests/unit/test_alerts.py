@@ -9,48 +9,25 @@ outcome applied to the gauges; Prometheus scrapes every ``SCRAPE_SECONDS``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from prometheus_client import generate_latest
 
 from maskinporten_operator.adapters.metrics import Metrics
-from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery
 from maskinporten_operator.runtime.apply import apply_outcome
-from maskinporten_testbed.standin import MaskinportenStandin
 from tests.unit.alert_rules import firing, readme_alert, scraped
-from tests.unit.world import REF, START, HandRegisteredWorld, hand_registered_world
+from tests.unit.world import CLIENT_ID, REF, SCOPE, START, HandRegisteredWorld
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ALERT = "MaskinportenTokenAboutToExpire"
-CLIENT_ID = "weather-client"
-SCOPE = "test:read"
-SPEC: Mapping[str, Any] = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": SCOPE}]}}
 SCRAPE_SECONDS = 15.0
 REFRESHES = 10
 """How many lifetimes each healthy run covers."""
 EARLIEST_REFRESH = 0.45
 """Of the lifetime: the default policy's refresh at half of it, pulled earlier by jitter."""
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def maskinporten() -> AsyncIterator[MaskinportenStandin]:
-    async with MaskinportenStandin() as standin:
-        yield standin
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def world(
-    maskinporten: MaskinportenStandin, client_key: ClientKey
-) -> AsyncIterator[HandRegisteredWorld]:
-    async with hand_registered_world(maskinporten, client_key, SPEC) as world:
-        world.put_registered_key()
-        yield world
 
 
 async def alert_times(
@@ -90,21 +67,21 @@ async def alert_times(
     ids=["120s-prompted", "180s-kubelet", "300s-kubelet", "3600s-kubelet"],
 )
 async def test_the_alert_stays_quiet_in_healthy_operation(
-    world: HandRegisteredWorld, lifetime: int, delivery: Delivery
+    registered_world: HandRegisteredWorld, lifetime: int, delivery: Delivery
 ) -> None:
-    world.maskinporten.set_lifetime(SCOPE, lifetime)
+    registered_world.maskinporten.set_lifetime(SCOPE, lifetime)
 
-    assert await alert_times(world, delivery, seconds=REFRESHES * lifetime) == []
+    assert await alert_times(registered_world, delivery, seconds=REFRESHES * lifetime) == []
 
 
 async def test_the_alert_fires_for_120_second_tokens_delivered_by_the_kubelets_sync(
-    world: HandRegisteredWorld,
+    registered_world: HandRegisteredWorld,
 ) -> None:
     """Refreshed 54-60 s before expiry, a token may take 90 s to reach a pod: a pod can read an
     expired one."""
-    world.maskinporten.set_lifetime(SCOPE, 120)
+    registered_world.maskinporten.set_lifetime(SCOPE, 120)
 
-    assert await alert_times(world, KUBELET_SYNC, seconds=120) != []
+    assert await alert_times(registered_world, KUBELET_SYNC, seconds=120) != []
 
 
 @pytest.mark.parametrize(
@@ -113,13 +90,13 @@ async def test_the_alert_fires_for_120_second_tokens_delivered_by_the_kubelets_s
     ids=["120s-prompted", "300s-kubelet", "3600s-kubelet"],
 )
 async def test_the_alert_fires_before_expiry_when_refreshes_keep_failing(
-    world: HandRegisteredWorld, lifetime: int, delivery: Delivery
+    registered_world: HandRegisteredWorld, lifetime: int, delivery: Delivery
 ) -> None:
-    world.maskinporten.set_lifetime(SCOPE, lifetime)
+    registered_world.maskinporten.set_lifetime(SCOPE, lifetime)
 
-    await world.reconcile()  # the first token, issued at START
-    world.maskinporten.fail_client(CLIENT_ID, count=10_000)
-    fired = await alert_times(world, delivery, seconds=lifetime + 60)
+    await registered_world.reconcile()  # the first token, issued at START
+    registered_world.maskinporten.fail_client(CLIENT_ID, count=10_000)
+    fired = await alert_times(registered_world, delivery, seconds=lifetime + 60)
 
     assert fired
     assert EARLIEST_REFRESH * lifetime <= fired[0] < lifetime

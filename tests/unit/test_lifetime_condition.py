@@ -1,40 +1,22 @@
 """LifetimeSufficient: whether a pod reading the mounted Secret file keeps a token with the
 margin left when the next one arrives, by the delivery assumed (the kubelet's own sync until
-the client's pods are prompted), and what to do when it does not."""
+the client's pods are prompted), and what to do when it does not (whether the operator prompts
+pods at all decides)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.reconcile.conditions import LIFETIME_SUFFICIENT
-from maskinporten_testbed.standin import MaskinportenStandin
-from tests.unit.world import HandRegisteredWorld, condition, hand_registered_world
+from tests.unit.world import SCOPE, HandRegisteredWorld, Pods, condition
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CLIENT_ID = "weather-client"
-SCOPE = "test:read"
-SPEC: Mapping[str, Any] = {"clientId": CLIENT_ID, "scopes": {"consumes": [{"name": SCOPE}]}}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def maskinporten() -> AsyncIterator[MaskinportenStandin]:
-    async with MaskinportenStandin() as standin:
-        yield standin
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def world(
-    maskinporten: MaskinportenStandin, client_key: ClientKey
-) -> AsyncIterator[HandRegisteredWorld]:
-    async with hand_registered_world(maskinporten, client_key, SPEC) as world:
-        world.put_registered_key()
-        yield world
+LABEL = "maskinporten-operator.dev/client=weather"
 
 
 async def lifetime_condition(world: HandRegisteredWorld, lifetime: int) -> Mapping[str, Any]:
@@ -43,28 +25,48 @@ async def lifetime_condition(world: HandRegisteredWorld, lifetime: int) -> Mappi
 
 
 async def test_120_second_tokens_are_not_sufficient_through_the_kubelets_sync(
-    world: HandRegisteredWorld,
+    registered_world: HandRegisteredWorld,
 ) -> None:
-    sufficient = await lifetime_condition(world, 120)
+    sufficient = await lifetime_condition(registered_world, 120)
 
     assert (sufficient["status"], sufficient["reason"]) == ("False", "ShorterThanMountDelay")
 
 
+@pytest.mark.parametrize(
+    ("pods", "delivery", "remedy"),
+    [
+        (
+            Pods(),
+            "the kubelet's periodic sync (up to 90 s to a pod's file)",
+            f"label the pods {LABEL} for prompted delivery",
+        ),
+        (
+            None,
+            "the kubelet's periodic sync, prompting pods being turned off (up to 90 s to a pod's "
+            "file)",
+            "have the operator's administrator turn prompting pods on "
+            f"(MASKINPORTEN_OPERATOR_PROMPT_PODS) and label the pods {LABEL}",
+        ),
+    ],
+    ids=["prompting on", "prompting off"],
+)
 async def test_an_insufficient_lifetime_names_the_delivery_assumed_and_what_to_do(
-    world: HandRegisteredWorld,
+    registered_world: HandRegisteredWorld, pods: Pods | None, delivery: str, remedy: str
 ) -> None:
-    message = (await lifetime_condition(world, 120))["message"]
+    registered_world.deps = replace(registered_world.deps, pods=pods)
 
-    assert "the kubelet's periodic sync (up to 90 s to a pod's file)" in message
-    assert "label the pods maskinporten-operator.dev/client=weather" in message
-    assert "ask for a longer token lifetime" in message
-    assert "spec.refresh" in message
+    message = (await lifetime_condition(registered_world, 120))["message"]
+
+    assert f"through {delivery} a pod" in message
+    assert f"; {remedy}, ask for a longer token lifetime, or refresh earlier (spec.refresh)" in (
+        message
+    )
 
 
 async def test_240_second_tokens_keep_the_margin_through_the_kubelets_sync(
-    world: HandRegisteredWorld,
+    registered_world: HandRegisteredWorld,
 ) -> None:
-    sufficient = await lifetime_condition(world, 240)
+    sufficient = await lifetime_condition(registered_world, 240)
 
     assert (sufficient["status"], sufficient["reason"]) == ("True", "LongEnough")
     assert "the kubelet's periodic sync" in sufficient["message"]

@@ -4,6 +4,7 @@ core against in-memory pods and the harness of :mod:`tests.unit.world`; nothing 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -11,14 +12,22 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from maskinporten_operator.api import TOKEN_VERSION_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile.delivery import PromptRefusal
 from maskinporten_testbed.standin import MaskinportenStandin
 
-from .world import NAMESPACE, WORKLOAD_SECRET, HandRegisteredWorld, events_of, hand_registered_world
+from .world import (
+    NAMESPACE,
+    READY,
+    WORKLOAD_SECRET,
+    HandRegisteredWorld,
+    Pods,
+    condition,
+    events_of,
+    hand_registered_world,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,27 +42,6 @@ FORBIDDEN = KubeError(
     detail='HTTP 403 Forbidden: pods "reader" is forbidden: cannot patch resource "pods"',
 )
 GONE = KubeError(action="annotating", subject="Pod team/reader", status=404, detail="HTTP 404")
-
-
-class Pods:
-    """In-memory :class:`~maskinporten_operator.ports.Pods`: labelled pods by (namespace,
-    client), their annotations, and the error each pod's next patches meet."""
-
-    def __init__(self) -> None:
-        self.labelled_for: dict[tuple[str, str], tuple[str, ...]] = {}
-        self.annotations: dict[tuple[str, str], dict[str, str]] = {}
-        self.refusing: dict[str, KubeError] = {}
-
-    async def labelled(self, namespace: str, client_name: str) -> tuple[str, ...]:
-        return self.labelled_for.get((namespace, client_name), ())
-
-    async def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
-        if name in self.refusing:
-            raise self.refusing[name]
-        self.annotations.setdefault((namespace, name), {}).update(annotations)
-
-    def version(self, name: str) -> str | None:
-        return self.annotations.get((NAMESPACE, name), {}).get(TOKEN_VERSION_ANNOTATION)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -182,6 +170,17 @@ async def test_a_pod_gone_meanwhile_is_passed_over_quietly(
 
     assert [e for e in outcome.events if "Pod" in e.reason] == []
     assert world.memory.prompt_refused is None
+
+
+async def test_a_prompt_cancelled_under_the_reconciliation_is_an_internal_error_not_a_stop(
+    world: HandRegisteredWorld, pods: Pods
+) -> None:
+    """A CancelledError raised as such would end the resource's loop as if asked to stop."""
+    pods.refusing["reader"] = asyncio.CancelledError()
+    outcome = await world.reconcile()
+
+    assert condition(outcome, READY)["reason"] == Reason.INTERNAL_ERROR
+    assert pods.version("writer") == secret_version(world)
 
 
 async def test_with_prompting_off_no_pod_is_prompted(

@@ -66,13 +66,6 @@ TWO_TOKENS: Mapping[str, Any] = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def maskinporten() -> AsyncIterator[MaskinportenStandin]:
-    """One stand-in for the module (its signing key is slow to make); ``world`` resets it."""
-    async with MaskinportenStandin() as standin:
-        yield standin
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def world(
     maskinporten: MaskinportenStandin, client_key: ClientKey

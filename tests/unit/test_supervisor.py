@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from maskinporten_operator.reconcile.schedule import RetryPolicy
 from maskinporten_operator.runtime.supervisor import Supervisor, Watched
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 
 STOP_SECONDS = 10.0
+RESTART = RetryPolicy(base_seconds=15.0, max_seconds=60.0)
 caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
 
 
@@ -23,19 +25,28 @@ def body(name: str, uid: str = "", **meta: Any) -> dict[str, Any]:
 
 
 class Loops:
-    """Loops that run until cancelled, or return (their resource gone), or raise, on request;
-    each records the bodies it read and the context it ran in."""
+    """Loops that run until cancelled, or return (their resource gone), or raise, on request
+    (or at once: ``fail_at_start``); each records the bodies it read, the context it ran in and
+    the (virtual) time it started, and ``overlaps`` counts loops started while another of the
+    same resource ran."""
 
     def __init__(self) -> None:
         self.running: dict[str, Watched] = {}
         self.started: list[str] = []
         self.callers: list[str | None] = []
         self.endings: dict[str, asyncio.Future[None]] = {}
+        self.start_times: list[float] = []
         self.ignore_cancellation = False
+        self.fail_at_start = False
+        self.overlaps = 0
 
     async def run(self, watched: Watched) -> None:
         uid = watched.body["metadata"]["uid"]
+        self.overlaps += uid in self.running
         self.started.append(uid)
+        self.start_times.append(asyncio.get_running_loop().time())
+        if self.fail_at_start:
+            raise RuntimeError("boom")
         self.callers.append(caller.get(None))
         self.running[uid] = watched
         self.endings[uid] = asyncio.get_running_loop().create_future()
@@ -61,6 +72,17 @@ async def until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("the state was not reached")
+
+
+async def start_times(loops: Loops, count: int) -> list[float]:
+    """The times the first ``count`` loops started, from the first, once they have: virtual
+    time runs on (a second at a time, up to 1,000) while fewer have."""
+    for _ in range(1000):
+        if len(loops.start_times) >= count:
+            first = loops.start_times[0]
+            return [at - first for at in loops.start_times[:count]]
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"only {len(loops.start_times)} loops started")
 
 
 def uids(loops: Loops) -> set[str]:
@@ -142,18 +164,77 @@ async def test_a_loop_that_returns_has_its_resource_forgotten() -> None:
     assert loops.started == ["uid-billing"]
 
 
-async def test_a_loop_that_raised_restarts_on_its_resources_next_event() -> None:
+async def test_a_loop_that_raised_starts_again_after_the_base_delay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     loops = Loops()
-    supervisor = Supervisor(loops.run)
+    supervisor = Supervisor(loops.run, restart=RESTART)
+    supervisor.observe("ADDED", body("billing"))
+    await until(lambda: uids(loops) == {"uid-billing"})
+
+    loops.endings["uid-billing"].set_exception(RuntimeError("the secret is hunter2"))
+
+    assert await start_times(loops, 2) == [0.0, RESTART.base_seconds]
+    assert supervisor.known == 1
+    [record] = [r for r in caplog.records if "ended unasked" in r.getMessage()]
+    assert "an unexpected RuntimeError" in record.getMessage()
+    assert "hunter2" not in record.getMessage()
+
+
+async def test_a_loop_ended_by_a_cancellation_it_did_not_ask_for_starts_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The CancelledError of a future the loop awaited (a request dropped under it) is not the
+    loop's own cancellation."""
+    loops = Loops()
+    supervisor = Supervisor(loops.run, restart=RESTART)
+    supervisor.observe("ADDED", body("billing"))
+    await until(lambda: uids(loops) == {"uid-billing"})
+
+    loops.endings["uid-billing"].cancel()
+
+    assert await start_times(loops, 2) == [0.0, RESTART.base_seconds]
+    assert any("not its own cancellation" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_loop_ending_unasked_again_and_again_starts_again_after_doubling_delays() -> None:
+    loops = Loops()
+    loops.fail_at_start = True
+    supervisor = Supervisor(loops.run, restart=RESTART)
+
+    supervisor.observe("ADDED", body("billing"))
+
+    assert await start_times(loops, 5) == [0.0, 15.0, 45.0, 105.0, 165.0]
+
+
+async def test_a_loop_that_ran_for_the_longest_delay_starts_again_after_the_base_delay() -> None:
+    loops = Loops()
+    supervisor = Supervisor(loops.run, restart=RESTART)
     supervisor.observe("ADDED", body("billing"))
     await until(lambda: uids(loops) == {"uid-billing"})
     loops.endings["uid-billing"].set_exception(RuntimeError("boom"))
-    await until(lambda: supervisor.running == 0)
+    await start_times(loops, 2)
+    await asyncio.sleep(RESTART.max_seconds)
+    ended_at = asyncio.get_running_loop().time()
 
-    supervisor.observe("MODIFIED", body("billing"))
+    loops.endings["uid-billing"].set_exception(RuntimeError("boom"))
 
+    await start_times(loops, 3)
+    assert loops.start_times[2] - ended_at == RESTART.base_seconds
+
+
+async def test_a_loop_waiting_to_start_again_stays_stopped_when_leading_ends() -> None:
+    loops = Loops()
+    supervisor = Supervisor(loops.run, restart=RESTART)
+    supervisor.observe("ADDED", body("billing"))
     await until(lambda: uids(loops) == {"uid-billing"})
-    assert loops.started == ["uid-billing", "uid-billing"]
+    loops.endings["uid-billing"].set_exception(RuntimeError("boom"))
+    await until(lambda: not loops.running)
+
+    assert await supervisor.stop_all(STOP_SECONDS)
+
+    await asyncio.sleep(RESTART.max_seconds)
+    assert loops.started == ["uid-billing"]
 
 
 async def test_events_while_not_leading_start_no_loop() -> None:
@@ -268,3 +349,43 @@ async def test_stopping_all_waits_for_the_requests_sent_to_settle_in_the_time_le
 
     assert not stopped
     assert settle_budgets == [pytest.approx(STOP_SECONDS)]
+
+
+async def test_leading_again_while_a_loop_still_stops_starts_it_once_the_old_one_ended() -> None:
+    loops = Loops()
+    loops.ignore_cancellation = True
+    supervisor = Supervisor(loops.run)
+    supervisor.observe(None, body("billing"))
+    await until(lambda: len(loops.running) == 1)
+    assert not await supervisor.stop_all(STOP_SECONDS)
+
+    supervisor.start_all()
+    await asyncio.sleep(STOP_SECONDS)
+    assert loops.started == ["uid-billing"]
+    loops.endings["uid-billing"].set_result(None)
+
+    await until(lambda: loops.started == ["uid-billing", "uid-billing"])
+    assert uids(loops) == {"uid-billing"}
+    assert loops.overlaps == 0
+    assert supervisor.known == 1
+    loops.ignore_cancellation = False
+    await supervisor.stop_all(STOP_SECONDS)
+
+
+async def test_a_resource_recreated_while_its_old_loop_still_stops_gets_one_loop_after_it() -> None:
+    loops = Loops()
+    loops.ignore_cancellation = True
+    supervisor = Supervisor(loops.run)
+    supervisor.observe("ADDED", body("billing", uid="first"))
+    await until(lambda: uids(loops) == {"first"})
+
+    supervisor.observe("DELETED", body("billing", uid="first"))
+    supervisor.observe("ADDED", body("billing", uid="second"))
+    await asyncio.sleep(STOP_SECONDS)
+    assert loops.started == ["first"]
+    loops.endings["first"].set_result(None)
+
+    await until(lambda: uids(loops) == {"second"})
+    assert loops.overlaps == 0
+    loops.ignore_cancellation = False
+    await supervisor.stop_all(STOP_SECONDS)

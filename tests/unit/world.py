@@ -27,6 +27,7 @@ from maskinporten_operator.adapters.selfservice import (
     AdminTokenProvider,
     SelfServiceApi,
 )
+from maskinporten_operator.api import TOKEN_VERSION_ANNOTATION
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.credentials.secret_data import read_key
 from maskinporten_operator.oauth.authserver import AuthorizationServerClient
@@ -64,6 +65,35 @@ ADMIN_SECRET = ("operator", "admin")
 DESCRIPTION = "maskinporten-operator:default/team/weather"
 START = 1_800_000_000.0
 DAY = 86_400.0
+CLIENT_ID = "weather-client"
+SCOPE = "test:read"
+ONE_SCOPE_SPEC: Mapping[str, Any] = {
+    "clientId": CLIENT_ID,
+    "scopes": {"consumes": [{"name": SCOPE}]},
+}
+"""A hand-registered client for the one scope its token has."""
+
+
+class Pods:
+    """In-memory :class:`~maskinporten_operator.ports.Pods`: labelled pods by (namespace,
+    client), their annotations, and the error each pod's next patches meet (a KubeError, or
+    anything the port does not promise)."""
+
+    def __init__(self) -> None:
+        self.labelled_for: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.annotations: dict[tuple[str, str], dict[str, str]] = {}
+        self.refusing: dict[str, BaseException] = {}
+
+    async def labelled(self, namespace: str, client_name: str) -> tuple[str, ...]:
+        return self.labelled_for.get((namespace, client_name), ())
+
+    async def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> None:
+        if name in self.refusing:
+            raise self.refusing[name]
+        self.annotations.setdefault((namespace, name), {}).update(annotations)
+
+    def version(self, name: str) -> str | None:
+        return self.annotations.get((NAMESPACE, name), {}).get(TOKEN_VERSION_ANNOTATION)
 
 
 @dataclass

@@ -63,15 +63,26 @@ async def prompt_pods(
         for name, result in zip(names, results, strict=True)
         if isinstance(result, KubeError) and result.status != HTTPStatus.NOT_FOUND
     ]
-    unexpected = [
-        r for r in results if isinstance(r, BaseException) and not isinstance(r, KubeError)
-    ]
-    if unexpected:  # outside the port's contract: the reconciliation's last resort reports it
-        raise unexpected[0]
+    _raise_unexpected(results)
     if not refused:
         return Prompt(len(names), attempted=True)
     name, error = refused[0]
     return Prompt(len(names), True, PromptRefusal(name, error.detail, len(refused) - 1))
+
+
+def _raise_unexpected(results: list[BaseException | None]) -> None:
+    """A pod's annotation that failed outside the port's contract is raised for the
+    reconciliation's last resort to report. A cancelled one (its request dropped, e.g. by the
+    Kubernetes client's pool shutting down) is raised as a RuntimeError: the CancelledError
+    itself would end the resource's loop as if it had been asked to stop."""
+    unexpected = next(
+        (r for r in results if isinstance(r, BaseException) and not isinstance(r, KubeError)),
+        None,
+    )
+    if isinstance(unexpected, asyncio.CancelledError):
+        raise RuntimeError("annotating a labelled pod was cancelled") from unexpected
+    if unexpected is not None:
+        raise unexpected
 
 
 def refusal_after(previous: PromptRefusal | None, prompt: Prompt) -> PromptRefusal | None:

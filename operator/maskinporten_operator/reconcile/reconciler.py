@@ -36,7 +36,7 @@ from maskinporten_operator.reconcile.memory import ClientMemory, TokenSlot
 from maskinporten_operator.reconcile.registration import Registration, ensure_registered
 from maskinporten_operator.reconcile.rendering import Gathered, Outcome
 from maskinporten_operator.reconcile.results import Failure
-from maskinporten_operator.reconcile.schedule import FailureStreak
+from maskinporten_operator.reconcile.schedule import PROMPTING_OFF, FailureStreak
 from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -149,9 +149,11 @@ async def _supply(
 async def _deliver(run: Reconciliation, gathered: Gathered, token_version: str | None) -> None:
     """After a new token (``token_version``: the workload Secret's new resourceVersion), the
     client's labelled pods are prompted; the outcome is remembered and marked by an Event when
-    it changes, and ``gathered.delivery`` says how the pods get tokens."""
+    it changes, and ``gathered.delivery`` says how the pods get tokens (with prompting turned
+    off, ``deps.pods`` None, by the kubelet's own sync whatever their labels)."""
     pods, memory = run.deps.pods, run.memory
     if pods is None:
+        gathered.delivery = PROMPTING_OFF
         return
     prompt = await delivery.prompt_pods(pods, run.ref.namespace, run.ref.name, token_version)
     gathered.events += delivery.prompt_events(memory.prompt_refused, prompt)

@@ -20,7 +20,7 @@ from maskinporten_operator.reconcile.ring import ACTIVE, PENDING
 from maskinporten_operator.reconcile.schedule import (
     KUBELET_SYNC,
     MARGIN_SECONDS,
-    PROMPTED,
+    PROMPTING_OFF,
     Delivery,
     attempt_after_failure,
     keeps_margin,
@@ -273,12 +273,16 @@ def _lifetime_condition(
 
 
 def _remedies(delivery: Delivery, name: str) -> str:
-    """What gives a pod's token more time: prompted delivery (unless in use), a longer
-    lifetime, an earlier refresh."""
-    prompt = f"label the pods {CLIENT_LABEL}={label_value(name)} for prompted delivery, "
-    return (
-        prompt if delivery != PROMPTED else ""
-    ) + "ask for a longer token lifetime, or refresh earlier (spec.refresh)"
+    """What gives a pod's token more time: prompted delivery unless in use (labelled pods; with
+    prompting turned off, an administrator turns it on first), a longer lifetime, an earlier
+    refresh."""
+    label = f"{CLIENT_LABEL}={label_value(name)}"
+    faster = {
+        KUBELET_SYNC: f"label the pods {label} for prompted delivery, ",
+        PROMPTING_OFF: "have the operator's administrator turn prompting pods on "
+        f"(MASKINPORTEN_OPERATOR_PROMPT_PODS) and label the pods {label}, ",
+    }.get(delivery, "")
+    return f"{faster}ask for a longer token lifetime, or refresh earlier (spec.refresh)"
 
 
 def registration_status(registration: Registration) -> dict[str, Any]:

@@ -28,6 +28,11 @@ KUBELET_SYNC = Delivery("the kubelet's periodic sync", 90.0)
 """The kubelet writes a changed Secret into a pod's volume at its next sync of that pod: every
 ``syncFrequency`` (default 60 s) with jitter up to x1.5, so up to 90 s late (measured on the
 one-node cluster: p50 25-45 s, max 56-81 s; ``hack/bench-token-files``)."""
+PROMPTING_OFF = Delivery(
+    "the kubelet's periodic sync, prompting pods being turned off", KUBELET_SYNC.seconds
+)
+"""The kubelet's own sync, when the operator prompts no pod at all
+(``MASKINPORTEN_OPERATOR_PROMPT_PODS=false``): labelling pods would change nothing."""
 PROMPTED = Delivery("a prompted kubelet sync", 10.0)
 """Pods prompted right after the write (labelled for it) are synced at once: measured
 0.19-1.14 s; 10 s leaves room for a busy kubelet."""

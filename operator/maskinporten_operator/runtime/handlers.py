@@ -73,6 +73,7 @@ class OperatorMemo:
             functools.partial(keep_client_supplied, memo=self),
             leading=False,
             settle=self.kube.settled,
+            restart=self.deps.retry_policy,
         )
 
 

@@ -17,6 +17,13 @@ a vanished resource's loop lives until its next attempt (one refresh period at m
 Cancelling a loop ends its task at once, but not a Kubernetes API request already running on a
 thread (:mod:`maskinporten_operator.adapters.kube`): that request still reaches the API server.
 :meth:`Supervisor.stop_all` therefore also waits (bounded) for those requests to settle.
+
+No resource is left without its loop, and none ever has two. A loop that ends when nobody asked
+it to (an exception past its last resort, or the ``CancelledError`` of a future it awaited,
+which is not its own cancellation) is logged and started again after a back-off: the base delay,
+doubling up to the maximum, back to the base after a run that lasted the maximum. A loop asked to
+stop may take a moment to end (or never, if it swallows the cancellation); a new loop for the
+same resource (leading again, the resource recreated) starts only once every earlier one ended.
 """
 
 from __future__ import annotations
@@ -24,8 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
+
+from maskinporten_operator.reconcile.schedule import RetryPolicy
+from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +63,13 @@ Settle = Callable[[float], Awaitable[int]]
 """Waits at most the given seconds for requests already sent to end; how many had not."""
 
 
+DEFAULT_RESTART = RetryPolicy(
+    Settings.model_fields["retry_base_seconds"].default,
+    Settings.model_fields["retry_max_seconds"].default,
+)
+"""The settings' defaults (``retry_base_seconds``, ``retry_max_seconds``)."""
+
+
 def key_of(body: Mapping[str, Any]) -> Key:
     meta = body["metadata"]
     return (meta.get("namespace") or "", meta["name"])
@@ -66,14 +84,25 @@ class Supervisor:
 
     While :attr:`leading`, every live resource has a loop; otherwise events only keep the watch
     state, so that :meth:`start_all` (leadership acquired) starts every loop without reading
-    anything. :meth:`stop_all` (leadership lost, shutdown) closes that gate again.
+    anything. :meth:`stop_all` (leadership lost, shutdown) closes that gate again. ``restart``:
+    the back-off before a loop that ended unasked runs again (seconds).
     """
 
-    def __init__(self, run_loop: RunLoop, *, leading: bool = True, settle: Settle | None = None):
+    def __init__(
+        self,
+        run_loop: RunLoop,
+        *,
+        leading: bool = True,
+        settle: Settle | None = None,
+        restart: RetryPolicy = DEFAULT_RESTART,
+    ) -> None:
         self._run_loop = run_loop
         self._settle = settle
+        self._restart = restart
         self._leading = leading
         self._resources: dict[Key, Watched] = {}
+        self._stopping: dict[Key, set[asyncio.Task[None]]] = {}
+        """Per resource, its loops asked to stop that have not ended yet."""
         self._context: contextvars.Context | None = None
 
     @property
@@ -87,7 +116,8 @@ class Supervisor:
 
     @property
     def running(self) -> int:
-        """How many loops run."""
+        """How many loops run (or wait to start again after a back-off, or for an earlier loop
+        of their resource to end)."""
         return sum(1 for watched in self._resources.values() if watched.task is not None)
 
     def observe(self, event_type: str | None, body: dict[str, Any]) -> None:
@@ -105,11 +135,11 @@ class Supervisor:
         if event_type == DELETED or body["metadata"].get("deletionTimestamp"):
             if watched is not None:
                 del self._resources[key]
-                _cancel(watched)
+                self._stop(key, watched)
             return
         if watched is None or _uid(watched.body) != _uid(body):
             if watched is not None:
-                _cancel(watched)
+                self._stop(key, watched)
             watched = self._resources[key] = Watched(body)
         watched.body = body
         if self._leading:
@@ -126,8 +156,10 @@ class Supervisor:
         ended and the Kubernetes requests they had sent have settled. False when some had not
         by then (logged). Events meanwhile start no loop; the watch state is kept."""
         self._leading = False
-        tasks = [watched.task for watched in self._resources.values() if watched.task]
-        for task in tasks:
+        for key, watched in self._resources.items():
+            self._stop(key, watched)
+        tasks = [task for stopping in self._stopping.values() for task in stopping]
+        for task in tasks:  # those of resources gone too; a repeated request is harmless
             task.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
@@ -143,35 +175,97 @@ class Supervisor:
         return not unended and not unsettled
 
     def _start(self, key: Key, watched: Watched) -> None:
+        """A loop for ``watched`` unless it has one; it waits for the resource's loops still
+        stopping to end first."""
         if watched.task is not None:
             return
+        earlier = tuple(self._stopping.get(key, ()))
         context = self._context.copy() if self._context is not None else None
         task = asyncio.create_task(
-            self._run_loop(watched), name=f"loop {key[0]}/{key[1]}", context=context
+            self._keep(key, watched, earlier), name=f"loop {key[0]}/{key[1]}", context=context
         )
         watched.task = task
-        task.add_done_callback(lambda ended: self._ended(key, watched, ended))
+        task.add_done_callback(lambda ended: self._ended(watched, ended))
 
-    def _ended(self, key: Key, watched: Watched, task: asyncio.Task[None]) -> None:
-        """A loop that returned saw its resource gone: forget it. One that raised (nothing in
-        it should: the loop has a last-resort catch) is restarted by the resource's next
-        event."""
+    def _stop(self, key: Key, watched: Watched) -> None:
+        """Ask the loop of ``watched`` to stop (it is the resource's no more from now on), and
+        again those of the resource's loops still stopping (one may have swallowed a request)."""
+        task, watched.task = watched.task, None
+        if task is not None and not task.done():
+            self._stopping.setdefault(key, set()).add(task)
+            task.add_done_callback(lambda ended: self._stopped(key, ended))
+        for stopping in self._stopping.get(key, ()):
+            stopping.cancel()
+
+    def _stopped(self, key: Key, task: asyncio.Task[None]) -> None:
+        stopping = self._stopping.get(key, set())
+        stopping.discard(task)
+        if not stopping:
+            self._stopping.pop(key, None)
+
+    def _ended(self, watched: Watched, task: asyncio.Task[None]) -> None:
         if watched.task is task:
             watched.task = None
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
+
+    async def _keep(
+        self, key: Key, watched: Watched, earlier: tuple[asyncio.Task[None], ...]
+    ) -> None:
+        """The task of one resource's loop: once the ``earlier`` loops have ended, run the loop
+        until asked to stop, again after a back-off each time it ends unasked; a loop that
+        returns saw its resource gone, which is then forgotten."""
+        if earlier:
+            await asyncio.wait(earlier)
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            started = loop.time()
+            error = await self._run_once(watched)
+            if _stop_asked(watched):
+                return
+            if error is None:
+                if self._resources.get(key) is watched:
+                    del self._resources[key]
+                return
+            failures = 1 if loop.time() - started >= self._restart.max_seconds else failures + 1
+            delay = _restart_delay(failures, self._restart)
             logger.error(
-                "the loop of %s/%s ended by an exception; its next event restarts it",
+                "the loop of %s/%s ended unasked (%s); it starts again in %.0f s. It ended at:\n%s",
                 *key,
-                exc_info=error,
+                _cause(error),
+                delay,
+                "".join(traceback.format_tb(error.__traceback__)),
             )
-        elif self._resources.get(key) is watched:
-            del self._resources[key]
+            await asyncio.sleep(delay)
+
+    async def _run_once(self, watched: Watched) -> BaseException | None:
+        """Run the loop once: None when it returned, else what ended it unasked."""
+        try:
+            await self._run_loop(watched)
+        except asyncio.CancelledError as error:
+            if _stop_asked(watched):
+                raise
+            return error
+        except Exception as error:  # the last resort: no exception ends a resource's loop
+            return error
+        return None
 
 
-def _cancel(watched: Watched) -> None:
-    if watched.task is not None:
-        watched.task.cancel()
-        watched.task = None
+def _restart_delay(failures: int, policy: RetryPolicy) -> float:
+    """Seconds before a loop runs again after ``failures`` unasked endings in a row (1 the
+    first): ``base_seconds`` doubling, at most ``max_seconds``."""
+    return float(min(policy.base_seconds * 2.0 ** (failures - 1), policy.max_seconds))
+
+
+def _stop_asked(watched: Watched) -> bool:
+    """Whether the current task, a loop of ``watched``, was asked to stop: cancelled by the
+    supervisor (no longer the resource's loop) or by anyone (the event loop shutting down)."""
+    task = asyncio.current_task()
+    return task is not None and (watched.task is not task or task.cancelling() > 0)
+
+
+def _cause(error: BaseException) -> str:
+    """What ended a loop, for the log: the exception's type, never its message (it may quote a
+    secret)."""
+    if isinstance(error, asyncio.CancelledError):
+        return "the CancelledError of something it awaited, not its own cancellation"
+    return f"an unexpected {type(error).__name__}"
