@@ -159,9 +159,10 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
 def start_election(memo: OperatorMemo) -> LeaderElection:
     """Elect the replica that acts: only the leader runs the loops (refreshes, registers,
     rotates); a standby keeps kopf's watch and the Secret watch warm, so that it starts every
-    loop from memory when it takes over. Every Kubernetes write is fenced by leadership
-    (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may leave
-    requests running on threads, and those must not land once another replica may lead."""
+    loop from memory when it takes over. Every Kubernetes and self-service write is fenced by
+    leadership (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may
+    leave requests running on threads (or in flight), and those must not land once another
+    replica may lead."""
     settings = memo.deps.settings
     election = lease_election(
         settings,
@@ -172,9 +173,10 @@ def start_election(memo: OperatorMemo) -> LeaderElection:
         ),
         report_leading=memo.metrics.leading,
     )
-    memo.kube.fence = WriteFence(
-        election.elector.is_leading, settings.election_timings.write_margin
-    )
+    fence = WriteFence(election.elector.is_leading, settings.election_timings.write_margin)
+    memo.kube.fence = fence
+    if memo.self_service is not None:
+        memo.self_service.fence = fence
     election.start()
     return election
 
