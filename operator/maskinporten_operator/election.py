@@ -14,7 +14,10 @@ a hand-edited or deleted Lease could let two replicas lead at once:
   of ``lease duration - renew deadline`` (:attr:`Timings.write_margin`).
 - A leader that observes the Lease held by another replica stops at once. A Lease deleted by
   hand is recreated by the leader at once; standbys treat its absence as a record like any
-  other. A released Lease (holder empty, duration 1 s) is taken after that second.
+  other. A Lease a leader released on a graceful stop (holder empty, duration 1 s, and the
+  release mark :attr:`LeaseRecord.released_by`, which only the operator writes) is taken after
+  that second. A Lease emptied by hand carries no mark: its holder may still act until its next
+  attempt, so it is waited out like any held Lease.
 
 Writes use optimistic concurrency (the record's ``resourceVersion``): a conflict means another
 replica (or a person) changed the Lease first; the next attempt reads what they wrote.
@@ -66,6 +69,9 @@ class LeaseRecord:
     version: str = ""
     acquired: str | None = None
     renewed: str | None = None
+    released_by: str = ""
+    """Who released the Lease on a graceful stop: the mark :func:`released` sets and every
+    other claim clears; empty on a Lease held, emptied by hand, or never released."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,8 @@ def next_claim(
             return Create(LeaseRecord(identity, _seconds(timings.lease_duration), 0))
         return Wait(expires)
     if record.holder == identity:
-        return Replace(replace(record, duration_seconds=_seconds(timings.lease_duration)), False)
+        renewal = replace(record, duration_seconds=_seconds(timings.lease_duration), released_by="")
+        return Replace(renewal, False)
     expires = observation.since + _wait_seconds(record, timings)
     if now < expires:
         return Wait(expires)
@@ -136,8 +143,9 @@ def next_claim(
 def _wait_seconds(record: LeaseRecord, timings: Timings) -> float:
     """How long a held Lease must stay unchanged before it may be taken: its holder's duration,
     never less than ours (a duration shortened by hand, or missing, must not let a standby act
-    while the holder still may); a released Lease only its own second."""
-    if record.holder == "":
+    while the holder still may); a Lease released by its leader only its own second (one
+    emptied by hand is not known to be left by its holder)."""
+    if record.holder == "" and record.released_by:
         return record.duration_seconds
     return max(record.duration_seconds, timings.lease_duration)
 
@@ -153,8 +161,11 @@ def held_by_another(identity: str, observation: Observation) -> bool:
 
 
 def released(record: LeaseRecord) -> LeaseRecord:
-    """The Lease as a leader leaves it on a graceful stop: no holder, a 1 s duration."""
-    return replace(record, holder="", duration_seconds=RELEASED_DURATION_SECONDS)
+    """The Lease as a leader leaves it on a graceful stop: no holder, a 1 s duration, and the
+    release mark naming the holder that left it."""
+    return replace(
+        record, holder="", duration_seconds=RELEASED_DURATION_SECONDS, released_by=record.holder
+    )
 
 
 @dataclass

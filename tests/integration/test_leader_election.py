@@ -33,11 +33,13 @@ class Replica:
     election: LeaderElection = field(init=False)
     leading: bool = False
     terms: int = 0
+    started_at: float | None = None
     stopped_at: float | None = None
 
     def started(self) -> None:
         self.leading = True
         self.terms += 1
+        self.started_at = time.monotonic()
 
     async def stopped(self) -> None:
         self.leading = False
@@ -120,6 +122,29 @@ async def test_a_lease_deleted_by_hand_is_recreated_and_one_leads(
     )
     assert leaders(first, second) == [leader], "the leader lost the recreated Lease"
     assert (leader.terms, first.terms + second.terms) == (1, 1), "leadership changed hands"
+
+
+async def test_a_lease_released_by_hand_is_taken_only_after_its_holder_stopped(
+    replicas: Callable[[], Replica], lease_name: str, api_client: kubernetes.client.ApiClient
+) -> None:
+    """Emptied as a release leaves it, but without the release mark: the replicas wait a lease
+    duration, the holder stops at its renew deadline, so the next term (either replica's)
+    starts after the holder stopped."""
+    first, second = replicas(), replicas()
+    leader = await one_leads(first, second)
+    leases = kubernetes.client.CoordinationV1Api(api_client)
+    lease = await asyncio.to_thread(leases.read_namespaced_lease, lease_name, "default")
+    lease.spec.holder_identity = ""
+    lease.spec.lease_duration_seconds = 1
+
+    await asyncio.to_thread(leases.replace_namespaced_lease, lease_name, "default", lease)
+
+    await eventually_async(
+        lambda: first.terms + second.terms == 2, what="a second term", interval=0.1
+    )
+    next_term = max(first.started_at or 0.0, second.started_at or 0.0)
+    assert leader.stopped_at is not None
+    assert next_term >= leader.stopped_at, "two replicas led at once"
 
 
 async def test_an_api_server_outage_longer_than_the_lease_stops_the_leader(

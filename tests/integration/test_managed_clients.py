@@ -503,6 +503,78 @@ def test_deleting_the_resource_follows_its_deletion_policy(
     assert (selfservice.client_document(client_id) is not None) == kept
 
 
+@pytest.fixture
+def replicas(
+    kubeconfig: Path,
+    crd_installed: None,
+    core: kubernetes.client.CoreV1Api,
+    custom: kubernetes.client.CustomObjectsApi,
+    standin: StandinThread,
+    selfservice: SelfServiceThread,
+    operator_namespace: str,
+    tmp_path: Path,
+) -> Iterator[tuple[Cluster, OperatorProcess, OperatorProcess]]:
+    """A namespace watched by two replicas sharing a Lease; the first leads."""
+    credentials = f"{operator_namespace}/{CREDENTIAL_SECRET}"
+    settings = {
+        **managed_settings(standin, selfservice, "managed-s-*", credentials),
+        "MASKINPORTEN_OPERATOR_METRICS_PORT": "0",
+    }
+    started: list[OperatorProcess] = []
+    for namespace in new_namespace(core, "managed-s-"):
+        try:
+            started.append(OperatorProcess(kubeconfig, tmp_path / "leader.log", settings))
+            started.append(
+                OperatorProcess(kubeconfig, tmp_path / "standby.log", settings, leading=False)
+            )
+            yield Cluster(core, custom, namespace), started[0], started[1]
+        finally:
+            for replica in started:
+                replica.stop()
+
+
+@pytest.mark.parametrize("leader_killed", [False, True], ids=["leader deletes", "leader killed"])
+def test_a_standby_waits_out_a_deletion_writing_nothing_on_the_resource(
+    replicas: tuple[Cluster, OperatorProcess, OperatorProcess],
+    selfservice: SelfServiceThread,
+    leader_killed: bool,
+) -> None:
+    """The standby neither deletes nor fails kopf's handler (which would write kopf's retry
+    state on the resource): it waits until the leader is done, or until the Lease is its own
+    (the leader killed) and then deletes the client at Digdir itself."""
+    cluster, leader, standby = replicas
+    cluster.create_client("parting", spec())
+    wait_ready(cluster, "parting")
+    client_id = cluster.get_client("parting")["status"]["clientId"]
+    annotations_before = annotations_of(cluster, "parting")
+    if leader_killed:
+        leader.process.kill()
+        leader.process.wait()
+
+    cluster.delete_client("parting")
+    seen: list[dict[str, str] | None] = []
+
+    def gone() -> bool:
+        seen.append(annotations_of(cluster, "parting"))
+        return seen[-1] is None
+
+    eventually(gone, what="the resource gone", timeout=90)
+
+    assert selfservice.client_document(client_id) is None
+    assert all(found in (annotations_before, None) for found in seen), seen
+    assert "standing by" in standby.logs() or not leader_killed
+
+
+def annotations_of(cluster: Cluster, name: str) -> dict[str, str] | None:
+    """The resource's annotations; None when it is gone."""
+    try:
+        return cluster.get_client(name)["metadata"].get("annotations") or {}
+    except kubernetes.client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
 # --- the admin credential and its token ---------------------------------------------------------
 
 

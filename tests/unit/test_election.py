@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -81,6 +81,24 @@ TAKEN = Replace(LeaseRecord(ME, 15, transitions=4, version="7"), acquiring=True)
             [(0, released(record(THEM, "7")))],
             1,
             TAKEN,
+        ),
+        (
+            "a Lease emptied by hand: wait a lease duration, its holder may still act",
+            [(0, record("", "7", duration=1))],
+            1,
+            Wait(15),
+        ),
+        (
+            "a Lease emptied by hand, unchanged for a lease duration: take it",
+            [(0, record("", "7", duration=1))],
+            15,
+            TAKEN,
+        ),
+        (
+            "a held Lease with a release mark: wait a lease duration",
+            [(0, replace(record(THEM, "7", duration=1), released_by=THEM))],
+            1,
+            Wait(15),
         ),
         ("held by another and fresh: wait", [(0, record(THEM, "7"))], 14.9, Wait(15)),
         (
@@ -244,10 +262,35 @@ def test_a_standby_can_take_over_only_after_the_old_leader_stopped() -> None:
     assert not old.is_leading()
 
 
-def test_a_released_lease_keeps_its_record_but_no_holder() -> None:
+def test_a_released_lease_keeps_its_record_but_no_holder_and_names_who_released_it() -> None:
     lease = released(record(ME, "7"))
 
     assert (lease.holder, lease.duration_seconds, lease.version) == ("", 1, "7")
+    assert lease.released_by == ME
+
+
+def test_taking_a_released_lease_clears_its_release_mark() -> None:
+    clock = FrozenClock()
+    me = elector(clock)
+    me.claim(released(record(THEM, "7")))
+    clock.now += 1
+
+    claim = me.claim(released(record(THEM, "7")))
+
+    assert isinstance(claim, Replace)
+    assert claim.record.released_by == ""
+
+
+def test_a_renewal_clears_a_release_mark_put_on_the_held_lease() -> None:
+    """A mark on a Lease its holder still holds was not written by a release: left there, an
+    emptying by hand would make the Lease look released."""
+    clock = FrozenClock()
+    me = leader(clock)
+    clock.now += TIMINGS.retry_period
+
+    claim = me.claim(replace(record(ME, "8"), released_by=ME))
+
+    assert claim == Replace(record(ME, "8"), acquiring=False)
 
 
 @pytest.mark.parametrize(

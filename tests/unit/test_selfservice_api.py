@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from maskinporten_operator.adapters import selfservice as adapter
+from maskinporten_operator.adapters.kube import WriteFence
 from maskinporten_operator.adapters.selfservice import (
     ADMIN_SCOPES,
     FAILURE_HOLD_SECONDS,
@@ -331,6 +332,55 @@ async def test_a_timeout_is_unavailable(
     with pytest.raises(SelfServiceUnavailable, match="timed out") as caught:
         await impatient.list_clients()
     await impatient.aclose()
+
+    assert caught.value.reason == "SelfServiceUnreachable"
+
+
+async def test_a_write_is_not_sent_while_this_replica_does_not_lead(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    api.fence = WriteFence(may_write=lambda: False, timeout_seconds=5.0)
+
+    with pytest.raises(SelfServiceUnavailable, match="not sent: this replica is not the leader"):
+        await api.create_client(registration())
+
+    assert [r.method for r in selfservice.requests()] == []
+
+
+async def test_reads_are_sent_while_this_replica_does_not_lead(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    api.fence = WriteFence(may_write=lambda: False, timeout_seconds=5.0)
+
+    await api.list_clients()
+
+    assert [r.method for r in selfservice.requests()] == ["GET"]
+
+
+async def test_each_write_asks_the_fence_just_before_it_is_sent(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    """The admin token is fetched first; leadership lost meanwhile stops the write."""
+    answers = iter([True, False])
+    api.fence = WriteFence(may_write=lambda: next(answers), timeout_seconds=5.0)
+    created = await api.create_client(registration())
+
+    with pytest.raises(SelfServiceUnavailable, match="not the leader"):
+        await api.delete_client(created.client_id)
+
+    assert [r.method for r in selfservice.requests()] == ["POST"]
+
+
+async def test_a_write_is_given_up_after_the_fences_timeout(
+    api: SelfServiceApi, selfservice: SelfServiceStandin
+) -> None:
+    """The API's own timeout (5 s here, 10 s by default) is longer than the election's write
+    margin: the fence's timeout bounds the write."""
+    api.fence = WriteFence(may_write=lambda: True, timeout_seconds=0.2)
+    selfservice.set_latency(2.0)
+
+    with pytest.raises(SelfServiceUnavailable, match="timed out") as caught:
+        await api.create_client(registration())
 
     assert caught.value.reason == "SelfServiceUnreachable"
 

@@ -33,6 +33,10 @@ def load_api_client(*, pool_size: int | None = None) -> kubernetes.client.ApiCli
 
     ``pool_size`` sets the HTTP connection pool before the client builds it (set afterwards, it
     is ignored and connections beyond the default 4 are discarded after each call).
+    The client never retries: urllib3's default retries would resend a write after a connection
+    error (a ``PUT`` even after it was sent) without asking the :class:`WriteFence` again, and
+    each try would get the fence's whole timeout. A failed call is a :class:`KubeError` with
+    status 0; its caller tries again, through the fence.
     Raises ``kubernetes.config.ConfigException`` when neither is available.
     """
     configuration = kubernetes.client.Configuration()
@@ -40,6 +44,7 @@ def load_api_client(*, pool_size: int | None = None) -> kubernetes.client.ApiCli
         kubernetes.config.load_incluster_config(client_configuration=configuration)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)
+    configuration.retries = False
     if pool_size is not None:
         configuration.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(configuration)

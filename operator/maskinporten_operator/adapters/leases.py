@@ -1,5 +1,8 @@
 """The election's Lease (``coordination.k8s.io/v1``) as :class:`LeaseRecord` values.
 
+A graceful release carries the annotation :data:`RELEASED_BY_ANNOTATION` (the release mark,
+:attr:`LeaseRecord.released_by`); every other write replaces the Lease without it.
+
 Writes carry the ``resourceVersion`` read (a replace) or expect no object (a create): a 409
 means another replica, or a person, changed the Lease first, and is raised as
 :class:`~maskinporten_operator.ports.KubeError` (status 409) like every other failure.
@@ -15,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from maskinporten_operator.adapters.kube import Kube
+from maskinporten_operator.api import GROUP
 from maskinporten_operator.election import LeaseRecord
 
+RELEASED_BY_ANNOTATION = f"{GROUP}/released-by"
+"""On a Lease left by a graceful stop: the identity of the replica that released it."""
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -80,6 +86,8 @@ class Leases:
         metadata: dict[str, Any] = {"name": self._name, "namespace": self._namespace}
         if record.version:
             metadata["resourceVersion"] = record.version
+        if record.released_by:
+            metadata["annotations"] = {RELEASED_BY_ANNOTATION: record.released_by}
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -96,6 +104,7 @@ class Leases:
 
 def record_of(lease: dict[str, Any]) -> LeaseRecord:
     spec = lease.get("spec") or {}
+    annotations = lease["metadata"].get("annotations") or {}
     return LeaseRecord(
         holder=spec.get("holderIdentity") or "",
         duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
@@ -103,6 +112,7 @@ def record_of(lease: dict[str, Any]) -> LeaseRecord:
         version=lease["metadata"]["resourceVersion"],
         acquired=spec.get("acquireTime"),
         renewed=spec.get("renewTime"),
+        released_by=annotations.get(RELEASED_BY_ANNOTATION, ""),
     )
 
 

@@ -26,7 +26,11 @@ unreachable servers, timeouts and answers that cannot be read. No error carries 
 grant or key material.
 
 httpx, async, with bounded timeouts and the proxy taken from the environment (``HTTPS_PROXY``,
-``NO_PROXY``).
+``NO_PROXY``). Writes (every method but ``GET``) go through the leader election's
+:class:`~maskinporten_operator.adapters.kube.WriteFence` when one is set, as the Kubernetes
+writes do: each is sent only if this replica leads when it is about to go, and is given up
+after the fence's timeout (the election's write margin), so that none lands after another
+replica may lead.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from urllib.parse import quote
 
 import httpx
 
+from maskinporten_operator.adapters.kube import WriteFence
 from maskinporten_operator.api import KeyMode, KeySpec
 from maskinporten_operator.credentials.keys import ClientKey, InvalidKeyError
 from maskinporten_operator.credentials.secret_data import (
@@ -321,8 +326,10 @@ def _admin_token_error(error: TokenRequestError) -> SelfServiceError:
 
 class SelfServiceApi:
     """:class:`~maskinporten_operator.ports.SelfService`: the self-service API at ``base_url``
-    (e.g. :data:`TEST_BASE_URL`), authorised by ``tokens``. Every method raises
-    :class:`SelfServiceError` and nothing else."""
+    (e.g. :data:`TEST_BASE_URL`), authorised by ``tokens``; writes through ``fence`` when one
+    is set. Every method raises :class:`SelfServiceError` and nothing else: a write the fence
+    holds back is :class:`SelfServiceUnavailable` (reason ``SelfServiceUnavailable``, "not
+    sent: this replica is not the leader"), one it gives up on "timed out"."""
 
     def __init__(
         self,
@@ -336,6 +343,7 @@ class SelfServiceApi:
         the authorization server (``MASKINPORTEN_OPERATOR_CA_BUNDLE``)."""
         self._base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._tokens = tokens
+        self.fence: WriteFence | None = None
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
             verify=True if ca_bundle is None else ca_bundle_ssl_context(ca_bundle),
@@ -409,15 +417,12 @@ class SelfServiceApi:
         url = self._base_url + path
         for attempt in (1, 2):
             token = await self._tokens.token()
+            request = self._http.build_request(
+                method, url, json=body, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
             try:
-                response = await self._http.request(
-                    method,
-                    url,
-                    json=body,
-                    params=params,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except httpx.TimeoutException:
+                response = await self._send(request, what)
+            except (httpx.TimeoutException, TimeoutError):
                 raise SelfServiceUnavailable(
                     f"{what} timed out", reason=Reason.SELF_SERVICE_UNREACHABLE
                 ) from None
@@ -438,6 +443,20 @@ class SelfServiceApi:
             return response.json()
         except ValueError:
             raise _bad_response(f"{method} /{path}", "not JSON") from None
+
+    async def _send(self, request: httpx.Request, what: str) -> httpx.Response:
+        """``request``; a write only while the fence allows it just before it is sent, and
+        given up (TimeoutError) after the fence's timeout."""
+        fence = None if request.method == "GET" else self.fence
+        if fence is None:
+            return await self._http.send(request)
+        if not fence.may_write():
+            raise SelfServiceUnavailable(
+                f"{what} not sent: this replica is not the leader (see leader election)",
+                reason=Reason.SELF_SERVICE_UNAVAILABLE,
+            )
+        async with asyncio.timeout(fence.timeout_seconds):
+            return await self._http.send(request)
 
 
 def _segment(value: str) -> str:

@@ -40,11 +40,13 @@ from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
 from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.runtime.loop import keep_supplied
+from maskinporten_operator.runtime.standby import kept_by_finalizer, wait_to_delete
 from maskinporten_operator.runtime.supervisor import Supervisor, Watched
 from maskinporten_operator.runtime.wakeups import WakeRegistry
 from maskinporten_operator.settings import Settings
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+FINALIZER = f"{GROUP}/finalizer"
 SECRET_LIST_WAIT_SECONDS = 10.0
 """At start-up, reads wait this long for the Secret watch's first list rather than each
 resource reading its Secrets from the API server (and look-ups of labelled pods, for the pod
@@ -145,7 +147,7 @@ class NoDiffBase(kopf.DiffBaseStorage):
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> None:
     settings.posting.loggers = False
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = NoDiffBase()
     if memo.deps.settings.metrics_port:
@@ -160,9 +162,10 @@ async def start(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -
 def start_election(memo: OperatorMemo) -> LeaderElection:
     """Elect the replica that acts: only the leader runs the loops (refreshes, registers,
     rotates); a standby keeps kopf's watch and the Secret watch warm, so that it starts every
-    loop from memory when it takes over. Every Kubernetes write is fenced by leadership
-    (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may leave
-    requests running on threads, and those must not land once another replica may lead."""
+    loop from memory when it takes over. Every Kubernetes and self-service write is fenced by
+    leadership (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may
+    leave requests running on threads (or in flight), and those must not land once another
+    replica may lead."""
     settings = memo.deps.settings
     election = lease_election(
         settings,
@@ -173,9 +176,10 @@ def start_election(memo: OperatorMemo) -> LeaderElection:
         ),
         report_leading=memo.metrics.leading,
     )
-    memo.kube.fence = WriteFence(
-        election.elector.is_leading, settings.election_timings.write_margin
-    )
+    fence = WriteFence(election.elector.is_leading, settings.election_timings.write_margin)
+    memo.kube.fence = fence
+    if memo.self_service is not None:
+        memo.self_service.fence = fence
     election.start()
     return election
 
@@ -297,13 +301,10 @@ async def delete_managed_client(
     """A managed client the operator created goes with its resource (deletion policy
     ``Delete``); failures are retried with back-off (kopf counts the ``retry`` and the
     ``runtime`` since the first attempt), keeping the resource until the client is gone.
-    Only the leader deletes; a standby's kopf retries until the leader has removed the
-    finalizer, or it leads itself."""
-    if memo.election is None or not memo.election.elector.is_leading():
-        raise kopf.TemporaryError(
-            "the leader deletes the client at Digdir; this replica stands by",
-            delay=memo.deps.settings.leader_election_retry_period_seconds,
-        )
+    Only the leader deletes; a standby waits here, writing nothing, until the leader is done or
+    it leads itself (:mod:`.standby`)."""
+    if not await leads_for_deletion(memo, namespace or "", name, uid):
+        return
     ref = ClientRef(namespace or "", name, uid, body.meta.get("generation"))
     try:
         event = await deletion.delete_client(ref, body.spec, body.status, memo.deps)
@@ -314,6 +315,32 @@ async def delete_managed_client(
         raise kopf.TemporaryError(str(failure), delay=delay) from None
     if event is not None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+async def leads_for_deletion(memo: OperatorMemo, namespace: str, name: str, uid: str) -> bool:
+    """True when this replica leads, at once or after standing by; False when the leader
+    finished the deletion (or the resource went) meanwhile."""
+    election = memo.election
+
+    def leading() -> bool:
+        return election is not None and election.elector.is_leading()
+
+    if leading():
+        return True
+    logger.info("%s/%s is deleted: the leader deletes its client; standing by", namespace, name)
+    leads = await wait_to_delete(
+        leading,
+        functools.partial(
+            kept_by_finalizer,
+            functools.partial(memo.kube.get_client, namespace, name),
+            uid=uid,
+            finalizer=FINALIZER,
+        ),
+        period=memo.deps.settings.leader_election_retry_period_seconds,
+    )
+    if not leads:
+        logger.info("%s/%s: the leader is done with its deletion", namespace, name)
+    return leads
 
 
 @kopf.on.event(*RESOURCE)
