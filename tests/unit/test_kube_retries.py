@@ -1,5 +1,6 @@
 """The operator's Kubernetes client sends a write once: after a connection error it is not
-resent behind the write fence's back (urllib3 would retry a ``PUT`` three times)."""
+resent behind the write fence's back (urllib3 would retry a ``PUT`` three times). A read is sent
+again when its connection drops."""
 
 from __future__ import annotations
 
@@ -78,3 +79,20 @@ async def test_a_write_after_a_connection_error_is_not_resent(
 
     assert raised.value.status == UNREACHABLE
     assert hanging_up_api.requests == ["PUT /api/v1/namespaces/team/secrets/weather-token HTTP/1.1"]
+
+
+async def test_a_read_whose_connection_drops_is_sent_again_twice(
+    hanging_up_api: HangingUpServer,
+) -> None:
+    kube = Kube(load_api_client(), concurrency=1)
+    try:
+        with pytest.raises(KubeError) as raised:
+            await kube.get_secret("team", "weather-token")
+    finally:
+        kube.close()
+
+    assert raised.value.status == UNREACHABLE
+    assert (
+        hanging_up_api.requests
+        == ["GET /api/v1/namespaces/team/secrets/weather-token HTTP/1.1"] * 3
+    )

@@ -28,15 +28,20 @@ UNREACHABLE = 0
 """The :attr:`KubeError.status` of a call that got no answer from the API server."""
 
 
+RETRIES = urllib3.Retry(total=2, connect=0, read=2, redirect=0, allowed_methods={"GET"})
+"""A read (``GET``, watches too) is sent again at once, at most twice, when the connection drops
+under it (a kept-alive connection the API server closed just then); nothing else is retried.
+urllib3's default would resend a write after a connection error (a ``PUT`` even after it was
+sent) without asking the :class:`WriteFence` again, each try with the fence's whole timeout."""
+
+
 def load_api_client(*, pool_size: int | None = None) -> kubernetes.client.ApiClient:
     """In-cluster credentials when running in a pod, otherwise the current kubeconfig.
 
     ``pool_size`` sets the HTTP connection pool before the client builds it (set afterwards, it
     is ignored and connections beyond the default 4 are discarded after each call).
-    The client never retries: urllib3's default retries would resend a write after a connection
-    error (a ``PUT`` even after it was sent) without asking the :class:`WriteFence` again, and
-    each try would get the fence's whole timeout. A failed call is a :class:`KubeError` with
-    status 0; its caller tries again, through the fence.
+    The client never retries a write (see :data:`RETRIES`). A failed call is a
+    :class:`KubeError` with status 0; its caller tries again, through the fence.
     Raises ``kubernetes.config.ConfigException`` when neither is available.
     """
     configuration = kubernetes.client.Configuration()
@@ -44,7 +49,7 @@ def load_api_client(*, pool_size: int | None = None) -> kubernetes.client.ApiCli
         kubernetes.config.load_incluster_config(client_configuration=configuration)
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)
-    configuration.retries = False
+    configuration.retries = RETRIES
     if pool_size is not None:
         configuration.connection_pool_maxsize = pool_size
     return kubernetes.client.ApiClient(configuration)
