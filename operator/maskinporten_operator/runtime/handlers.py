@@ -319,7 +319,9 @@ async def delete_managed_client(
 
 async def leads_for_deletion(memo: OperatorMemo, namespace: str, name: str, uid: str) -> bool:
     """True when this replica leads, at once or after standing by; False when the leader
-    finished the deletion (or the resource went) meanwhile."""
+    finished the deletion (or the resource went) meanwhile. It looks once a lease duration:
+    a namespace of many managed clients deleted at once costs a standby one read per client
+    per 15 s, not per 2 s, and a standby that takes over is in no hurry to delete."""
     election = memo.election
 
     def leading() -> bool:
@@ -336,7 +338,7 @@ async def leads_for_deletion(memo: OperatorMemo, namespace: str, name: str, uid:
             uid=uid,
             finalizer=FINALIZER,
         ),
-        period=memo.deps.settings.leader_election_retry_period_seconds,
+        period=memo.deps.settings.leader_election_lease_duration_seconds,
     )
     if not leads:
         logger.info("%s/%s: the leader is done with its deletion", namespace, name)
