@@ -100,7 +100,11 @@ class Kube:
             return 0
         return len((await asyncio.wait(calls, timeout=seconds))[1])
 
-    async def _call(self, action: str, subject: str, call: Callable[[], Any]) -> Any:
+    async def _call(
+        self, action: str, subject: str, call: Callable[[], Any], *, parse: bool = True
+    ) -> Any:
+        """``call()`` on the pool: the answer's JSON body as a dict (None when it is empty, or
+        when not ``parse``: a caller that does not read the answer saves decoding it)."""
         future = self._pool.submit(call)
         self._calls.add(future)
         future.add_done_callback(self._calls.discard)
@@ -120,11 +124,20 @@ class Kube:
                 status=UNREACHABLE,
                 detail=f"cannot reach the Kubernetes API ({type(error).__name__})",
             ) from None
-        return json.loads(response.data) if response.data else None
+        data = response.data  # read in any case: the connection goes back to the pool
+        return json.loads(data) if data and parse else None
 
-    async def _write(self, action: str, subject: str, call: Callable[[float | None], Any]) -> Any:
+    async def _write(
+        self,
+        action: str,
+        subject: str,
+        call: Callable[[float | None], Any],
+        *,
+        parse: bool = True,
+    ) -> Any:
         """``call(timeout)``, on the pool; with a fence, only if it allows the write when the
-        request is about to be sent (a KubeError with status 0 if not)."""
+        request is about to be sent (a KubeError with status 0 if not). ``parse`` as for
+        :meth:`_call`."""
         fence = self.fence
 
         def send() -> Any:
@@ -139,7 +152,7 @@ class Kube:
                 )
             return call(fence.timeout_seconds)
 
-        return await self._call(action, subject, send)
+        return await self._call(action, subject, send, parse=parse)
 
     async def _get(self, subject: str, call: Callable[[], Any]) -> dict[str, Any] | None:
         try:
@@ -212,6 +225,7 @@ class Kube:
                 _preload_content=False,
                 _request_timeout=timeout,
             ),
+            parse=False,
         )
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
@@ -228,6 +242,7 @@ class Kube:
                 _preload_content=False,
                 _request_timeout=timeout,
             ),
+            parse=False,
         )
 
     async def read_lease(
