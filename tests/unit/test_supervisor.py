@@ -197,6 +197,19 @@ async def test_loops_started_on_leading_run_in_the_context_of_the_last_event() -
     assert loops.callers == ["the watch"]
 
 
+async def test_loops_run_in_the_context_of_the_first_event_not_of_their_own() -> None:
+    """An event's context holds kopf's cause of that event, with its body: a loop would keep
+    it for as long as it runs."""
+    loops = Loops()
+    supervisor = Supervisor(loops.run)
+    for name in ("billing", "weather"):
+        caller.set(f"the event of {name}")
+        supervisor.observe("ADDED", body(name))
+
+    await until(lambda: uids(loops) == {"uid-billing", "uid-weather"})
+    assert loops.callers == ["the event of billing", "the event of billing"]
+
+
 async def test_stopping_all_ends_every_loop_before_it_returns() -> None:
     loops = Loops()
     supervisor = Supervisor(loops.run)
