@@ -96,9 +96,10 @@ class Supervisor:
         A resource deleted, or marked for deletion (a finalizer holds it: deleting a managed
         client at Digdir is kopf's ``on.delete`` handler's job), loses its loop; one recreated
         under the same name (another uid) gets a new one. Loops run in a copy of the context of
-        the first event observed (kopf's Event poster finds its queue there), not of the event
-        that started them: an event's context holds that event (kopf's cause, with the body),
-        which a loop would keep for as long as it runs, one body per resource.
+        the first event observed (kopf's Event poster finds its queue there), and so does the
+        callback of their end; not of the event that started them: an event's context holds
+        that event (kopf's cause, with the body), which a loop would keep for as long as it
+        runs, one body per resource.
         """
         if self._context is None:
             self._context = contextvars.copy_context()
@@ -152,7 +153,7 @@ class Supervisor:
             self._run_loop(watched), name=f"loop {key[0]}/{key[1]}", context=context
         )
         watched.task = task
-        task.add_done_callback(lambda ended: self._ended(key, watched, ended))
+        task.add_done_callback(lambda ended: self._ended(key, watched, ended), context=context)
 
     def _ended(self, key: Key, watched: Watched, task: asyncio.Task[None]) -> None:
         """A loop that returned saw its resource gone: forget it. One that raised (nothing in
