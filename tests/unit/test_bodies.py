@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from maskinporten_operator.runtime.bodies import INTERNED_MAX_LENGTH, interned
+from maskinporten_operator.adapters.bodies import INTERNED_MAX_LENGTH, interned
 
 MESSAGE = "a message no other body holds, " * 3
 

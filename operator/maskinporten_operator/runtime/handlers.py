@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import kopf
 
+from maskinporten_operator.adapters.bodies import interned
 from maskinporten_operator.adapters.kube import Kube, WriteFence, load_api_client
 from maskinporten_operator.adapters.labelled_pods import WatchedPods
 from maskinporten_operator.adapters.metrics import Metrics
@@ -38,7 +39,6 @@ from maskinporten_operator.reconcile.effects import ClientRef, Dependencies
 from maskinporten_operator.reconcile.memory import ClientMemory
 from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.runtime.apply import apply_outcome
-from maskinporten_operator.runtime.bodies import interned
 from maskinporten_operator.runtime.leader import LeaderElection, lease_election
 from maskinporten_operator.runtime.loop import keep_supplied
 from maskinporten_operator.runtime.supervisor import Supervisor, Watched
@@ -325,7 +325,7 @@ async def observe_client(event: kopf.RawEvent, memo: OperatorMemo, **_: Any) -> 
     not at the next scheduled refresh. And the body the supervisor keeps as the loop's body
     until the next event loses ``metadata.managedFields`` (server-side apply bookkeeping that
     neither kopf nor the operator reads, 60 % of the body's memory: 12 of 20 KiB), and is kept
-    :func:`~maskinporten_operator.runtime.bodies.interned`. Plain dicts are read, not kopf's
+    :func:`~maskinporten_operator.adapters.bodies.interned`. Plain dicts are read, not kopf's
     body views: a lookup through those costs ~40 times a dict's.
     """
     raw = cast(dict[str, Any], event["object"])
