@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -176,7 +177,7 @@ async def test_token_request_reaches_the_server_once(
 async def test_rejected_grant_surfaces_error_and_verbatim_description(
     standin: MaskinportenStandin, auth: AuthorizationServerClient, client_key: ClientKey
 ) -> None:
-    impostor = ClientKey(kid=client_key.kid, algorithm="RS256", key=generate_client_key().key)
+    impostor = replace(generate_client_key(), kid=client_key.kid)
 
     error = await failure(auth, standin, grant(standin, impostor))
 

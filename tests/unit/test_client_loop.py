@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 
 import pytest
 
@@ -135,3 +137,26 @@ async def test_its_resource_gone_ends_the_loop_at_the_next_attempt() -> None:
     await asyncio.wait_for(task, timeout=REFRESH_EVERY)
 
     assert now() - start == pytest.approx(REFRESH_EVERY - 1)
+
+
+class Status(dict[str, object]):
+    """A status the test can hold weakly (a plain dict cannot be)."""
+
+
+async def test_a_sleeping_loop_holds_nothing_of_its_last_outcome() -> None:
+    resource = Resource()
+    written: list[weakref.ref[Status]] = []
+
+    async def reconcile(ref: ClientRef) -> Outcome:
+        status = Status(conditions=[])
+        written.append(weakref.ref(status))
+        return Outcome(status, now() + REFRESH_EVERY, (), ready=True)
+
+    resource.reconcile = reconcile  # type: ignore[method-assign]
+    task = resource.start()
+    await asyncio.sleep(1)
+    gc.collect()
+
+    assert len(written) == 1
+    assert written[0]() is None
+    await stop(task)

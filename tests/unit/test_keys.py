@@ -149,6 +149,16 @@ def test_generated_key_is_rsa_2048(client_key: ClientKey) -> None:
     assert raw.key_size == 2048
 
 
+def test_each_use_of_a_key_gets_an_openssl_key_of_its_own(client_key: ClientKey) -> None:
+    """Held as DER: what OpenSSL caches in a key that signed goes with the use."""
+    first, second = client_key.key.raw_value, client_key.key.raw_value
+
+    assert first is not second
+    assert isinstance(first, rsa.RSAPrivateKey)
+    assert isinstance(second, rsa.RSAPrivateKey)
+    assert first.private_numbers() == second.private_numbers()
+
+
 def test_generated_key_signs_with_rs256(client_key: ClientKey) -> None:
     assert client_key.algorithm == "RS256"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 STOP_SECONDS = 10.0
 RESTART = RetryPolicy(base_seconds=15.0, max_seconds=60.0)
 caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+event: contextvars.ContextVar[object] = contextvars.ContextVar("event")
 
 
 def body(name: str, uid: str = "", **meta: Any) -> dict[str, Any]:
@@ -276,6 +279,41 @@ async def test_loops_started_on_leading_run_in_the_context_of_the_last_event() -
 
     await until(lambda: uids(loops) == {"uid-billing"})
     assert loops.callers == ["the watch"]
+
+
+async def test_loops_run_in_the_context_of_the_first_event_not_of_their_own() -> None:
+    """An event's context holds kopf's cause of that event, with its body: a loop would keep
+    it for as long as it runs."""
+    loops = Loops()
+    supervisor = Supervisor(loops.run)
+    for name in ("billing", "weather"):
+        caller.set(f"the event of {name}")
+        supervisor.observe("ADDED", body(name))
+
+    await until(lambda: uids(loops) == {"uid-billing", "uid-weather"})
+    assert loops.callers == ["the event of billing", "the event of billing"]
+
+
+class Cause:
+    """What kopf keeps in an event's context (the cause, with the event's body)."""
+
+
+async def test_a_loop_keeps_nothing_of_the_event_that_started_it() -> None:
+    loops = Loops()
+    supervisor = Supervisor(loops.run)
+    supervisor.observe("ADDED", body("weather"))  # the first event: its context is kept
+
+    def second_event() -> weakref.ref[Cause]:
+        cause = Cause()
+        event.set(cause)
+        supervisor.observe("ADDED", body("billing"))
+        return weakref.ref(cause)
+
+    cause = contextvars.copy_context().run(second_event)
+    await until(lambda: "uid-billing" in uids(loops))
+    gc.collect()
+
+    assert cause() is None
 
 
 async def test_stopping_all_ends_every_loop_before_it_returns() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from maskinporten_operator.api import label_value
-from maskinporten_operator.runtime.wakeups import WakeRegistry
+from maskinporten_operator.runtime.wakeups import WakeRegistry, Wakeup
 
 
 def woken(registry: WakeRegistry, namespace: str, name: str, *facts: object) -> bool:
@@ -52,3 +56,37 @@ def test_a_long_name_is_woken_by_its_label_value() -> None:
     registry.wake("team", label_value(name))
 
     assert wakeup.pending
+
+
+async def waited(wakeup: Wakeup, seconds: float) -> float:
+    """How long ``wakeup.wait(seconds)`` lasted, in the loop's (virtual) time."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await wakeup.wait(seconds)
+    return loop.time() - started
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_wait_nothing_wakes_lasts_its_seconds() -> None:
+    assert await waited(Wakeup(), 60.0) == pytest.approx(60.0)
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_wake_up_during_a_wait_ends_it() -> None:
+    wakeup = Wakeup()
+    asyncio.get_running_loop().call_later(5.0, wakeup.set)
+
+    assert await waited(wakeup, 60.0) == pytest.approx(5.0)
+    assert not wakeup.pending
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_wake_up_before_a_wait_ends_it_at_once() -> None:
+    wakeup = Wakeup()
+    wakeup.set()
+
+    assert await waited(wakeup, 60.0) == 0.0
+    assert not wakeup.pending

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import kubernetes
 
+from maskinporten_operator.adapters.bodies import interned
 from maskinporten_operator.adapters.listwatch import (
     ALL_NAMESPACES,
     Listing,
@@ -48,6 +48,8 @@ from maskinporten_operator.reconcile import secret_bodies
 OWN_PREFIX = f"{GROUP}/"
 """The prefix of the operator's own labels and annotations, the ones it reads."""
 KEPT_METADATA = ("name", "namespace", "resourceVersion", "ownerReferences")
+SECRET_INTERNED_MAX_LENGTH = 128
+"""Longer than a token endpoint's URL in base64; shorter than a token or a key."""
 
 
 def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
@@ -82,16 +84,18 @@ def _as_read(secret: dict[str, Any]) -> dict[str, Any]:
     namespace, resourceVersion, ownerReferences and the operator's own labels and annotations
     (:data:`OWN_PREFIX`, :data:`MANAGED_BY_LABEL`). Dropped: ``managedFields`` (about 40 % of a
     workload Secret), uid, timestamps, and users' annotations such as kubectl's
-    ``last-applied-configuration`` (a whole second copy of an applied key Secret). Names that
-    every Secret repeats (data keys, label values, the namespace) are interned: one string each,
-    not one per Secret."""
+    ``last-applied-configuration`` (a whole second copy of an applied key Secret). Kept
+    :func:`~maskinporten_operator.adapters.bodies.interned` up to
+    :data:`SECRET_INTERNED_MAX_LENGTH`: what every Secret repeats (keys, label values, the
+    namespace, the owner's kind) and every workload Secret (the base64 of the issuer and its
+    endpoints) is one string for all of them."""
     metadata = secret.get("metadata", {})
     kept: dict[str, Any] = {field: metadata[field] for field in KEPT_METADATA if field in metadata}
-    kept["namespace"] = sys.intern(kept.get("namespace", ""))
-    kept["labels"] = {sys.intern(k): sys.intern(v) for k, v in _own(metadata.get("labels"))}
-    kept["annotations"] = {sys.intern(k): v for k, v in _own(metadata.get("annotations"))}
-    data = secret.get("data") or {}
-    return {"metadata": kept, "data": {sys.intern(k): v for k, v in data.items()}}
+    kept["namespace"] = kept.get("namespace", "")
+    kept["labels"] = dict(_own(metadata.get("labels")))
+    kept["annotations"] = dict(_own(metadata.get("annotations")))
+    read = {"metadata": kept, "data": secret.get("data") or {}}
+    return cast(dict[str, Any], interned(read, SECRET_INTERNED_MAX_LENGTH))
 
 
 def _own(entries: dict[str, str] | None) -> list[tuple[str, str]]:

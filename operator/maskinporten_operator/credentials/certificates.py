@@ -60,13 +60,14 @@ def key_with_certificates(
     key = RSAKey.import_key(private_key)
     if mode is KeyMode.KEY_ID or (mode is KeyMode.AUTO and (key_id or not certificates)):
         check_private_rsa(key, source)
-        return ClientKey(kid=key_id or key.thumbprint(), algorithm=DEFAULT_ALGORITHM, key=key)
+        kid = key_id or key.thumbprint()
+        return ClientKey.from_rsa_key(kid=kid, algorithm=DEFAULT_ALGORITHM, key=key)
     if not certificates:
         raise InvalidKeyError(f"{source} holds no certificate: {NEEDS_CERTIFICATE}")
     chain = chain_for_key(private_key, certificates, source)
     check_certificate(chain[0], now=now, where=source)
     check_private_rsa(key, source, registered=False)
-    return ClientKey(
+    return ClientKey.from_rsa_key(
         kid=thumbprint(chain[0]),
         algorithm=DEFAULT_ALGORITHM,
         key=key,

@@ -52,7 +52,7 @@ def load_jwk(
             f"{source} has alg {algorithm}; Maskinporten accepts {', '.join(SIGNING_ALGORITHMS)}"
         )
     check_private_rsa(key, source)
-    return ClientKey(kid=kid, algorithm=algorithm, key=key)
+    return ClientKey.from_rsa_key(kid=kid, algorithm=algorithm, key=key)
 
 
 def _parse(text: str, source: str) -> dict[str, object]:

@@ -152,7 +152,7 @@ def sign_grant(claims: GrantClaims, key: ClientKey, *, now: int, jti: str | None
     """A compact JWS with header ``alg``, ``typ: JWT`` and ``kid`` or ``x5c`` (see the module);
     a new UUID ``jti`` unless given."""
     payload = grant_claims(claims, now=now, jti=jti or str(uuid.uuid4()))
-    return jwt.encode(_header(key), payload, key.for_one_use(), algorithms=[key.algorithm])
+    return jwt.encode(_header(key), payload, key.key, algorithms=[key.algorithm])
 
 
 def client_assertion_claims(client_id: str, audience: str, *, now: int, jti: str) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def sign_client_assertion(
 ) -> str:
     """A ``client_assertion`` for ``private_key_jwt``; ``audience`` is the server's issuer."""
     payload = client_assertion_claims(client_id, audience, now=now, jti=jti or str(uuid.uuid4()))
-    return jwt.encode(_header(key), payload, key.for_one_use(), algorithms=[key.algorithm])
+    return jwt.encode(_header(key), payload, key.key, algorithms=[key.algorithm])
 
 
 def _header(key: ClientKey) -> dict[str, Any]:

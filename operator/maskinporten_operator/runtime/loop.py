@@ -34,21 +34,39 @@ async def keep_supplied(
     last seen (its generation moves); ``clock`` gives Unix time, as
     :attr:`Outcome.next_attempt_at` does."""
     while True:
-        current = ref()
-        next_attempt_at = clock() + retry_base_seconds
-        try:
-            outcome = await reconcile(current)
-            next_attempt_at = outcome.next_attempt_at
-            await apply(current, outcome)
-        except ResourceGone:
-            resource_logger(current).info("gone: its loop ends")
+        next_attempt_at = await _attempt(
+            ref(), reconcile, apply, clock=clock, retry_base_seconds=retry_base_seconds
+        )
+        if next_attempt_at is None:
             return
-        except Exception as error:  # the last resort: no exception ends a resource's loop
-            resource_logger(current).error(
-                "unexpected %s, retried in %.0f s or sooner, at:\n%s",
-                type(error).__name__,
-                retry_base_seconds,
-                "".join(traceback.format_tb(error.__traceback__)),
-            )
-            next_attempt_at = min(next_attempt_at, clock() + retry_base_seconds)
         await wakeup.wait(max(next_attempt_at - clock(), 0.0))
+
+
+async def _attempt(
+    current: ClientRef,
+    reconcile: Callable[[ClientRef], Awaitable[Outcome]],
+    apply: Callable[[ClientRef, Outcome], Awaitable[None]],
+    *,
+    clock: Callable[[], float],
+    retry_base_seconds: float,
+) -> float | None:
+    """One reconciliation and its outcome applied: when to attempt the next (Unix time), or
+    None when the resource is gone. A coroutine of its own, so that nothing of the attempt
+    (the outcome, with the status it wrote, ~3 KiB) is held while the loop sleeps."""
+    next_attempt_at = clock() + retry_base_seconds
+    try:
+        outcome = await reconcile(current)
+        next_attempt_at = outcome.next_attempt_at
+        await apply(current, outcome)
+    except ResourceGone:
+        resource_logger(current).info("gone: its loop ends")
+        return None
+    except Exception as error:  # the last resort: no exception ends a resource's loop
+        resource_logger(current).error(
+            "unexpected %s, retried in %.0f s or sooner, at:\n%s",
+            type(error).__name__,
+            retry_base_seconds,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        next_attempt_at = min(next_attempt_at, clock() + retry_base_seconds)
+    return next_attempt_at

@@ -8,6 +8,7 @@ import kopf
 
 from maskinporten_operator.runtime import handlers
 from maskinporten_operator.runtime.logs import configure_logging
+from maskinporten_operator.runtime.trim import trimming_memory
 from maskinporten_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -17,14 +18,16 @@ def run(settings: Settings, *, liveness_endpoint: str | None) -> None:
     """Run until stopped (SIGINT, SIGTERM); kopf registers the handlers of :mod:`.handlers`.
 
     kopf runs without its peering: replicas agree on the one that acts through our own
-    leader election (:mod:`.leader`), which also hands over on a graceful stop."""
+    leader election (:mod:`.leader`), which also hands over on a graceful stop. Freed heap
+    memory goes back to the system once a minute (:mod:`.trim`)."""
     configure_logging(settings)
     for warning in settings.warnings():
         logger.warning(warning)
-    kopf.run(
-        standalone=True,
-        liveness_endpoint=liveness_endpoint,
-        clusterwide=not settings.namespaces,
-        namespaces=settings.namespaces,
-        memo=handlers.operator_memo(settings),
-    )
+    with trimming_memory():
+        kopf.run(
+            standalone=True,
+            liveness_endpoint=liveness_endpoint,
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            memo=handlers.operator_memo(settings),
+        )

@@ -126,10 +126,13 @@ class Supervisor:
         A resource deleted, or marked for deletion (a finalizer holds it: deleting a managed
         client at Digdir is kopf's ``on.delete`` handler's job), loses its loop; one recreated
         under the same name (another uid) gets a new one. Loops run in a copy of the context of
-        the event that started them, or of the last event for :meth:`start_all` (kopf's Event
-        poster finds its queue there).
+        the first event observed (kopf's Event poster finds its queue there), and so does the
+        callback of their end; not of the event that started them: an event's context holds
+        that event (kopf's cause, with the body), which a loop would keep for as long as it
+        runs, one body per resource.
         """
-        self._context = contextvars.copy_context()
+        if self._context is None:
+            self._context = contextvars.copy_context()
         key = key_of(body)
         watched = self._resources.get(key)
         if event_type == DELETED or body["metadata"].get("deletionTimestamp"):
@@ -185,7 +188,7 @@ class Supervisor:
             self._keep(key, watched, earlier), name=f"loop {key[0]}/{key[1]}", context=context
         )
         watched.task = task
-        task.add_done_callback(lambda ended: self._ended(watched, ended))
+        task.add_done_callback(lambda ended: self._ended(watched, ended), context=context)
 
     def _stop(self, key: Key, watched: Watched) -> None:
         """Ask the loop of ``watched`` to stop (it is the resource's no more from now on), and
