@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from maskinporten_testbed import binaries
+
 from .namespaces import KINDS, Namespaces, namespace_ids
 from .processes import ProcessTable, reap, start_time, stop
 from .settings import WATCHED_SYSCTLS
@@ -101,17 +103,18 @@ def _kill_and_wait(strays: set[int]) -> None:
 
 
 def sweep_killed_node(record: Path) -> list[str]:
-    """What a SIGKILLed test bed left of its node, stopped: the node's own processes die with
-    it, but containerd's shims (re-parented, and holding the node's namespaces) and the
-    containers run on. ``record`` (JSON: ``namespaces``, ``cgroup_root``, ``state``) is what that
-    node wrote when it came up and removes on a teardown; none, nothing to sweep. Only processes
-    under the node's cgroup root (a name of its own) and shims in both its namespaces are
-    killed: namespace identities are reused once freed. Returns what was swept, for the log."""
+    """What a SIGKILLed test bed left of its node, stopped: the node's own processes get a
+    SIGTERM on its death (and a stopping kube-apiserver can hang), containerd's shims
+    (re-parented, holding the node's namespaces) and the containers run on. ``record`` (JSON:
+    ``namespaces``, ``cgroup_root``, ``state``) is what that node wrote when it came up and
+    removes on a teardown; none, nothing to sweep. Only processes under the node's cgroup root (a
+    name of its own) and the node's programs in both its namespaces are killed: namespace
+    identities are reused once freed. Returns what was swept, for the log."""
     if not record.exists():
         return []
     node = json.loads(record.read_text())
     ids, cgroup_root, state = node["namespaces"], node["cgroup_root"], Path(node["state"])
-    strays = _in_cgroup(cgroup_root) | _shims_in(ids)
+    strays = _in_cgroup(cgroup_root) | _node_programs_in(ids)
     _kill_and_wait(strays)
     swept = [f"process {pid}" for pid in sorted(strays)]
     swept += [f"cgroup {path}" for path in CGROUPS.glob(f"*/{cgroup_root}")]
@@ -126,19 +129,26 @@ def sweep_killed_node(record: Path) -> list[str]:
     return swept
 
 
-def _shims_in(ids: dict[str, str]) -> set[int]:
-    shims: set[int] = set()
+def _node_programs_in(ids: dict[str, str]) -> set[int]:
+    """The processes in both namespaces ``ids`` that run the node's programs: containerd and
+    its shims, or a binary from the test bed's cache (kube-apiserver, etcd, the kubelet, ...;
+    one may still be stopping after the SIGTERM its parent's death sent it)."""
+    found: set[int] = set()
     if set(namespace_ids("self").values()) & set(ids.values()):
-        return shims
+        return found
+    cache = str(binaries.cache_root())
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if (
                 entry.name.isdigit()
-                and (entry / "comm").read_text().startswith("containerd-shim")
                 and all(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS)
+                and (
+                    (entry / "comm").read_text().startswith("containerd")
+                    or os.readlink(entry / "exe").startswith(cache)
+                )
             ):
-                shims.add(int(entry.name))
-    return shims
+                found.add(int(entry.name))
+    return found
 
 
 def remove_cgroups(cgroup_root: str) -> list[str]:
