@@ -74,7 +74,10 @@ class ClientKey:
     def public_jwk(self) -> dict[str, str]:
         """Made from the public numbers, not with ``as_dict`` (which computes the private
         members too)."""
-        public = self.key.public_key.public_numbers()
+        return self._public_members(self.key)
+
+    def _public_members(self, key: RSAKey) -> dict[str, str]:
+        public = key.public_key.public_numbers()
         return {
             "kty": "RSA",
             "e": int_to_base64(public.e),
@@ -88,7 +91,8 @@ class ClientKey:
         return json.dumps(self.public_jwk(), separators=(",", ":"))
 
     def private_jwk_json(self) -> str:
-        private = {**self.key.as_dict(private=True), **self.public_jwk()}
+        key = self.key
+        private = {**key.as_dict(private=True), **self._public_members(key)}
         return json.dumps(private, separators=(",", ":"))
 
     def public_pem(self) -> str:
