@@ -13,7 +13,12 @@ from maskinporten_operator.reconcile.delivery import (
     prompt_events,
     refusal_after,
 )
-from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery
+from maskinporten_operator.reconcile.schedule import (
+    KUBELET_SYNC,
+    PROMPT_REFUSED,
+    PROMPTED,
+    Delivery,
+)
 
 REFUSAL = PromptRefusal("reader", "HTTP 422 Unprocessable Entity: pods here are frozen")
 WORKED = Prompt(labelled=2, attempted=True)
@@ -26,7 +31,7 @@ NOT_TRIED = Prompt(labelled=2)
     [
         (Prompt(labelled=2), None, PROMPTED),
         (Prompt(labelled=0), None, KUBELET_SYNC),
-        (Prompt(labelled=2), REFUSAL, KUBELET_SYNC),
+        (Prompt(labelled=2), REFUSAL, PROMPT_REFUSED),
     ],
 )
 def test_pods_count_as_prompted_only_when_labelled_and_the_last_prompt_was_not_refused(

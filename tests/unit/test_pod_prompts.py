@@ -15,6 +15,7 @@ import pytest_asyncio
 from maskinporten_operator.credentials.keys import ClientKey
 from maskinporten_operator.ports import KubeError
 from maskinporten_operator.reasons import EventType, Reason
+from maskinporten_operator.reconcile.conditions import LIFETIME_SUFFICIENT
 from maskinporten_operator.reconcile.delivery import PromptRefusal
 from maskinporten_testbed.standin import MaskinportenStandin
 
@@ -136,6 +137,17 @@ async def test_a_refused_prompt_still_writes_the_token_and_prompts_the_other_pod
 
     assert pods.version("writer") == secret_version(world)
     assert world.memory.prompt_refused == PromptRefusal("reader", FORBIDDEN.detail)
+
+
+async def test_after_a_refused_prompt_short_tokens_ask_for_patch_on_pods_not_for_labels(
+    world: HandRegisteredWorld, pods: Pods
+) -> None:
+    pods.refusing["reader"] = FORBIDDEN
+    sufficient = condition(await world.reconcile(), LIFETIME_SUFFICIENT)
+
+    assert (sufficient["status"], sufficient["reason"]) == ("False", "ShorterThanMountDelay")
+    assert "grant it patch on pods here" in sufficient["message"]
+    assert "label the pods" not in sufficient["message"]
 
 
 async def test_a_refusal_again_at_the_next_token_posts_no_event(

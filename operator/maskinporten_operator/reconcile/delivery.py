@@ -20,7 +20,12 @@ from maskinporten_operator.api import TOKEN_VERSION_ANNOTATION
 from maskinporten_operator.ports import KubeError, Pods
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile.results import Event
-from maskinporten_operator.reconcile.schedule import KUBELET_SYNC, PROMPTED, Delivery
+from maskinporten_operator.reconcile.schedule import (
+    KUBELET_SYNC,
+    PROMPT_REFUSED,
+    PROMPTED,
+    Delivery,
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,9 @@ def refusal_after(previous: PromptRefusal | None, prompt: Prompt) -> PromptRefus
 def delivery(prompt: Prompt, refusal: PromptRefusal | None) -> Delivery:
     """The fact later decisions use: pods are prompted when there is at least one labelled pod
     and the last prompt was not refused (``refusal`` as :func:`refusal_after` gives it)."""
-    return PROMPTED if prompt.labelled and refusal is None else KUBELET_SYNC
+    if not prompt.labelled:
+        return KUBELET_SYNC
+    return PROMPTED if refusal is None else PROMPT_REFUSED
 
 
 def prompt_events(previous: PromptRefusal | None, prompt: Prompt) -> list[Event]:

@@ -20,6 +20,7 @@ from maskinporten_operator.reconcile.ring import ACTIVE, PENDING
 from maskinporten_operator.reconcile.schedule import (
     KUBELET_SYNC,
     MARGIN_SECONDS,
+    PROMPT_REFUSED,
     PROMPTING_OFF,
     Delivery,
     attempt_after_failure,
@@ -274,13 +275,15 @@ def _lifetime_condition(
 
 def _remedies(delivery: Delivery, name: str) -> str:
     """What gives a pod's token more time: prompted delivery unless in use (labelled pods; with
-    prompting turned off, an administrator turns it on first), a longer lifetime, an earlier
-    refresh."""
+    prompting turned off, an administrator turns it on first; refused, an administrator lets
+    the operator annotate the pods), a longer lifetime, an earlier refresh."""
     label = f"{CLIENT_LABEL}={label_value(name)}"
     faster = {
         KUBELET_SYNC: f"label the pods {label} for prompted delivery, ",
         PROMPTING_OFF: "have the operator's administrator turn prompting pods on "
         f"(MASKINPORTEN_OPERATOR_PROMPT_PODS) and label the pods {label}, ",
+        PROMPT_REFUSED: "have the operator's administrator grant it patch on pods here (or "
+        "let the admission policy allow its annotation) for prompted delivery, ",
     }.get(delivery, "")
     return f"{faster}ask for a longer token lifetime, or refresh earlier (spec.refresh)"
 

@@ -33,6 +33,12 @@ PROMPTING_OFF = Delivery(
 )
 """The kubelet's own sync, when the operator prompts no pod at all
 (``MASKINPORTEN_OPERATOR_PROMPT_PODS=false``): labelling pods would change nothing."""
+PROMPT_REFUSED = Delivery(
+    "the kubelet's periodic sync, the API server refusing to let its pods be prompted",
+    KUBELET_SYNC.seconds,
+)
+"""The kubelet's own sync, when the client's pods are labelled but the API server refused the
+last prompt (RBAC or an admission policy): labelling them again would change nothing."""
 PROMPTED = Delivery("a prompted kubelet sync", 10.0)
 """Pods prompted right after the write (labelled for it) are synced at once: measured
 0.19-1.14 s; 10 s leaves room for a busy kubelet."""
