@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from maskinporten_testbed import binaries
@@ -65,13 +66,18 @@ def stop_containers(namespaces: Namespaces) -> None:
 def node_pids(ids: dict[str, str], cgroup_root: str) -> set[int]:
     """Every PID in the node's namespaces or under its cgroup root (containers have namespaces
     of their own)."""
-    pids: set[int] = set()
+    return {int(entry.name) for entry in _in_namespaces(ids, match=any)} | _in_cgroup(cgroup_root)
+
+
+def _in_namespaces(ids: dict[str, str], *, match: Callable[[Iterable[bool]], bool]) -> list[Path]:
+    """The ``/proc`` entries of the processes in ``any`` (or ``all``) of the namespaces ``ids``."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if any(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS):
-                    pids.add(int(entry.name))
-    return pids | _in_cgroup(cgroup_root)
+                if match(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS):
+                    found.append(entry)
+    return found
 
 
 def _in_cgroup(cgroup_root: str) -> set[int]:
@@ -85,7 +91,7 @@ def _in_cgroup(cgroup_root: str) -> set[int]:
 def kill_strays(ids: dict[str, str], cgroup_root: str, tracked: set[int]) -> None:
     """SIGKILL what no tracked process accounts for (the shims and containers, or whatever
     a killed containerd left), and wait until they are gone."""
-    if set(namespace_ids("self").values()) & set(ids.values()):
+    if _are_own(ids):
         raise RuntimeError(f"refusing to sweep namespaces {ids}: they are the test bed's own")
     _kill_and_wait(node_pids(ids, cgroup_root) - tracked)
 
@@ -129,26 +135,25 @@ def sweep_killed_node(record: Path) -> list[str]:
     return swept
 
 
+def _are_own(ids: dict[str, str]) -> bool:
+    return bool(set(namespace_ids("self").values()) & set(ids.values()))
+
+
 def _node_programs_in(ids: dict[str, str]) -> set[int]:
     """The processes in both namespaces ``ids`` that run the node's programs: containerd and
     its shims, or a binary from the test bed's cache (kube-apiserver, etcd, the kubelet, ...;
     one may still be stopping after the SIGTERM its parent's death sent it)."""
-    found: set[int] = set()
-    if set(namespace_ids("self").values()) & set(ids.values()):
-        return found
+    if _are_own(ids):
+        return set()
     cache = str(binaries.cache_root())
-    for entry in Path("/proc").iterdir():
+
+    def runs_node_program(entry: Path) -> bool:
         with contextlib.suppress(OSError):
-            if (
-                entry.name.isdigit()
-                and all(os.readlink(entry / "ns" / kind) == ids[kind] for kind in KINDS)
-                and (
-                    (entry / "comm").read_text().startswith("containerd")
-                    or os.readlink(entry / "exe").startswith(cache)
-                )
-            ):
-                found.add(int(entry.name))
-    return found
+            comm = (entry / "comm").read_text()
+            return comm.startswith("containerd") or os.readlink(entry / "exe").startswith(cache)
+        return False
+
+    return {int(e.name) for e in _in_namespaces(ids, match=all) if runs_node_program(e)}
 
 
 def remove_cgroups(cgroup_root: str) -> list[str]:
