@@ -34,7 +34,8 @@ class KubernetesApi(Protocol):
     """The few Kubernetes calls the operator makes; bodies are plain dicts in wire shape."""
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Secret, or None when it does not exist. Raises :class:`KubeError`."""
+        """The Secret with its data, or None when it does not exist. Raises
+        :class:`KubeError`."""
         ...
 
     async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -42,7 +43,11 @@ class KubernetesApi(Protocol):
         operator's own Secrets, and users' Secrets labelled for a MaskinportenClient), else
         None: a Secret without the label may still exist under that name (creating one is then
         HTTP 409). Served from the operator's Secret watch when it is complete, with no API
-        request. Raises :class:`KubeError`."""
+        request; then possibly without its data: the watch keeps a Secret's data only until it
+        is read once (or not at all when the operator wrote it), and then holds its digest
+        instead (:data:`~maskinporten_operator.reconcile.secret_bodies.DATA_DIGEST`), so that
+        keys and tokens the operator holds in memory are not held twice. :meth:`get_secret`
+        reads the data. Raises :class:`KubeError`."""
         ...
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

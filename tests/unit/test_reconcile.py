@@ -552,6 +552,33 @@ async def test_a_routine_refresh_with_a_labelled_key_secret_reads_no_secret(
     assert (world.kube.reads, world.secret_writes) == (0, [(Verb.REPLACE, WORKLOAD_SECRET)])
 
 
+async def test_a_restart_reads_no_secret_and_keeps_the_token(
+    world: HandRegisteredWorld,
+) -> None:
+    world.put_registered_key(labels={CLIENT_LABEL: REF.name})
+    await world.reconcile()
+    world.restart()
+    world.observe_from_here()
+
+    await world.reconcile()
+
+    assert (world.kube.reads, world.token_requests, world.secret_writes) == (0, 0, [])
+
+
+async def test_leading_again_reads_the_key_and_the_token_from_the_api_server_once(
+    world: HandRegisteredWorld,
+) -> None:
+    world.put_registered_key(labels={CLIENT_LABEL: REF.name})
+    await world.reconcile()
+    world.lead_again()
+    world.observe_from_here()
+
+    await world.reconcile()
+    await world.reconcile()
+
+    assert (world.kube.reads, world.token_requests, world.secret_writes) == (2, 0, [])
+
+
 async def test_an_unlabelled_key_secret_is_read_from_the_api_server(
     world: HandRegisteredWorld,
 ) -> None:

@@ -815,7 +815,7 @@ async def test_an_unexpected_error_before_registration_keeps_client_registered_a
 ) -> None:
     first = await world.reconcile()
     before = condition(first, CLIENT_REGISTERED)
-    monkeypatch.setattr(world.kube, "get_secret", broken)
+    monkeypatch.setattr(world.kube, "get_watched_secret", broken)
     world.advance(3600)
 
     outcome = await world.reconcile()

@@ -16,6 +16,7 @@ from maskinporten_operator.api import (
     ROLE_LABEL,
 )
 from maskinporten_operator.credentials.secret_data import encode_data
+from maskinporten_operator.reconcile.secret_bodies import data_digest, has_data, without_data
 from maskinporten_testbed.fakekube import FakeKube
 
 NAMESPACE = "team"
@@ -91,15 +92,68 @@ async def test_a_namespace_outside_the_listed_ones_is_read_from_the_api_server()
     assert cached.fake.calls == 1
 
 
-async def test_what_the_operator_writes_is_read_back_from_memory() -> None:
+async def test_what_the_operator_writes_is_read_back_from_memory_without_its_data() -> None:
     cached = Cached()
     cached.secrets.apply_list(None, [], LISTED_AT)
     created = await cached.kube.create_secret(NAMESPACE, managed("weather-key", 0))
 
+    secret = await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+
+    assert secret == without_data(created)
+    assert cached.fake.calls == 1
+
+
+async def test_a_secrets_data_is_served_once_then_its_digest() -> None:
+    cached = Cached()
+    listed = managed("weather-key", 5)
+    cached.secrets.apply_list(None, [listed], LISTED_AT)
+
+    first = await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+    again = await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+
+    assert first is not None
+    assert first["data"] == listed["data"]
+    assert again is not None
+    assert "data" not in again
+    assert data_digest(again) == data_digest(listed)
+    assert cached.fake.calls == 0
+
+
+async def test_a_secret_whose_data_was_served_is_read_with_it_from_the_api_server() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
+    await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+    cached.fake.put_secret(NAMESPACE, "weather-key", {"jwk": "{}"})
+
     secret = await cached.kube.get_secret(NAMESPACE, "weather-key")
 
-    assert secret == created
+    assert secret is not None
+    assert has_data(secret)
     assert cached.fake.calls == 1
+
+
+async def test_a_changed_secret_is_served_with_its_data_again() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [managed("weather-key", 5)], LISTED_AT)
+    await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+
+    cached.secrets.apply_event("MODIFIED", managed("weather-key", 6))
+
+    secret = await cached.kube.get_watched_secret(NAMESPACE, "weather-key")
+    assert secret is not None
+    assert has_data(secret)
+
+
+def test_the_echo_of_the_operators_own_write_keeps_it_without_its_data() -> None:
+    cached = Cached()
+    cached.secrets.apply_list(None, [], LISTED_AT)
+    cached.secrets.remember(managed("weather-key", 7))
+
+    cached.secrets.apply_event("MODIFIED", managed("weather-key", 7))
+
+    secret = cached.secrets.get(NAMESPACE, "weather-key")
+    assert secret is not None
+    assert not has_data(secret)
 
 
 def test_an_event_older_than_the_operators_own_write_is_ignored() -> None:

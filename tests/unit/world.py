@@ -127,7 +127,14 @@ class World:
         self.clock.advance(seconds)
 
     def restart(self) -> None:
-        """The operator restarts: what it remembered is gone, the cluster keeps the rest."""
+        """The operator restarts: what it remembered is gone, the cluster keeps the rest (its
+        Secret watch starts afresh, serving each Secret's data once)."""
+        self.lead_again()
+        self.kube.watch_afresh()
+
+    def lead_again(self) -> None:
+        """The replica stopped leading and leads again: the resource's loop starts afresh, the
+        Secret watch holds what it held (the data it served already, only as digests)."""
         self.memory = ClientMemory()
         self.deps = replace(self.deps, keys=SharedKeys())
 

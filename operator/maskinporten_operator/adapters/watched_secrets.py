@@ -6,7 +6,10 @@ One list-then-watch per watched scope, with a server-side label selector (never 
 in the cluster, as a kopf handler on Secrets would be). It serves two purposes:
 
 - a routine refresh reads the workload and key Secrets from memory instead of a GET per Secret
-  (:class:`CachingKube`), and creates a Secret the watch has not seen without reading first;
+  (:class:`CachingKube`), and creates a Secret the watch has not seen without reading first.
+  A Secret's data is kept only until it is read once (the reader holds the parsed key, the
+  tokens), then only its digest: what a routine refresh compares; the data is read again (one
+  GET) only when a reader must parse it again;
 - when a managed Secret is deleted or its data no longer matches what the operator wrote, or a
   user's labelled Secret is added, changed or deleted, ``on_change(namespace, client_name)`` is
   called on the event loop, so its owner acts at once.
@@ -64,6 +67,14 @@ def needs_attention(event_type: str, secret: dict[str, Any]) -> bool:
     if role == secret_bodies.Role.WORKLOAD:
         return not secret_bodies.is_intact(secret)
     return event_type == "MODIFIED"
+
+
+def _superseded(event_type: str, secret: dict[str, Any], known: dict[str, Any]) -> bool:
+    """Whether an event tells nothing new: older than what the operator itself wrote since, or
+    the version held already (the echo of the operator's write, a list after a broken watch),
+    which is kept as it is (perhaps without its data, already read)."""
+    version, held = version_of(secret), version_of(known)
+    return version < held or (version == held >= 0 and event_type != "DELETED")
 
 
 def _owner(secret: dict[str, Any]) -> str | None:
@@ -151,12 +162,25 @@ class WatchedSecrets:
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The watched Secret as last seen; None when there is none (or the cache is not
-        complete for the namespace: ask :meth:`knows` first)."""
-        return self._secrets.get((namespace, name))
+        complete for the namespace: ask :meth:`knows` first). Its data is served once: from
+        then on, until the Secret changes, it is served with the data's digest instead
+        (:func:`~maskinporten_operator.reconcile.secret_bodies.without_data`); its reader keeps
+        what it needs of it (the parsed key, the tokens)."""
+        key = (namespace, name)
+        secret = self._secrets.get(key)
+        self._drop_data(key)
+        return secret
 
     def remember(self, secret: dict[str, Any]) -> None:
-        """A Secret the operator just wrote, as the API server returned it."""
+        """A Secret the operator just wrote, as the API server returned it; kept without its
+        data, which its writer holds."""
         self.apply_event("MODIFIED", secret, wake=False)
+        self._drop_data(_key(secret))
+
+    def _drop_data(self, key: tuple[str, str]) -> None:
+        secret = self._secrets.get(key)
+        if secret is not None and secret_bodies.has_data(secret):
+            self._secrets[key] = secret_bodies.without_data(secret)
 
     # --- on the event loop: what the watch threads send --------------------------------------
 
@@ -166,8 +190,8 @@ class WatchedSecrets:
         if not in_namespaces(key[0], self._patterns):
             return
         known = self._secrets.get(key)
-        if known is not None and version_of(secret) < version_of(known):
-            return  # an event older than what the operator itself wrote since
+        if known is not None and _superseded(event_type, secret, known):
+            return
         if event_type == "DELETED":  # also sent when a Secret loses the watched label
             self._secrets.pop(key, None)
         else:
@@ -215,9 +239,11 @@ class CachingKube:
         self._list_wait_seconds = list_wait_seconds
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """From the cache while it holds the data; else (the data read once already, or not
+        a watched Secret) from the API server."""
         if await self._known(namespace):
             cached = self._cache.get(namespace, name)
-            if cached is not None:
+            if cached is not None and secret_bodies.has_data(cached):
                 return cached
         return await self._kube.get_secret(namespace, name)
 

@@ -27,7 +27,7 @@ from maskinporten_operator.reasons import Reason
 from maskinporten_operator.reconcile.memory import ClientMemory, SharedKeys
 from maskinporten_operator.reconcile.results import Failure
 from maskinporten_operator.reconcile.schedule import RetryPolicy
-from maskinporten_operator.reconcile.secret_bodies import Owner
+from maskinporten_operator.reconcile.secret_bodies import Owner, has_data
 from maskinporten_operator.settings import Settings
 
 T = TypeVar("T")
@@ -116,6 +116,32 @@ async def create_or_read(
     if existing is None:
         raise Failure(Reason.KUBERNETES_API_ERROR, f"{subject} was deleted while being created")
     return existing, False
+
+
+async def read_secret(
+    kube: KubernetesApi, namespace: str, name: str, *, unlabelled: bool
+) -> dict[str, Any] | None:
+    """The Secret as the watch serves it (perhaps without its data: :func:`with_data`); with
+    ``unlabelled``, one without the watched label too (read from the API server). Raises
+    :class:`Failure`."""
+    secret = await kube_call(kube.get_watched_secret(namespace, name))
+    if secret is None and unlabelled:
+        secret = await kube_call(kube.get_secret(namespace, name))
+    return secret
+
+
+async def with_data(kube: KubernetesApi, secret: dict[str, Any]) -> dict[str, Any]:
+    """``secret`` with its data: as it is, or read again when it was served without (one GET).
+    Raises :class:`Failure` (also when it is gone by then)."""
+    if has_data(secret):
+        return secret
+    namespace, name = secret["metadata"]["namespace"], secret["metadata"]["name"]
+    read = await kube_call(kube.get_secret(namespace, name))
+    if read is None:
+        raise Failure(
+            Reason.KUBERNETES_API_ERROR, f"Secret {namespace}/{name} was deleted while being read"
+        )
+    return read
 
 
 def token_request_failure(error: TokenRequestError, label: str = "") -> Failure:

@@ -28,7 +28,12 @@ from maskinporten_operator.credentials.secret_data import (
 )
 from maskinporten_operator.reasons import EventType, Reason
 from maskinporten_operator.reconcile import ring, secret_bodies
-from maskinporten_operator.reconcile.effects import Reconciliation, create_or_read, kube_call
+from maskinporten_operator.reconcile.effects import (
+    Reconciliation,
+    create_or_read,
+    read_secret,
+    with_data,
+)
 from maskinporten_operator.reconcile.memory import KnownKey
 from maskinporten_operator.reconcile.results import Event, Failure
 from maskinporten_operator.rfc3339 import format_time
@@ -53,22 +58,29 @@ class Keys:
 
 async def read_keys(run: Reconciliation, spec: ClientSpec) -> Keys:
     """Read the key Secret (generating a key into a new one when there is none and the spec
-    lets the operator), then the signing key and, for a managed client, the ring."""
+    lets the operator), then the signing key and, for a managed client, the ring. What was read
+    before from the same Secret data is not read again: the Secret's data (one GET) only when
+    the key or the ring must be parsed and the watch served the Secret without it."""
     secret, generated = await _key_secret(run, spec)
-    known = await _signing_key(run, spec, secret)
-    key_ring = await _ring(run, spec, secret, known.key) if spec.managed else None
+    password_secret = await _password_secret(run, spec)
+    digest = _digest(secret, password_secret, spec.key)
+    known = _known_key(run, digest)
+    key_ring = _known_ring(run, secret) if spec.managed else None
+    if known is None or (spec.managed and key_ring is None):
+        secret = await with_data(run.deps.kube, secret)
+    if known is None:
+        known = await _parsed_key(run, spec, secret, password_secret, digest)
+    if spec.managed and key_ring is None:
+        key_ring = await _parsed_ring(run, spec, secret, known.key)
     return Keys(known, key_ring, generated)
 
 
-async def _key_secret(
-    run: Reconciliation, spec: ClientSpec
-) -> tuple[Mapping[str, Any], Event | None]:
-    ref, kube = run.ref, run.deps.kube
+async def _key_secret(run: Reconciliation, spec: ClientSpec) -> tuple[dict[str, Any], Event | None]:
+    ref = run.ref
     name = spec.key_secret_name(ref.name)
     where = f"Secret {ref.namespace}/{name}"
-    expected = spec.key.source is KeySource.EXISTING or run.status.get("keyId")
-    read = kube.get_secret if expected else kube.get_watched_secret
-    secret = await kube_call(read(ref.namespace, name))  # a user's Secret may be unlabelled
+    expected = spec.key.source is KeySource.EXISTING or bool(run.status.get("keyId"))
+    secret = await read_secret(run.deps.kube, ref.namespace, name, unlabelled=expected)
     if secret is not None:
         return secret, None
     if spec.key.source is KeySource.EXISTING:
@@ -90,7 +102,7 @@ async def _key_secret(
 
 async def _generate_key(
     run: Reconciliation, spec: ClientSpec, name: str
-) -> tuple[Mapping[str, Any], Event | None]:
+) -> tuple[dict[str, Any], Event | None]:
     """A new key in a new Secret, and its Event; or the Secret of that name already there
     without the operator's labels (HTTP 409), to be read instead."""
     key = await asyncio.to_thread(generate_client_key)  # ~0.1-1 s of CPU: off the event loop
@@ -118,51 +130,63 @@ async def _generate_key(
     return secret, generated
 
 
-async def _signing_key(
-    run: Reconciliation, spec: ClientSpec, secret: Mapping[str, Any]
-) -> KnownKey:
-    """The key in ``secret``; parsed (off the event loop) only when neither this resource's
-    last reconciliation nor another resource has read the same material (``run.deps.keys``),
-    or when its certificate's validity ended."""
-    where = f"Secret {run.ref.namespace}/{spec.key_secret_name(run.ref.name)}"
-    password = await _password(run, spec)
-    data = raw_data(secret)
-    now = datetime.fromtimestamp(run.now, UTC)
-    digest = _digest(data, password, spec.key)
+def _known_key(run: Reconciliation, digest: bytes) -> KnownKey | None:
+    """The key read before from the same material, by this resource's last reconciliation or
+    by another resource (``run.deps.keys``); None when there is none, or when its
+    certificate's validity ended (reading it again says why it cannot be used)."""
     last = run.memory.key
     known = last if last is not None and last.digest == digest else run.deps.keys.get(digest)
-    if known is not None and _certificate_valid(known.key, now):
-        return known
+    now = datetime.fromtimestamp(run.now, UTC)
+    return known if known is not None and _certificate_valid(known.key, now) else None
+
+
+async def _parsed_key(
+    run: Reconciliation,
+    spec: ClientSpec,
+    secret: Mapping[str, Any],
+    password_secret: dict[str, Any] | None,
+    digest: bytes,
+) -> KnownKey:
+    """The key in ``secret`` (with its data), parsed off the event loop."""
+    where = f"Secret {run.ref.namespace}/{spec.key_secret_name(run.ref.name)}"
+    password = await _password(run, spec, password_secret)
+    now = datetime.fromtimestamp(run.now, UTC)
     try:  # a password-protected key or a keystore costs tens of ms of CPU
         key = await asyncio.to_thread(
-            read_key, data, spec.key, source=where, password=password, now=now
+            read_key, raw_data(secret), spec.key, source=where, password=password, now=now
         )
     except InvalidKeyError as error:
         raise Failure(Reason.KEY_INVALID, str(error)) from None
     return run.deps.keys.add(KnownKey(digest, key))
 
 
-async def _ring(
-    run: Reconciliation, spec: ClientSpec, secret: Mapping[str, Any], signing: ClientKey
-) -> ring.KeyRing:
-    """The ring in ``secret``; parsed once per version of the Secret."""
+def _known_ring(run: Reconciliation, secret: Mapping[str, Any]) -> ring.KeyRing | None:
+    """The ring as last read, when ``secret`` is still the version it was read from."""
     version = str(secret.get("metadata", {}).get("resourceVersion", ""))
     known = run.memory.ring
-    if known is not None and known.version == version and version:
-        return known
+    return known if known is not None and known.version == version and version else None
+
+
+async def _parsed_ring(
+    run: Reconciliation, spec: ClientSpec, secret: Mapping[str, Any], signing: ClientKey
+) -> ring.KeyRing:
+    """The ring in ``secret`` (with its data), parsed off the event loop."""
     where = f"Secret {run.ref.namespace}/{spec.key_secret_name(run.ref.name)}"
     return await asyncio.to_thread(
         ring.ring_in_secret, secret, signing, resource=run.ref.name, where=where
     )
 
 
-def _digest(data: Mapping[str, bytes], password: bytes | None, key_spec: KeySpec) -> str:
-    """Of everything a key is read from (kept in memory only, never shown)."""
+def _digest(
+    secret: Mapping[str, Any], password_secret: Mapping[str, Any] | None, key_spec: KeySpec
+) -> bytes:
+    """Of everything a key is read from: ``spec.key``, the key Secret's data and the password
+    Secret's (kept in memory only, never shown)."""
     digest = hashlib.sha256(key_spec.model_dump_json().encode())
-    for name, value in sorted(data.items()):
-        digest.update(b"\x00" + name.encode() + b"\x00" + value)
-    digest.update(b"\x01" + password if password is not None else b"\x02")
-    return digest.hexdigest()
+    digest.update(b"\x00" + secret_bodies.data_digest(secret))
+    if password_secret is not None:
+        digest.update(b"\x01" + secret_bodies.data_digest(password_secret))
+    return digest.digest()
 
 
 def _certificate_valid(key: ClientKey, now: datetime) -> bool:
@@ -172,15 +196,30 @@ def _certificate_valid(key: ClientKey, now: datetime) -> bool:
     return leaf is None or leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc
 
 
-async def _password(run: Reconciliation, spec: ClientSpec) -> bytes | None:
+async def _password_secret(run: Reconciliation, spec: ClientSpec) -> dict[str, Any] | None:
+    """The Secret ``spec.key.passwordSecretRef`` names (perhaps without its data); None when
+    there is no reference. Raises :class:`Failure` when it is missing."""
     reference = spec.key.password_secret_ref
     if reference is None:
         return None
     namespace = run.ref.namespace
-    secret = await kube_call(run.deps.kube.get_secret(namespace, reference.name))
-    where = f"password Secret {namespace}/{reference.name}"
+    secret = await read_secret(run.deps.kube, namespace, reference.name, unlabelled=True)
     if secret is None:
+        where = f"password Secret {namespace}/{reference.name}"
         raise Failure(Reason.KEY_SECRET_MISSING, f"{where} (spec.key.passwordSecretRef) not found")
+    return secret
+
+
+async def _password(
+    run: Reconciliation, spec: ClientSpec, secret: dict[str, Any] | None
+) -> bytes | None:
+    """The password in ``secret`` (the password Secret, read again if served without its
+    data); None without ``spec.key.passwordSecretRef``."""
+    reference = spec.key.password_secret_ref
+    if reference is None or secret is None:
+        return None
+    where = f"password Secret {run.ref.namespace}/{reference.name}"
+    secret = await with_data(run.deps.kube, secret)
     try:
         return password_in(raw_data(secret), reference.key, where=where)
     except MissingDataError as error:

@@ -31,7 +31,7 @@ class TokenSlot:
 class KnownKey:
     """A key read from its Secret, and a digest of what it was read from."""
 
-    digest: str
+    digest: bytes
     key: ClientKey
 
 
@@ -42,9 +42,11 @@ class SharedKeys:
     it, so the cache holds no more keys than the clients use."""
 
     def __init__(self) -> None:
-        self._by_digest: weakref.WeakValueDictionary[str, KnownKey] = weakref.WeakValueDictionary()
+        self._by_digest: weakref.WeakValueDictionary[bytes, KnownKey] = (
+            weakref.WeakValueDictionary()
+        )
 
-    def get(self, digest: str) -> KnownKey | None:
+    def get(self, digest: bytes) -> KnownKey | None:
         return self._by_digest.get(digest)
 
     def add(self, known: KnownKey) -> KnownKey:

@@ -80,6 +80,33 @@ def fingerprint(*fields: str) -> str:
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:32]
 
 
+DATA_DIGEST = "dataDigest"
+"""In a Secret served by the operator's Secret watch without its ``data`` (see
+:meth:`~maskinporten_operator.ports.KubernetesApi.get_watched_secret`): the
+:func:`data_digest` of that data, in its place."""
+
+
+def data_digest(secret: Mapping[str, Any]) -> bytes:
+    """SHA-256 of a Secret's ``data`` as stored (base64 values, keys sorted): equal for two
+    bodies exactly when their data is. A body without its data carries it (:data:`DATA_DIGEST`)."""
+    held = secret.get(DATA_DIGEST)
+    if isinstance(held, bytes):
+        return held
+    canonical = json.dumps(dict(sorted((secret.get("data") or {}).items())), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def has_data(secret: Mapping[str, Any]) -> bool:
+    """False for a body served without its ``data`` (:data:`DATA_DIGEST` in its place)."""
+    return DATA_DIGEST not in secret
+
+
+def without_data(secret: Mapping[str, Any]) -> dict[str, Any]:
+    """``secret`` with its ``data`` replaced by :data:`DATA_DIGEST`."""
+    kept = {field: value for field, value in secret.items() if field != "data"}
+    return kept | {DATA_DIGEST: data_digest(secret)}
+
+
 def data_hash(data: Mapping[str, str]) -> str:
     canonical = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -208,10 +235,11 @@ def tokens_in_secret(secret: Mapping[str, Any]) -> dict[str, IssuedToken]:
 
 
 def differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """Whether writing ``desired`` over ``existing`` would change anything the operator owns."""
+    """Whether writing ``desired`` over ``existing`` would change anything the operator owns;
+    ``existing`` may be served without its data (:func:`data_digest`)."""
     have, want = existing.get("metadata", {}), desired["metadata"]
     return (
-        decode_data(existing) != decode_data(desired)
+        data_digest(existing) != data_digest(desired)
         or any((have.get("labels") or {}).get(k) != v for k, v in want["labels"].items())
         or any((have.get("annotations") or {}).get(k) != v for k, v in want["annotations"].items())
         or (have.get("ownerReferences") or []) != want.get("ownerReferences", [])

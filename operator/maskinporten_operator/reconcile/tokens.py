@@ -38,7 +38,9 @@ from maskinporten_operator.reconcile.effects import (
     auth_call,
     create_or_read,
     kube_call,
+    read_secret,
     token_request_failure,
+    with_data,
 )
 from maskinporten_operator.reconcile.memory import TokenSlot
 from maskinporten_operator.reconcile.results import Failure
@@ -61,7 +63,9 @@ class Request:
 class Obtained:
     """Tokens obtained (fresh ones kept, due ones requested) with ``request``, not yet written;
     the failures of the requests that failed; the workload Secret as it was read; whether a
-    token was requested (``renewed``: written, it is a new token for the pods)."""
+    token was requested (``renewed``: written, it is a new token for the pods). ``existing``
+    may be without its data (served so by the watch: :func:`secret_bodies.differs` compares
+    digests)."""
 
     request: Request
     slots: dict[str, TokenSlot]
@@ -89,11 +93,10 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
     ref, spec, deps = run.ref, request.spec, run.deps
     secret_name = spec.workload_secret_name(ref.name)
     taken = run.memory.secret_name_taken == secret_name
-    read = deps.kube.get_secret if taken else deps.kube.get_watched_secret
-    existing = await kube_call(read(ref.namespace, secret_name))
+    existing = await read_secret(deps.kube, ref.namespace, secret_name, unlabelled=taken)
     if existing is not None:
         _refuse_unless_owned(run.ref, existing)
-    stored = secret_bodies.tokens_in_secret(existing) if existing else {}
+    existing, stored = await _stored_tokens(run, spec, existing)
     policy = refresh_policy(spec, deps.settings)
     slots: dict[str, TokenSlot] = {}
     failures: list[Failure] = []
@@ -124,6 +127,19 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
         slots[desired.name] = _planned(token, policy)
         renewed = True
     return Obtained(request, slots, failures, existing, renewed)
+
+
+async def _stored_tokens(
+    run: Reconciliation, spec: ClientSpec, existing: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, secret_bodies.IssuedToken]]:
+    """The tokens in the workload Secret, read only for those the resource does not hold in
+    memory (after a restart, or once it leads again): the Secret with its data then (one GET
+    when the watch served it without), and its tokens; else the Secret as it is, and none."""
+    held = run.memory.tokens
+    if existing is None or all(d.name in held for d in spec.token_requests()):
+        return existing, {}
+    existing = await with_data(run.deps.kube, existing)
+    return existing, secret_bodies.tokens_in_secret(existing)
 
 
 def _fingerprint(request: Request, claims: GrantClaims) -> str:

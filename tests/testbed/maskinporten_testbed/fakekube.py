@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from maskinporten_operator.api import is_watched
 from maskinporten_operator.credentials.secret_data import encode_data
 from maskinporten_operator.ports import KubeError, KubernetesApi
-from maskinporten_operator.reconcile.secret_bodies import decode_data
+from maskinporten_operator.reconcile.secret_bodies import decode_data, without_data
 
 UNREACHABLE = 0
 """The status of a fault that stands for an API server that cannot be reached."""
@@ -57,6 +57,9 @@ class FakeKube:
         self._statuses: dict[tuple[str, str], dict[str, Any]] = {}
         self._versions = itertools.count(1)
         self._faults: list[_Fault] = []
+        self._served: set[tuple[str, str, str | None]] = set()
+        """Secret versions (namespace, name, resourceVersion) whose data was served or written
+        through the port."""
         self.writes: list[Write] = []
         self.calls = 0
         """Calls made through the port, failed ones included."""
@@ -100,18 +103,27 @@ class FakeKube:
         """Fail the next ``count`` calls through the port with ``status`` (0: unreachable)."""
         self._faults += [_Fault(status, detail)] * count
 
+    def watch_afresh(self) -> None:
+        """The operator's Secret watch starts afresh (a restart): each Secret's data is served
+        once again."""
+        self._served.clear()
+
     # --- ports.KubernetesApi ------------------------------------------------------------------
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         self._call("reading", namespace, name)
         secret = self.secret(namespace, name)
-        self.reads += secret is None or not is_watched(secret)
+        served = self._data_served(namespace, name)
+        self.reads += secret is None or not is_watched(secret) or served
         return secret
 
     async def get_watched_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """Like the operator's Secret watch: no API call, labelled Secrets only."""
+        """Like the operator's Secret watch: no API call, labelled Secrets only, each version's
+        data served once (then its digest instead), none of what the operator wrote."""
         secret = self.secret(namespace, name)
-        return secret if secret is not None and is_watched(secret) else None
+        if secret is None or not is_watched(secret):
+            return None
+        return without_data(secret) if self._data_served(namespace, name) else secret
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
@@ -119,7 +131,7 @@ class FakeKube:
         if (namespace, name) in self._secrets:
             raise _error("creating", namespace, name, 409, f'secrets "{name}" already exists')
         self.writes.append(Write(Verb.CREATE, namespace, name, copy.deepcopy(body)))
-        return self._store(namespace, body)
+        return self._written(namespace, body)
 
     async def replace_secret(
         self, namespace: str, body: dict[str, Any], resource_version: str
@@ -139,7 +151,7 @@ class FakeKube:
                 "modified; please apply your changes to the latest version and try again",
             )
         self.writes.append(Write(Verb.REPLACE, namespace, name, copy.deepcopy(body)))
-        return self._store(namespace, body)
+        return self._written(namespace, body)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self._call("updating status of", namespace, name, kind="maskinportenclients")
@@ -153,6 +165,19 @@ class FakeKube:
         if self._faults:
             fault = self._faults.pop(0)
             raise _error(action, namespace, name, fault.status, fault.detail, kind=kind)
+
+    def _data_served(self, namespace: str, name: str) -> bool:
+        """Whether the Secret's data was served (or written by the operator) before; marks it
+        so."""
+        version = (self._secrets.get((namespace, name)) or {}).get("metadata", {})
+        served = (namespace, name, version.get("resourceVersion")) in self._served
+        self._served.add((namespace, name, version.get("resourceVersion")))
+        return served
+
+    def _written(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        stored = self._store(namespace, body)
+        self._data_served(namespace, stored["metadata"]["name"])
+        return stored
 
     def _store(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         stored = copy.deepcopy(dict(body))
