@@ -108,8 +108,10 @@ def unwritten_tokens(
     standin: StandinThread, cluster: Cluster, ids: ClientIds, died: float
 ) -> set[tuple[str, float]]:
     """The tokens issued before the leader's death that are newer than the one its client's
-    Secret holds now: the leader died before writing them. Read while no replica leads (the
-    next one waits out the Lease), so no write lands meanwhile."""
+    Secret holds now: the leader died before writing them. Read at once after the death:
+    after a SIGKILL no replica leads until the Lease runs out; after a SIGTERM the standby may
+    lead within its retry period, and a token it writes first hides an unwritten one from this
+    count, which can then only report a double refresh, never hide one."""
     held = {client_id: token_of(cluster, name) for client_id, name in ids.items()}
     issued = {
         client_id: decode_jwt(token).claims["iat"] for client_id, token in held.items() if token

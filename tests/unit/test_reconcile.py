@@ -552,6 +552,20 @@ async def test_a_routine_refresh_with_a_labelled_key_secret_reads_no_secret(
     assert (world.kube.reads, world.secret_writes) == (0, [(Verb.REPLACE, WORKLOAD_SECRET)])
 
 
+async def test_retrying_a_token_that_keeps_failing_reads_no_secret(
+    world: HandRegisteredWorld,
+) -> None:
+    world.put_registered_key(labels={CLIENT_LABEL: REF.name})
+    world.spec = TWO_TOKENS
+    first = await world.reconcile()
+    world.observe_from_here()
+    world.advance(first.next_attempt_at - START)
+
+    await world.reconcile()
+
+    assert (world.kube.reads, world.token_requests) == (0, 1)
+
+
 async def test_a_restart_reads_no_secret_and_keeps_the_token(
     world: HandRegisteredWorld,
 ) -> None:

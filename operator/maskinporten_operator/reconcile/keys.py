@@ -68,6 +68,7 @@ async def read_keys(run: Reconciliation, spec: ClientSpec) -> Keys:
     key_ring = _known_ring(run, secret) if spec.managed else None
     if known is None or (spec.managed and key_ring is None):
         secret = await with_data(run.deps.kube, secret)
+        digest = _digest(secret, password_secret, spec.key)  # of the version read, if newer
     if known is None:
         known = await _parsed_key(run, spec, secret, password_secret, digest)
     if spec.managed and key_ring is None:

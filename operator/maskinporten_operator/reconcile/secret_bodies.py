@@ -209,6 +209,17 @@ def is_intact(secret: Mapping[str, Any]) -> bool:
     return annotations.get(DATA_HASH_ANNOTATION) == data_hash(decode_data(secret))
 
 
+def described_token_names(secret: Mapping[str, Any]) -> frozenset[str]:
+    """The names of the tokens the workload Secret's annotation describes (none when it is
+    missing or malformed): readable without the Secret's data."""
+    annotations = secret.get("metadata", {}).get("annotations") or {}
+    try:
+        described = json.loads(annotations.get(TOKENS_ANNOTATION, "{}"))
+    except ValueError:
+        return frozenset()
+    return frozenset(described) if isinstance(described, dict) else frozenset()
+
+
 def tokens_in_secret(secret: Mapping[str, Any]) -> dict[str, IssuedToken]:
     """The tokens an intact workload Secret holds, by name, for reuse after a restart."""
     if not is_intact(secret):

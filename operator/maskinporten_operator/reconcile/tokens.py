@@ -132,11 +132,12 @@ async def obtain(run: Reconciliation, request: Request) -> Obtained:
 async def _stored_tokens(
     run: Reconciliation, spec: ClientSpec, existing: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, secret_bodies.IssuedToken]]:
-    """The tokens in the workload Secret, read only for those the resource does not hold in
-    memory (after a restart, or once it leads again): the Secret with its data then (one GET
-    when the watch served it without), and its tokens; else the Secret as it is, and none."""
-    held = run.memory.tokens
-    if existing is None or all(d.name in held for d in spec.token_requests()):
+    """The tokens in the workload Secret, read only when it holds one the resource does not
+    hold in memory (after a restart, or once it leads again; never for a token whose requests
+    keep failing): the Secret with its data then (one GET when the watch served it without),
+    and its tokens; else the Secret as it is, and none."""
+    missing = {d.name for d in spec.token_requests()} - run.memory.tokens.keys()
+    if existing is None or not missing & secret_bodies.described_token_names(existing):
         return existing, {}
     existing = await with_data(run.deps.kube, existing)
     return existing, secret_bodies.tokens_in_secret(existing)
