@@ -92,8 +92,7 @@ def data_digest(secret: Mapping[str, Any]) -> bytes:
     held = secret.get(DATA_DIGEST)
     if isinstance(held, bytes):
         return held
-    canonical = json.dumps(dict(sorted((secret.get("data") or {}).items())), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).digest()
+    return _sha256_of(secret.get("data") or {}).digest()
 
 
 def has_data(secret: Mapping[str, Any]) -> bool:
@@ -108,8 +107,14 @@ def without_data(secret: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def data_hash(data: Mapping[str, str]) -> str:
+    """SHA-256 (hex) of decoded data, as the operator's data-hash annotation holds it."""
+    return _sha256_of(data).hexdigest()
+
+
+def _sha256_of(data: Mapping[str, str]) -> hashlib._Hash:
+    """Of ``data`` as compact JSON with its keys sorted."""
     canonical = json.dumps(dict(sorted(data.items())), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode())
 
 
 def workload_data(
