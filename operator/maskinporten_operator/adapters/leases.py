@@ -52,15 +52,15 @@ class Leases:
     ``timeout_seconds``."""
 
     def __init__(self, kube: Kube, namespace: str, name: str, *, timeout_seconds: float) -> None:
-        """``kube`` is closed by :meth:`close`."""
+        """``kube`` is closed by :meth:`aclose`."""
         self._kube = kube
         self._namespace = namespace
         self._name = name
         self._timeout = timeout_seconds
         self.subject = f"Lease {namespace}/{name}"
 
-    def close(self) -> None:
-        self._kube.close()
+    async def aclose(self) -> None:
+        await self._kube.aclose()
 
     async def read(self) -> LeaseRecord | None:
         """The Lease, or None when there is none."""

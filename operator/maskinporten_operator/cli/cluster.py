@@ -109,7 +109,7 @@ def _with_kube(work: Callable[[Kube], Awaitable[T]]) -> T:
         try:
             return await work(kube)
         finally:
-            kube.close()
+            await kube.aclose()
 
     try:
         return asyncio.run(run())

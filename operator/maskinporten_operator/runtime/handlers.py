@@ -75,16 +75,12 @@ class OperatorMemo:
         self.supervisor = Supervisor(
             functools.partial(keep_client_supplied, memo=self),
             leading=False,
-            settle=self.kube.settled,
             restart=self.deps.retry_policy,
         )
 
 
 def operator_memo(settings: Settings) -> OperatorMemo:
-    kube = Kube(
-        load_api_client(pool_size=settings.kubernetes_api_concurrency),
-        concurrency=settings.kubernetes_api_concurrency,
-    )
+    kube = Kube(load_api_client(), concurrency=settings.kubernetes_api_concurrency)
     auth = AuthorizationServerClient(
         timeout_seconds=settings.token_request_timeout_seconds, ca_bundle=settings.ca_bundle
     )
@@ -164,9 +160,9 @@ def start_election(memo: OperatorMemo) -> LeaderElection:
     """Elect the replica that acts: only the leader runs the loops (refreshes, registers,
     rotates); a standby keeps kopf's watch and the Secret watch warm, so that it starts every
     loop from memory when it takes over. Every Kubernetes and self-service write is fenced by
-    leadership (:class:`~maskinporten_operator.adapters.kube.WriteFence`): cancelled loops may
-    leave requests running on threads (or in flight), and those must not land once another
-    replica may lead."""
+    leadership (:class:`~maskinporten_operator.adapters.kube.WriteFence`): a request a cancelled
+    loop had already sent may still be in flight, and must not land once another replica may
+    lead."""
     settings = memo.deps.settings
     election = lease_election(
         settings,
@@ -220,7 +216,7 @@ async def stop(memo: OperatorMemo, **_: Any) -> None:
     if memo.self_service is not None:
         await memo.self_service.aclose()
     await memo.auth.aclose()
-    memo.kube.close()
+    await memo.kube.aclose()
 
 
 async def keep_client_supplied(watched: Watched, memo: OperatorMemo) -> None:

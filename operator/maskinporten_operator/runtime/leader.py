@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 class LeaseApi(Protocol):
     subject: str
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
     async def read(self) -> LeaseRecord | None: ...
 
@@ -89,7 +89,7 @@ class LeaderElection:
         self.elector.step_down()
         if held is not None:
             await self._release(held)
-        self._leases.close()
+        await self._leases.aclose()
 
     async def _release(self, held: LeaseRecord) -> None:
         try:
