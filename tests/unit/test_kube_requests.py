@@ -1,6 +1,7 @@
 """How the operator's Kubernetes client sends its requests, against a bare HTTP server on
 loopback: what a dropped connection costs (a create or a patch is never sent twice), what the
-write fence refuses, what a cancelled caller leaves behind, and the credentials of each call."""
+write fence refuses, what a cancelled caller leaves behind, timeouts, redirects, and the
+credentials of each call."""
 
 from __future__ import annotations
 
@@ -8,65 +9,88 @@ import asyncio
 import socket
 import socketserver
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import kubernetes
 import pytest
 
 from maskinporten_operator.adapters.kube import UNREACHABLE, Kube, WriteFence, proxy_of
-from maskinporten_operator.api import GROUP, PLURAL, VERSION
+from maskinporten_operator.api import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from maskinporten_operator.ports import KubeError
 
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "weather-token"}}
-CREATED = b'{"kind":"Secret","metadata":{"name":"weather-token","resourceVersion":"1"}}'
+CREATED_BODY = b'{"kind":"Secret","metadata":{"name":"weather-token","resourceVersion":"1"}}'
+
+
+def answer(status: str, body: bytes, *headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+CREATED = answer("201 Created", CREATED_BODY, "Content-Type: application/json")
 
 
 @dataclass
 class Behaviour:
-    """What the server does with each request once it has read its head."""
+    """What the server does with each request once it has read it: send ``answer``; with
+    ``hold``, first wait until ``release`` is set (or the client closes the connection); with
+    neither, hang up."""
 
-    answer: bool = False
-    """Answer 201 with :data:`CREATED`; otherwise hang up (or hold, below)."""
+    answer: bytes | None = None
     hold: bool = False
-    """Keep the connection open without answering until the client closes it."""
-    requests: list[str] = field(default_factory=list)
-    authorizations: list[str] = field(default_factory=list)
+    heads: list[list[str]] = field(default_factory=list)
+    """Each request's head, line by line."""
     received: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     closed_by_client: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def request_lines(self) -> list[str]:
+        return [head[0] for head in self.heads]
+
+    def header(self, name: str) -> list[str]:
+        """The values of header ``name`` in every request, in order."""
+        prefix = f"{name.lower()}:"
+        return [
+            line.split(":", 1)[1].strip()
+            for head in self.heads
+            for line in head
+            if line.lower().startswith(prefix)
+        ]
 
 
 class Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         connection: socket.socket = self.request
         behaviour: Behaviour = self.server.behaviour  # type: ignore[attr-defined]
-        while True:
-            head = _read_head(connection)
-            if head is None:
-                return
-            lines = head.decode().split("\r\n")
-            behaviour.requests.append(lines[0])
+        while (head := _read_request(connection)) is not None:
+            behaviour.heads.append(head.decode().split("\r\n"))
             behaviour.received.set()
-            behaviour.authorizations += [
-                line.split(":", 1)[1].strip()
-                for line in lines
-                if line.lower().startswith("authorization:")
-            ]
-            if behaviour.hold:
-                if connection.recv(65536) == b"":
-                    behaviour.closed_by_client.set()
+            if behaviour.hold and not _released(connection, behaviour):
                 return
-            if not behaviour.answer:
+            if behaviour.answer is None:
                 return
-            connection.sendall(
-                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                + f"Content-Length: {len(CREATED)}\r\n\r\n".encode()
-                + CREATED
-            )
+            connection.sendall(behaviour.answer)
 
 
-def _read_head(connection: socket.socket) -> bytes | None:
-    """A request's head and its body (by Content-Length), or None when the client closed."""
+def _released(connection: socket.socket, behaviour: Behaviour) -> bool:
+    """Wait for ``release``; False (and ``closed_by_client`` set) if the client closes first."""
+    connection.settimeout(0.05)
+    while not behaviour.release.is_set():
+        try:
+            if connection.recv(65536) == b"":
+                behaviour.closed_by_client.set()
+                return False
+        except TimeoutError:
+            continue
+    connection.settimeout(None)
+    return True
+
+
+def _read_request(connection: socket.socket) -> bytes | None:
+    """A request's head (its body read by Content-Length), or None when the client closed."""
     received = b""
     while b"\r\n\r\n" not in received:
         chunk = connection.recv(65536)
@@ -74,15 +98,12 @@ def _read_head(connection: socket.socket) -> bytes | None:
             return None
         received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":", 1)[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    while len(body) < length:
+    lengths = [
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    while len(body) < sum(lengths):
         body += connection.recv(65536)
     return head
 
@@ -104,22 +125,28 @@ def server() -> Iterator[Server]:
     try:
         yield server
     finally:
+        server.behaviour.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
 
 
-def kube_for(server: Server, bearer: str = "first") -> Kube:
+def configuration_of(server: Server) -> kubernetes.client.Configuration:
     configuration = kubernetes.client.Configuration()
     configuration.host = f"http://127.0.0.1:{server.server_address[1]}"
-    configuration.api_key = {"BearerToken": bearer}
+    configuration.api_key = {"BearerToken": "first"}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    return Kube(kubernetes.client.ApiClient(configuration), concurrency=1)
+    return configuration
 
 
-async def failed(call: asyncio.Future[object] | object) -> KubeError:
+def kube_for(server: Server, **options: Any) -> Kube:
+    client = kubernetes.client.ApiClient(configuration_of(server))
+    return Kube(client, concurrency=1, **options)
+
+
+async def failed(call: Awaitable[object]) -> KubeError:
     with pytest.raises(KubeError) as raised:
-        await call  # type: ignore[misc]
+        await call
     return raised.value
 
 
@@ -130,7 +157,7 @@ async def test_a_create_after_a_connection_error_is_not_resent(server: Server) -
     await kube.aclose()
 
     assert error.status == UNREACHABLE
-    assert server.behaviour.requests == ["POST /api/v1/namespaces/team/secrets HTTP/1.1"]
+    assert server.behaviour.request_lines == ["POST /api/v1/namespaces/team/secrets HTTP/1.1"]
 
 
 async def test_a_status_patch_after_a_connection_error_is_not_resent(server: Server) -> None:
@@ -140,7 +167,7 @@ async def test_a_status_patch_after_a_connection_error_is_not_resent(server: Ser
     await kube.aclose()
 
     assert error.status == UNREACHABLE
-    assert server.behaviour.requests == [
+    assert server.behaviour.request_lines == [
         f"PATCH /apis/{GROUP}/{VERSION}/namespaces/team/{PLURAL}/weather/status HTTP/1.1"
     ]
 
@@ -153,9 +180,24 @@ async def test_a_replace_whose_connection_drops_is_sent_once_more(server: Server
 
     assert error.status == UNREACHABLE
     assert (
-        server.behaviour.requests
+        server.behaviour.request_lines
         == ["PUT /api/v1/namespaces/team/secrets/weather-token HTTP/1.1"] * 2
     )
+
+
+async def test_a_pod_annotation_is_a_merge_patch_under_the_operator_s_field_manager(
+    server: Server,
+) -> None:
+    server.behaviour.answer = CREATED
+    kube = kube_for(server)
+
+    await kube.annotate_pod("team", "api-0", {"note": "x"})
+    await kube.aclose()
+
+    assert server.behaviour.request_lines == [
+        f"PATCH /api/v1/namespaces/team/pods/api-0?fieldManager={FIELD_MANAGER} HTTP/1.1"
+    ]
+    assert server.behaviour.header("Content-Type") == ["application/merge-patch+json"]
 
 
 async def test_a_write_the_fence_refuses_is_not_sent(server: Server) -> None:
@@ -167,11 +209,11 @@ async def test_a_write_the_fence_refuses_is_not_sent(server: Server) -> None:
 
     assert error.status == UNREACHABLE
     assert "not the leader" in error.detail
-    assert server.behaviour.requests == []
+    assert server.behaviour.heads == []
 
 
 async def test_a_write_the_fence_allows_is_sent_and_answered(server: Server) -> None:
-    server.behaviour.answer = True
+    server.behaviour.answer = CREATED
     kube = kube_for(server)
     kube.fence = WriteFence(may_write=lambda: True, timeout_seconds=5)
 
@@ -181,7 +223,7 @@ async def test_a_write_the_fence_allows_is_sent_and_answered(server: Server) -> 
     assert created["metadata"]["resourceVersion"] == "1"
 
 
-async def test_cancelling_a_caller_closes_its_request_s_connection(server: Server) -> None:
+async def test_cancelling_a_read_s_caller_closes_its_connection(server: Server) -> None:
     server.behaviour.hold = True
     kube = kube_for(server)
     caller = asyncio.create_task(kube.get_secret("team", "weather-token"))
@@ -194,30 +236,90 @@ async def test_cancelling_a_caller_closes_its_request_s_connection(server: Serve
     await kube.aclose()
 
 
-async def test_each_call_asks_the_configuration_for_fresh_credentials(server: Server) -> None:
-    server.behaviour.answer = True
+async def test_a_write_whose_caller_was_cancelled_runs_to_its_answer(server: Server) -> None:
+    server.behaviour.hold = True
+    server.behaviour.answer = CREATED
     kube = kube_for(server)
+    caller = asyncio.create_task(kube.create_secret("team", SECRET))
+    assert await asyncio.to_thread(server.behaviour.received.wait, 30)
+    caller.cancel()
+    await asyncio.gather(caller, return_exceptions=True)
+    assert await kube.settled(0) == 1
+
+    server.behaviour.release.set()
+
+    assert await kube.settled(30) == 0
+    assert not server.behaviour.closed_by_client.is_set()
+    await kube.aclose()
+
+
+async def test_a_call_without_an_answer_fails_at_its_timeout(server: Server) -> None:
+    server.behaviour.hold = True
+    kube = kube_for(server)
+
+    error = await failed(kube.read_lease("ops", "operator", request_timeout=0.2))
+    await kube.aclose()
+
+    assert error.status == UNREACHABLE
+    assert "TimeoutError" in error.detail
+
+
+async def test_a_redirect_is_an_error_and_not_followed(server: Server) -> None:
+    server.behaviour.answer = answer("307 Temporary Redirect", b"", "Location: /elsewhere")
+    kube = kube_for(server)
+
+    error = await failed(kube.create_secret("team", SECRET))
+    await kube.aclose()
+
+    assert error.status == 307
+    assert len(server.behaviour.heads) == 1
+
+
+async def test_a_success_that_is_not_json_is_an_error(server: Server) -> None:
+    server.behaviour.answer = answer("200 OK", b"<html>proxy login</html>")
+    kube = kube_for(server)
+
+    error = await failed(kube.get_secret("team", "weather-token"))
+    await kube.aclose()
+
+    assert error.status == 200
+    assert "not JSON" in error.detail
+
+
+async def test_a_call_after_closing_is_refused_unsent(server: Server) -> None:
+    kube = kube_for(server)
+    await kube.aclose()
+
+    error = await failed(kube.get_secret("team", "weather-token"))
+
+    assert error.status == UNREACHABLE
+    assert server.behaviour.heads == []
+
+
+async def test_credentials_are_asked_for_again_once_a_second_old(server: Server) -> None:
+    server.behaviour.answer = CREATED
+    configuration = configuration_of(server)
     tokens = iter(["second", "third"])
 
-    def refresh(configuration: kubernetes.client.Configuration) -> None:
-        configuration.api_key["BearerToken"] = next(tokens)
+    def refresh(refreshed: kubernetes.client.Configuration) -> None:
+        refreshed.api_key["BearerToken"] = next(tokens)
 
-    kube._configuration.refresh_api_key_hook = refresh
+    configuration.refresh_api_key_hook = refresh
+    now = [100.0]
+    kube = Kube(kubernetes.client.ApiClient(configuration), concurrency=1, clock=lambda: now[0])
 
     await kube.create_secret("team", SECRET)
+    now[0] += 0.9
+    await kube.create_secret("team", SECRET)
+    now[0] += 0.1
     await kube.create_secret("team", SECRET)
     await kube.aclose()
 
-    assert server.behaviour.authorizations == ["Bearer second", "Bearer third"]
-
-
-def test_a_socks_proxy_is_refused_with_what_to_change() -> None:
-    configuration = kubernetes.client.Configuration()
-    configuration.host = "https://10.0.0.1:6443"
-    configuration.proxy = "socks5://proxy.example:1080"
-
-    with pytest.raises(kubernetes.config.ConfigException, match="only HTTP"):
-        proxy_of(configuration)
+    assert server.behaviour.header("Authorization") == [
+        "Bearer second",
+        "Bearer second",
+        "Bearer third",
+    ]
 
 
 def test_a_server_exempted_by_no_proxy_is_reached_directly() -> None:

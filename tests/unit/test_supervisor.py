@@ -374,6 +374,21 @@ async def test_stopping_all_gives_up_on_a_loop_that_does_not_end_in_time() -> No
     await until(lambda: not loops.running)
 
 
+async def test_stopping_all_waits_for_the_requests_sent_to_settle_in_the_time_left() -> None:
+    settle_budgets: list[float] = []
+
+    async def settle(seconds: float) -> int:
+        settle_budgets.append(seconds)
+        return 1
+
+    supervisor = Supervisor(Loops().run, settle=settle)
+
+    stopped = await supervisor.stop_all(STOP_SECONDS)
+
+    assert not stopped
+    assert settle_budgets == [pytest.approx(STOP_SECONDS)]
+
+
 async def test_leading_again_while_a_loop_still_stops_starts_it_once_the_old_one_ended() -> None:
     loops = Loops()
     loops.ignore_cancellation = True

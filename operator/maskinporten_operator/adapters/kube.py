@@ -1,26 +1,28 @@
 """The Kubernetes API, for the operator and the command-line tools alike.
 
 Calls are sent with aiohttp on the event loop: kopf's own HTTP client (it watches and posts
-Events with it), so it adds no package to the image. A write costs about 0.3 ms of CPU there,
-against 1.3 ms through the synchronous ``kubernetes`` client on a thread pool, and 2.5 ms through
-httpx with as many connections (1,000 Secret creates, 16 at a time). The ``kubernetes`` package
+Events with it), so it adds no package to the image, and a call costs a fraction of the CPU it
+cost through the synchronous ``kubernetes`` client on a thread pool. The ``kubernetes`` package
 still reads the configuration (in-cluster or the kubeconfig: server, TLS, credentials, proxy)
-and refreshes expiring credentials; every request asks it for them.
+and renews expiring credentials (:class:`Credentials`).
 
-Cancelling a call's caller cancels its request. Every failure becomes a
-:class:`~maskinporten_operator.ports.KubeError`: the API server's answers with their status, and
-a server that cannot be reached (refused or reset connections, timeouts) with status 0. Messages
-carry the API server's status message and never a request or response body.
+A read is cancelled with its caller. A write, once sent, runs to its answer or its timeout even
+when its caller is cancelled, and :meth:`Kube.settled` waits for such writes. Every failure
+becomes a :class:`~maskinporten_operator.ports.KubeError`: the API server's answers with their
+status, and a server that cannot be reached (refused or reset connections, timeouts) with
+status 0. Messages carry the API server's status message and never a request or response body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import kubernetes
@@ -36,6 +38,9 @@ UNREACHABLE = 0
 DEFAULT_TIMEOUT_SECONDS = 60.0
 """A call given no timeout of its own (reads, and writes without a fence) gives up after this
 long, connecting included; its caller tries again."""
+CREDENTIALS_MAX_AGE_SECONDS = 1.0
+"""How long the credentials read from the configuration are used before it is asked again (a
+token that expired within that second is refused with 401, and its call tried again later)."""
 
 RETRIES = urllib3.Retry(total=2, connect=0, read=2, redirect=0, allowed_methods={"GET"})
 """For the watches, which use the ``kubernetes`` client: a list or watch request is sent again
@@ -61,19 +66,18 @@ def load_api_client() -> kubernetes.client.ApiClient:
 class WriteFence:
     """Writes only while this replica leads, each bounded by ``timeout_seconds``.
 
-    Why both: a loop cancelled when leadership ends stops its request, but a request already
-    sent may still be on its way or being answered. So each write asks ``may_write()`` just
-    before it is sent (after waiting for a free slot), at a time ``t`` no later than the renew
-    deadline (last renewal sent + renew deadline), and its whole timeout, connecting included, is
-    the election's write margin, ``lease duration - renew deadline``: the client has its answer
-    or gives up by ``t + margin``, no later than the earliest moment another replica can take
-    the Lease (last renewal sent + lease duration). What remains is a request the API server
-    received but answers after the client gave up: a Secret replace carries the
-    ``resourceVersion`` read, so over the new leader's write it conflicts rather than lands; a
-    status patch would only restate an earlier status, which the new leader rewrites on its
-    first attempt. (aiohttp sends a ``PUT`` once more when a kept-alive connection drops under
-    it, RFC 9112 section 9.3.1, inside the same timeout; the ``resourceVersion`` makes the
-    second one conflict if the first landed.)
+    Why both: a loop cancelled when leadership ends does not stop a write it has sent (see
+    :meth:`Kube.settled`). So each write asks ``may_write()`` just before it is sent (once it
+    has a slot: nothing waits after the check), at a time ``t`` no later than the renew deadline
+    (last renewal sent + renew deadline), and its whole timeout, connecting included, is the
+    election's write margin, ``lease duration - renew deadline``: the client has its answer or
+    gives up by ``t + margin``, no later than the earliest moment another replica can take the
+    Lease (last renewal sent + lease duration); a graceful stop waits for the answers before it
+    releases the Lease. What remains is a request the API server received but answers after the
+    client gave up: a Secret replace carries the ``resourceVersion`` read, so over the new
+    leader's write it conflicts rather than lands (so does aiohttp's one resend of a ``PUT``
+    whose connection closed before the answer); a status patch would only restate an earlier
+    status, which the new leader rewrites on its first attempt.
     """
 
     may_write: Callable[[], bool]
@@ -99,23 +103,94 @@ class _Request:
         return KubeError(action=self.action, subject=self.subject, status=status, detail=detail)
 
 
+_Answer = tuple[int, str | None, bytes]
+"""An HTTP answer: status, reason phrase, body."""
+
+
+class Credentials:
+    """The headers the ``kubernetes`` client would authenticate with. Asking its configuration
+    runs its refresh hook, which may read the service account's token file or run a kubeconfig
+    plugin (``exec``), so it is asked on a thread, at most once per
+    :data:`CREDENTIALS_MAX_AGE_SECONDS` (``clock``, seconds); callers meanwhile share the answer.
+    Raises :class:`KubeError` (status 0) when the configuration cannot give any."""
+
+    def __init__(
+        self, configuration: kubernetes.client.Configuration, clock: Callable[[], float]
+    ) -> None:
+        self._configuration = configuration
+        self._clock = clock
+        self._headers: dict[str, str] = {}
+        self._asked_at = -math.inf
+        self._asking: asyncio.Task[None] | None = None
+
+    async def headers(self, request: _Request) -> dict[str, str]:
+        """A copy of the current headers (``request`` names the call in an error)."""
+        if self._clock() - self._asked_at >= CREDENTIALS_MAX_AGE_SECONDS:
+            if self._asking is None:
+                self._asking = asyncio.create_task(self._ask())
+            try:
+                await asyncio.shield(self._asking)
+            except Exception as error:  # a plugin or a token file that failed
+                raise request.error(
+                    UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"
+                ) from None
+        return dict(self._headers)
+
+    async def _ask(self) -> None:
+        try:
+            self._headers = await asyncio.to_thread(auth_headers, self._configuration)
+            self._asked_at = self._clock()
+        finally:
+            self._asking = None
+
+
+def auth_headers(configuration: kubernetes.client.Configuration) -> dict[str, str]:
+    """What ``configuration.auth_settings()`` puts in headers (it runs the refresh hook)."""
+    settings = cast(dict[str, dict[str, Any]], configuration.auth_settings())
+    return {
+        setting["key"]: setting["value"]
+        for setting in settings.values()
+        if setting["in"] == "header" and setting["value"]
+    }
+
+
 class Kube:
     """:class:`~maskinporten_operator.ports.KubernetesApi` over aiohttp, configured by
     ``api_client``'s configuration; at most ``concurrency`` calls in flight, the others wait
     for a slot. Writes go through ``fence`` when one is set (:class:`WriteFence`). The HTTP
-    session is made on first use, on the running loop; :meth:`aclose` closes it."""
+    session is made on first use, on the running loop; :meth:`aclose` closes it, and calls
+    after that fail. ``clock`` (seconds, monotonic) ages the credentials."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        concurrency: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._configuration = api_client.configuration
+        self._credentials = Credentials(self._configuration, clock)
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._writes: set[asyncio.Task[_Answer]] = set()
+        """Writes sent whose answer has not come yet (a finished one removes itself)."""
         self.fence: WriteFence | None = None
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def settled(self, seconds: float) -> int:
+        """Wait at most ``seconds`` until every write sent so far has its answer (also those
+        whose callers were cancelled); how many had not by then."""
+        writes = list(self._writes)
+        if not writes:
+            return 0
+        return len((await asyncio.wait(writes, timeout=seconds))[1])
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -125,33 +200,61 @@ class Kube:
                 ),
                 headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
                 proxy=proxy_of(self._configuration),
-                timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_SECONDS),
             )
         return self._session
 
     async def _call(self, request: _Request) -> Any:
         """``request``'s answer, its JSON body as a dict (None when it is empty, or when not
-        ``request.parse``: a caller that does not read the answer saves decoding it). A write
-        goes through the fence, when one is set, just before it is sent (a KubeError with status
-        0 if it is refused), with the fence's timeout."""
-        async with self._slots:
-            timeout_seconds = request.timeout_seconds
-            if request.write and self.fence is not None:
-                if not self.fence.may_write():
-                    raise request.error(
-                        UNREACHABLE,
-                        "not sent: this replica is not the leader (see leader election)",
-                    )
-                timeout_seconds = self.fence.timeout_seconds
-            status, reason, data = await self._send(request, timeout_seconds)
-        if status >= 400:
+        ``request.parse``: a caller that does not read the answer saves decoding it)."""
+        if self._closed:
+            raise request.error(UNREACHABLE, "not sent: the Kubernetes client is closed")
+        headers = await self._credentials.headers(request)
+        await self._slots.acquire()
+        try:
+            timeout_seconds = self._timeout_or_refusal(request)
+        except KubeError:
+            self._slots.release()
+            raise
+        sending = asyncio.create_task(self._send(request, headers, timeout_seconds))
+        sending.add_done_callback(self._sent)
+        if request.write:
+            self._writes.add(sending)
+        try:
+            status, reason, data = await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            if not request.write:
+                sending.cancel()
+            raise
+        if not 200 <= status < 300:  # redirects are not followed: errors too
             raise request.error(status, _status_message(status, reason, data))
-        return json.loads(data) if data and request.parse else None
+        try:
+            return json.loads(data) if data and request.parse else None
+        except ValueError:
+            raise request.error(status, "the answer is not JSON") from None
+
+    def _timeout_or_refusal(self, request: _Request) -> float:
+        """The call's timeout in seconds: a write's is the fence's, asked just before it is
+        sent (after a slot is free); a KubeError (status 0) when the fence refuses it."""
+        if not request.write or self.fence is None:
+            return request.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
+        if not self.fence.may_write():
+            raise request.error(
+                UNREACHABLE, "not sent: this replica is not the leader (see leader election)"
+            )
+        return self.fence.timeout_seconds
+
+    def _sent(self, sending: asyncio.Task[_Answer]) -> None:
+        self._slots.release()
+        self._writes.discard(sending)
+        if not sending.cancelled():
+            sending.exception()  # retrieved: a cancelled caller no longer reads it
 
     async def _send(
-        self, request: _Request, timeout_seconds: float | None
-    ) -> tuple[int, str | None, bytes]:
-        headers = self._credentials()
+        self, request: _Request, headers: dict[str, str], timeout_seconds: float
+    ) -> _Answer:
+        """One HTTP exchange, never redirected; the whole of it (connecting, and aiohttp's one
+        resend of a GET or PUT whose connection closed before the answer, RFC 9110 section
+        9.2.2) within ``timeout_seconds``, not rounded up."""
         payload = None
         if request.body is not None:
             headers["Content-Type"] = request.content_type
@@ -163,8 +266,9 @@ class Kube:
                 data=payload,
                 headers=headers,
                 params=request.query,
+                allow_redirects=False,
                 proxy_headers=self._configuration.proxy_headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_seconds) if timeout_seconds else None,
+                timeout=aiohttp.ClientTimeout(total=timeout_seconds, ceil_threshold=math.inf),
                 server_hostname=self._configuration.tls_server_name or None,
             ) as response:
                 return response.status, response.reason, await response.read()
@@ -172,15 +276,6 @@ class Kube:
             raise request.error(
                 UNREACHABLE, f"cannot reach the Kubernetes API ({type(error).__name__})"
             ) from None
-
-    def _credentials(self) -> dict[str, str]:
-        """The headers the ``kubernetes`` client would authenticate with, asked for each call:
-        its refresh hook renews a service account token or a kubeconfig plugin's."""
-        return {
-            setting["key"]: setting["value"]
-            for setting in self._configuration.auth_settings().values()
-            if setting["in"] == "header" and setting["value"]
-        }
 
     async def _get(
         self, path: str, subject: str, timeout_seconds: float | None = None
@@ -329,15 +424,10 @@ def tls_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContex
 
 
 def proxy_of(configuration: kubernetes.client.Configuration) -> str | None:
-    """The kubeconfig's ``proxy-url``, unless its ``no_proxy`` exempts the server. Raises
-    ``kubernetes.config.ConfigException`` for a SOCKS proxy, which aiohttp cannot use."""
+    """The kubeconfig's ``proxy-url``, unless its ``no_proxy`` exempts the server."""
     proxy: str | None = configuration.proxy
     if not proxy or should_bypass_proxies(configuration.host, configuration.no_proxy or ""):
         return None
-    if not proxy.lower().startswith(("http://", "https://")):
-        raise kubernetes.config.ConfigException(
-            f"proxy-url {proxy.split('://')[0]}://…: only HTTP(S) proxies are supported"
-        )
     return proxy
 
 

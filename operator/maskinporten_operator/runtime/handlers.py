@@ -75,6 +75,7 @@ class OperatorMemo:
         self.supervisor = Supervisor(
             functools.partial(keep_client_supplied, memo=self),
             leading=False,
+            settle=self.kube.settled,
             restart=self.deps.retry_policy,
         )
 
@@ -213,10 +214,12 @@ async def stop(memo: OperatorMemo, **_: Any) -> None:
     memo.watched_secrets.stop()
     if memo.watched_pods is not None:
         memo.watched_pods.stop()
-    if memo.self_service is not None:
-        await memo.self_service.aclose()
-    await memo.auth.aclose()
-    await memo.kube.aclose()
+    try:
+        if memo.self_service is not None:
+            await memo.self_service.aclose()
+        await memo.auth.aclose()
+    finally:
+        await memo.kube.aclose()
 
 
 async def keep_client_supplied(watched: Watched, memo: OperatorMemo) -> None:

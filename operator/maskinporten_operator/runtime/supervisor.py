@@ -14,6 +14,10 @@ resource gone, so the supervisor forgets it. That costs no request at all, where
 a periodic list would cost a list of every resource per period and replica; the price is that
 a vanished resource's loop lives until its next attempt (one refresh period at most).
 
+Cancelling a loop ends its task at once, but not a Kubernetes API write it has already sent
+(:mod:`maskinporten_operator.adapters.kube`): that write runs to its answer or its timeout.
+:meth:`Supervisor.stop_all` therefore also waits (bounded) for those writes to settle.
+
 No resource is left without its loop, and none ever has two. A loop that ends when nobody asked
 it to (an exception past its last resort, or the ``CancelledError`` of a future it awaited,
 which is not its own cancellation) is logged and started again after a back-off: the base delay,
@@ -28,7 +32,7 @@ import asyncio
 import contextvars
 import logging
 import traceback
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from maskinporten_operator.reconcile.schedule import RetryPolicy
@@ -55,6 +59,8 @@ class Watched:
 
 RunLoop = Callable[[Watched], Coroutine[Any, Any, None]]
 """A resource's loop: runs until cancelled, or returns when the resource is gone."""
+Settle = Callable[[float], Awaitable[int]]
+"""Waits at most the given seconds for requests already sent to end; how many had not."""
 
 
 DEFAULT_RESTART = RetryPolicy(
@@ -87,9 +93,11 @@ class Supervisor:
         run_loop: RunLoop,
         *,
         leading: bool = True,
+        settle: Settle | None = None,
         restart: RetryPolicy = DEFAULT_RESTART,
     ) -> None:
         self._run_loop = run_loop
+        self._settle = settle
         self._restart = restart
         self._leading = leading
         self._resources: dict[Key, Watched] = {}
@@ -147,19 +155,27 @@ class Supervisor:
             self._start(key, watched)
 
     async def stop_all(self, seconds: float) -> bool:
-        """Stop leading: cancel every loop and wait, at most ``seconds``, until all have ended
-        (a cancelled loop's requests are cancelled with it). False when some had not by then
-        (logged). Events meanwhile start no loop; the watch state is kept."""
+        """Stop leading: cancel every loop and wait, at most ``seconds``, until all have
+        ended and the Kubernetes requests they had sent have settled. False when some had not
+        by then (logged). Events meanwhile start no loop; the watch state is kept."""
         self._leading = False
         for key, watched in self._resources.items():
             self._stop(key, watched)
         tasks = [task for stopping in self._stopping.values() for task in stopping]
         for task in tasks:  # those of resources gone too; a repeated request is harmless
             task.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
         unended = len((await asyncio.wait(tasks, timeout=seconds))[1]) if tasks else 0
-        if unended:
-            logger.warning("after %.0f s, %d loops had not ended", seconds, unended)
-        return not unended
+        unsettled = await self._settle(max(deadline - loop.time(), 0.0)) if self._settle else 0
+        if unended or unsettled:
+            logger.warning(
+                "after %.0f s, %d loops had not ended and %d Kubernetes requests not settled",
+                seconds,
+                unended,
+                unsettled,
+            )
+        return not unended and not unsettled
 
     def _start(self, key: Key, watched: Watched) -> None:
         """A loop for ``watched`` unless it has one; it waits for the resource's loops still
