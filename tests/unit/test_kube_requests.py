@@ -16,7 +16,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from maskinporten_operator.adapters.kube import UNREACHABLE, Kube, WriteFence, proxy_of
+from maskinporten_operator.adapters.kube import UNREACHABLE, Kube, WriteFence
+from maskinporten_operator.adapters.kube_connection import proxy_of
 from maskinporten_operator.api import FIELD_MANAGER, GROUP, PLURAL, VERSION
 from maskinporten_operator.ports import KubeError
 

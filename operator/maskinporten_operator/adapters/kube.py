@@ -4,7 +4,7 @@ Calls are sent with aiohttp on the event loop: kopf's own HTTP client (it watche
 Events with it), so it adds no package to the image, and a call costs a fraction of the CPU it
 cost through the synchronous ``kubernetes`` client on a thread pool. The ``kubernetes`` package
 still reads the configuration (in-cluster or the kubeconfig: server, TLS, credentials, proxy)
-and renews expiring credentials (:class:`Credentials`).
+and renews expiring credentials (:mod:`.kube_connection`).
 
 A read is cancelled with its caller. A write, once sent, runs to its answer or its timeout even
 when its caller is cancelled, and :meth:`Kube.settled` waits for such writes. Every failure
@@ -18,17 +18,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 import kubernetes
-import urllib3
-from kubernetes.client.rest import should_bypass_proxies
 
+from maskinporten_operator.adapters.kube_connection import Credentials, proxy_of, tls_context
 from maskinporten_operator.api import FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION, is_watched
 from maskinporten_operator.ports import KubeError
 
@@ -38,28 +36,6 @@ UNREACHABLE = 0
 DEFAULT_TIMEOUT_SECONDS = 60.0
 """A call given no timeout of its own (reads, and writes without a fence) gives up after this
 long, connecting included; its caller tries again."""
-CREDENTIALS_MAX_AGE_SECONDS = 1.0
-"""How long the credentials read from the configuration are used before it is asked again (a
-token that expired within that second is refused with 401, and its call tried again later)."""
-
-RETRIES = urllib3.Retry(total=2, connect=0, read=2, redirect=0, allowed_methods={"GET"})
-"""For the watches, which use the ``kubernetes`` client: a list or watch request is sent again
-at once, at most twice, when the connection drops under it (a kept-alive connection the API
-server closed just then)."""
-
-
-def load_api_client() -> kubernetes.client.ApiClient:
-    """In-cluster credentials when running in a pod, otherwise the current kubeconfig.
-
-    Raises ``kubernetes.config.ConfigException`` when neither is available.
-    """
-    configuration = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config(client_configuration=configuration)
-    configuration.retries = RETRIES
-    return kubernetes.client.ApiClient(configuration)
 
 
 @dataclass(frozen=True)
@@ -105,53 +81,6 @@ class _Request:
 
 _Answer = tuple[int, str | None, bytes]
 """An HTTP answer: status, reason phrase, body."""
-
-
-class Credentials:
-    """The headers the ``kubernetes`` client would authenticate with. Asking its configuration
-    runs its refresh hook, which may read the service account's token file or run a kubeconfig
-    plugin (``exec``), so it is asked on a thread, at most once per
-    :data:`CREDENTIALS_MAX_AGE_SECONDS` (``clock``, seconds); callers meanwhile share the answer.
-    Raises :class:`KubeError` (status 0) when the configuration cannot give any."""
-
-    def __init__(
-        self, configuration: kubernetes.client.Configuration, clock: Callable[[], float]
-    ) -> None:
-        self._configuration = configuration
-        self._clock = clock
-        self._headers: dict[str, str] = {}
-        self._asked_at = -math.inf
-        self._asking: asyncio.Task[None] | None = None
-
-    async def headers(self, request: _Request) -> dict[str, str]:
-        """A copy of the current headers (``request`` names the call in an error)."""
-        if self._clock() - self._asked_at >= CREDENTIALS_MAX_AGE_SECONDS:
-            if self._asking is None:
-                self._asking = asyncio.create_task(self._ask())
-            try:
-                await asyncio.shield(self._asking)
-            except Exception as error:  # a plugin or a token file that failed
-                raise request.error(
-                    UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"
-                ) from None
-        return dict(self._headers)
-
-    async def _ask(self) -> None:
-        try:
-            self._headers = await asyncio.to_thread(auth_headers, self._configuration)
-            self._asked_at = self._clock()
-        finally:
-            self._asking = None
-
-
-def auth_headers(configuration: kubernetes.client.Configuration) -> dict[str, str]:
-    """What ``configuration.auth_settings()`` puts in headers (it runs the refresh hook)."""
-    settings = cast(dict[str, dict[str, Any]], configuration.auth_settings())
-    return {
-        setting["key"]: setting["value"]
-        for setting in settings.values()
-        if setting["in"] == "header" and setting["value"]
-    }
 
 
 class Kube:
@@ -208,7 +137,12 @@ class Kube:
         ``request.parse``: a caller that does not read the answer saves decoding it)."""
         if self._closed:
             raise request.error(UNREACHABLE, "not sent: the Kubernetes client is closed")
-        headers = await self._credentials.headers(request)
+        try:
+            headers = await self._credentials.headers()
+        except Exception as error:  # a kubeconfig plugin or a token file that failed
+            raise request.error(
+                UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"
+            ) from None
         await self._slots.acquire()
         try:
             timeout_seconds = self._timeout_or_refusal(request)
@@ -405,30 +339,6 @@ class Kube:
             )
         )
         return replaced
-
-
-def tls_context(configuration: kubernetes.client.Configuration) -> ssl.SSLContext:
-    """The TLS the ``kubernetes`` client would use: its CA (or the system's), its client
-    certificate, and its choice not to verify (``insecure-skip-tls-verify``)."""
-    context = ssl.create_default_context(
-        cafile=configuration.ssl_ca_cert, cadata=configuration.ca_cert_data
-    )
-    if not configuration.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif configuration.assert_hostname is False:
-        context.check_hostname = False
-    if configuration.cert_file:
-        context.load_cert_chain(configuration.cert_file, configuration.key_file)
-    return context
-
-
-def proxy_of(configuration: kubernetes.client.Configuration) -> str | None:
-    """The kubeconfig's ``proxy-url``, unless its ``no_proxy`` exempts the server."""
-    proxy: str | None = configuration.proxy
-    if not proxy or should_bypass_proxies(configuration.host, configuration.no_proxy or ""):
-        return None
-    return proxy
 
 
 def _secret_path(namespace: str, name: str = "") -> str:

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import kubernetes
 
-from maskinporten_operator.adapters.kube import UNREACHABLE, Kube, load_api_client
+from maskinporten_operator.adapters.kube import UNREACHABLE, Kube
+from maskinporten_operator.adapters.kube_connection import load_api_client
 from maskinporten_operator.api import (
     KEY_ID_ANNOTATION,
     KIND,

@@ -16,7 +16,8 @@ from typing import Any, cast
 import kopf
 
 from maskinporten_operator.adapters.bodies import interned
-from maskinporten_operator.adapters.kube import Kube, WriteFence, load_api_client
+from maskinporten_operator.adapters.kube import Kube, WriteFence
+from maskinporten_operator.adapters.kube_connection import load_api_client
 from maskinporten_operator.adapters.labelled_pods import WatchedPods
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
