@@ -52,9 +52,10 @@ def _key_ids(digdir: Digdir, client_id: str) -> set[str]:
 @dataclass
 class LeaderWatch:
     """Polls the Lease and the leader's pod ten times a second on a thread inside the node's
-    network. Once the pod of the replica that led at the start has stopped (a container
-    terminated, or the pod gone), asks for a refresh of ``client`` at once. Times are the
-    Maskinporten stand-in's (``clock``)."""
+    network, until another replica holds the Lease. The leader has stopped when it no longer
+    holds the Lease (it releases it on SIGTERM once its loops have stopped) or its pod has (a
+    container terminated, or the pod gone), whichever is seen first; a refresh of ``client`` is
+    then asked for at once. Times are the Maskinporten stand-in's (``clock``)."""
 
     core: kubernetes.client.CoreV1Api
     coordination: kubernetes.client.CoordinationV1Api
@@ -64,9 +65,11 @@ class LeaderWatch:
     enter_network: Callable[[], Any]
     leader: str = ""
     stopped: float | None = None
-    """When the first leader's pod was seen stopped."""
+    """When the first leader was seen stopped (and the refresh asked for)."""
     succeeded: float | None = None
     """When another replica was first seen holding the Lease."""
+    failure: Exception | None = None
+    """The last error polling met (polling goes on)."""
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> LeaderWatch:
@@ -88,15 +91,16 @@ class LeaderWatch:
             while not self._stop.wait(0.1) and self.succeeded is None:
                 try:
                     self._poll()
-                except kubernetes.client.ApiException:
-                    continue
+                except Exception as error:  # kept for the test's message
+                    self.failure = error
 
     def _poll(self) -> None:
-        if self.stopped is None and self._leader_pod_stopped():
-            self.stopped = self.clock()
-            self.cluster.force_refresh(self.client, f"hand-over-{self.stopped}")
         holder = self._holder()
-        if holder not in ("", self.leader):
+        if self.stopped is None and (holder != self.leader or self._leader_pod_stopped()):
+            at = self.clock()
+            self.cluster.force_refresh(self.client, f"hand-over-{at}")  # if it fails: next poll
+            self.stopped = at
+        if self.stopped is not None and holder not in ("", self.leader):
             self.succeeded = self.clock()
 
     def _leader_pod_stopped(self) -> bool:
@@ -108,7 +112,8 @@ class LeaderWatch:
                 return True
             raise
         return any(
-            status.state.terminated is not None for status in pod.status.container_statuses or []
+            status.state is not None and status.state.terminated is not None
+            for status in pod.status.container_statuses or []
         )
 
 
@@ -146,7 +151,10 @@ def _observe_handover(
         ) as watch:
             replace()
             handover = time.monotonic() - started
-            eventually(lambda: watch.succeeded, what="another replica leading", timeout=timeout)
+            try:
+                eventually(lambda: watch.succeeded, what="another replica leading", timeout=timeout)
+            except TimeoutError as waited:
+                raise AssertionError(f"last error polling: {watch.failure!r}") from waited
         first_request = eventually(
             lambda: _first_request_after(digdir, client_ids, watch.stopped),
             what="the new leader's first token request",

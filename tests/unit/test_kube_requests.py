@@ -141,8 +141,7 @@ def configuration_of(server: Server) -> kubernetes.client.Configuration:
 
 
 def kube_for(server: Server, **options: Any) -> Kube:
-    client = kubernetes.client.ApiClient(configuration_of(server))
-    return Kube(client, concurrency=1, **options)
+    return Kube(configuration_of(server), concurrency=1, **options)
 
 
 async def failed(call: Awaitable[object]) -> KubeError:
@@ -211,6 +210,40 @@ async def test_a_write_the_fence_refuses_is_not_sent(server: Server) -> None:
     assert error.status == UNREACHABLE
     assert "not the leader" in error.detail
     assert server.behaviour.heads == []
+
+
+async def test_a_write_the_fence_refuses_frees_its_slot(server: Server) -> None:
+    kube = kube_for(server)
+    kube.fence = WriteFence(may_write=lambda: False, timeout_seconds=5)
+
+    first = await failed(kube.create_secret("team", SECRET))
+    second = await failed(kube.create_secret("team", SECRET))
+    await kube.aclose()
+
+    assert "not the leader" in first.detail
+    assert "not the leader" in second.detail
+
+
+async def test_the_fence_is_asked_once_a_write_has_its_slot(server: Server) -> None:
+    server.behaviour.hold = True
+    server.behaviour.answer = CREATED
+    leading = [True]
+    kube = kube_for(server, clock=lambda: 0.0)  # credentials asked once, then shared
+    kube.fence = WriteFence(may_write=lambda: leading[0], timeout_seconds=30)
+    first = asyncio.create_task(kube.create_secret("team", SECRET))
+    assert await asyncio.to_thread(server.behaviour.received.wait, 30)
+    second = asyncio.create_task(kube.create_secret("team", SECRET))
+    for _ in range(10):  # turns of the loop (no time): the second write waits for the slot
+        await asyncio.sleep(0)
+
+    leading[0] = False
+    server.behaviour.release.set()
+
+    await first
+    error = await failed(second)
+    await kube.aclose()
+    assert "not the leader" in error.detail
+    assert len(server.behaviour.heads) == 1
 
 
 async def test_a_write_the_fence_allows_is_sent_and_answered(server: Server) -> None:
@@ -307,7 +340,7 @@ async def test_credentials_are_asked_for_again_once_a_second_old(server: Server)
 
     configuration.refresh_api_key_hook = refresh
     now = [100.0]
-    kube = Kube(kubernetes.client.ApiClient(configuration), concurrency=1, clock=lambda: now[0])
+    kube = Kube(configuration, concurrency=1, clock=lambda: now[0])
 
     await kube.create_secret("team", SECRET)
     now[0] += 0.9
@@ -321,6 +354,23 @@ async def test_credentials_are_asked_for_again_once_a_second_old(server: Server)
         "Bearer second",
         "Bearer third",
     ]
+
+
+async def test_credentials_that_cannot_be_had_fail_the_call_unsent(server: Server) -> None:
+    configuration = configuration_of(server)
+
+    def refresh(_: kubernetes.client.Configuration) -> None:
+        raise kubernetes.config.ConfigException("exec plugin failed")
+
+    configuration.refresh_api_key_hook = refresh
+    kube = Kube(configuration, concurrency=1)
+
+    error = await failed(kube.get_secret("team", "weather-token"))
+    await kube.aclose()
+
+    assert error.status == UNREACHABLE
+    assert "no credentials" in error.detail
+    assert server.behaviour.heads == []
 
 
 def test_a_server_exempted_by_no_proxy_is_reached_directly() -> None:

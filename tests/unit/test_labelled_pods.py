@@ -67,7 +67,7 @@ async def test_a_long_client_name_is_looked_up_by_its_label_value() -> None:
     name = "weather-" + "x" * 80
     pods = WatchedPods(
         kubernetes.client.ApiClient(),
-        Kube(kubernetes.client.ApiClient(), concurrency=1),
+        Kube(kubernetes.client.Configuration(), concurrency=1),
         namespaces=(),
         list_wait_seconds=0.0,
         on_prompt=lambda result: None,

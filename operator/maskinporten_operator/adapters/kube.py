@@ -84,22 +84,22 @@ _Answer = tuple[int, str | None, bytes]
 
 
 class Kube:
-    """:class:`~maskinporten_operator.ports.KubernetesApi` over aiohttp, configured by
-    ``api_client``'s configuration; at most ``concurrency`` calls in flight, the others wait
-    for a slot. Writes go through ``fence`` when one is set (:class:`WriteFence`). The HTTP
-    session is made on first use, on the running loop; :meth:`aclose` closes it, and calls
-    after that fail. ``clock`` (seconds, monotonic) ages the credentials."""
+    """:class:`~maskinporten_operator.ports.KubernetesApi` over aiohttp, as ``configuration``
+    (:func:`~.kube_connection.load_configuration`) says; at most ``concurrency`` calls in
+    flight, the others wait for a slot. Writes go through ``fence`` when one is set
+    (:class:`WriteFence`). The HTTP session is made on first use, on the running loop;
+    :meth:`aclose` closes it, and calls not sent by then are refused. ``clock`` (seconds,
+    monotonic) ages the credentials."""
 
     def __init__(
         self,
-        api_client: kubernetes.client.ApiClient,
+        configuration: kubernetes.client.Configuration,
         *,
         concurrency: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._configuration = api_client.configuration
+        self._configuration = configuration
         self._credentials = Credentials(self._configuration, clock)
-        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -109,6 +109,7 @@ class Kube:
 
     async def aclose(self) -> None:
         self._closed = True
+        self._credentials.close()
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -121,12 +122,13 @@ class Kube:
             return 0
         return len((await asyncio.wait(writes, timeout=seconds))[1])
 
-    def _http(self) -> aiohttp.ClientSession:
+    def _http(self, request: _Request) -> aiohttp.ClientSession:
+        """The session; the slots are the only limit on connections (none waits for one)."""
+        if self._closed:
+            raise request.error(UNREACHABLE, "not sent: the Kubernetes client is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._concurrency, ssl=tls_context(self._configuration)
-                ),
+                connector=aiohttp.TCPConnector(limit=0, ssl=tls_context(self._configuration)),
                 headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
                 proxy=proxy_of(self._configuration),
             )
@@ -135,21 +137,18 @@ class Kube:
     async def _call(self, request: _Request) -> Any:
         """``request``'s answer, its JSON body as a dict (None when it is empty, or when not
         ``request.parse``: a caller that does not read the answer saves decoding it)."""
-        if self._closed:
-            raise request.error(UNREACHABLE, "not sent: the Kubernetes client is closed")
-        try:
-            headers = await self._credentials.headers()
-        except Exception as error:  # a kubeconfig plugin or a token file that failed
-            raise request.error(
-                UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"
-            ) from None
+        headers = await self._headers(request)
+        payload = None
+        if request.body is not None:
+            headers["Content-Type"] = request.content_type
+            payload = json.dumps(request.body, separators=(",", ":")).encode()
         await self._slots.acquire()
         try:
-            timeout_seconds = self._timeout_or_refusal(request)
+            deadline = self._deadline_or_refusal(request)
         except KubeError:
             self._slots.release()
             raise
-        sending = asyncio.create_task(self._send(request, headers, timeout_seconds))
+        sending = asyncio.create_task(self._send(request, headers, payload, deadline))
         sending.add_done_callback(self._sent)
         if request.write:
             self._writes.add(sending)
@@ -166,16 +165,27 @@ class Kube:
         except ValueError:
             raise request.error(status, "the answer is not JSON") from None
 
-    def _timeout_or_refusal(self, request: _Request) -> float:
-        """The call's timeout in seconds: a write's is the fence's, asked just before it is
-        sent (after a slot is free); a KubeError (status 0) when the fence refuses it."""
+    async def _headers(self, request: _Request) -> dict[str, str]:
+        try:
+            async with asyncio.timeout(DEFAULT_TIMEOUT_SECONDS):
+                return await self._credentials.headers()
+        except Exception as error:  # a kubeconfig plugin or a token file that failed, or hung
+            raise request.error(
+                UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"
+            ) from None
+
+    def _deadline_or_refusal(self, request: _Request) -> float:
+        """When the call gives up (the loop's clock): a write's timeout is the fence's, counted
+        from this moment, when the fence is asked (once the call has its slot, its body
+        encoded); a KubeError (status 0) when the fence refuses it."""
+        now = asyncio.get_running_loop().time()
         if not request.write or self.fence is None:
-            return request.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
+            return now + (request.timeout_seconds or DEFAULT_TIMEOUT_SECONDS)
         if not self.fence.may_write():
             raise request.error(
                 UNREACHABLE, "not sent: this replica is not the leader (see leader election)"
             )
-        return self.fence.timeout_seconds
+        return now + self.fence.timeout_seconds
 
     def _sent(self, sending: asyncio.Task[_Answer]) -> None:
         self._slots.release()
@@ -184,17 +194,16 @@ class Kube:
             sending.exception()  # retrieved: a cancelled caller no longer reads it
 
     async def _send(
-        self, request: _Request, headers: dict[str, str], timeout_seconds: float
+        self, request: _Request, headers: dict[str, str], payload: bytes | None, deadline: float
     ) -> _Answer:
         """One HTTP exchange, never redirected; the whole of it (connecting, and aiohttp's one
         resend of a GET or PUT whose connection closed before the answer, RFC 9110 section
-        9.2.2) within ``timeout_seconds``, not rounded up."""
-        payload = None
-        if request.body is not None:
-            headers["Content-Type"] = request.content_type
-            payload = json.dumps(request.body, separators=(",", ":")).encode()
+        9.2.2) ends by ``deadline`` (the loop's clock), not rounded up."""
+        seconds_left = deadline - asyncio.get_running_loop().time()
+        if seconds_left <= 0:
+            raise request.error(UNREACHABLE, "not sent: its time ran out before it could be")
         try:
-            async with self._http().request(
+            async with self._http(request).request(
                 request.method,
                 self._configuration.host + request.path,
                 data=payload,
@@ -202,7 +211,7 @@ class Kube:
                 params=request.query,
                 allow_redirects=False,
                 proxy_headers=self._configuration.proxy_headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_seconds, ceil_threshold=math.inf),
+                timeout=aiohttp.ClientTimeout(total=seconds_left, ceil_threshold=math.inf),
                 server_hostname=self._configuration.tls_server_name or None,
             ) as response:
                 return response.status, response.reason, await response.read()

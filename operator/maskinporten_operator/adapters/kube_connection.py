@@ -9,6 +9,7 @@ import asyncio
 import math
 import ssl
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kubernetes
@@ -25,7 +26,7 @@ at once, at most twice, when the connection drops under it (a kept-alive connect
 server closed just then)."""
 
 
-def load_api_client() -> kubernetes.client.ApiClient:
+def load_configuration() -> kubernetes.client.Configuration:
     """In-cluster credentials when running in a pod, otherwise the current kubeconfig.
 
     Raises ``kubernetes.config.ConfigException`` when neither is available.
@@ -36,15 +37,21 @@ def load_api_client() -> kubernetes.client.ApiClient:
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config(client_configuration=configuration)
     configuration.retries = RETRIES
-    return kubernetes.client.ApiClient(configuration)
+    return configuration
+
+
+def load_api_client() -> kubernetes.client.ApiClient:
+    """The ``kubernetes`` client over :func:`load_configuration` (for the watches)."""
+    return kubernetes.client.ApiClient(load_configuration())
 
 
 class Credentials:
     """The headers the ``kubernetes`` client would authenticate with. Asking its configuration
     runs its refresh hook, which may read the service account's token file or run a kubeconfig
-    plugin (``exec``), so it is asked on a thread, at most once per
-    :data:`CREDENTIALS_MAX_AGE_SECONDS` (``clock``, seconds); callers meanwhile share the answer.
-    """
+    plugin (``exec``), so it is asked on a thread of its own, by one caller at a time, once the
+    last answer is :data:`CREDENTIALS_MAX_AGE_SECONDS` old (``clock``, seconds), or again at
+    the next call after it failed; callers meanwhile share the answer. :meth:`close` ends the
+    thread."""
 
     def __init__(
         self, configuration: kubernetes.client.Configuration, clock: Callable[[], float]
@@ -54,6 +61,10 @@ class Credentials:
         self._headers: dict[str, str] = {}
         self._asked_at = -math.inf
         self._asking: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kube-credentials")
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
     async def headers(self) -> dict[str, str]:
         """A copy of the current headers. Raises what the refresh hook raised (a plugin that
@@ -66,7 +77,10 @@ class Credentials:
 
     async def _ask(self) -> None:
         try:
-            self._headers = await asyncio.to_thread(auth_headers, self._configuration)
+            loop = asyncio.get_running_loop()
+            self._headers = await loop.run_in_executor(
+                self._thread, auth_headers, self._configuration
+            )
             self._asked_at = self._clock()
         finally:
             self._asking = None

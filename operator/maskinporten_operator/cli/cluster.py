@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import kubernetes
 
 from maskinporten_operator.adapters.kube import UNREACHABLE, Kube
-from maskinporten_operator.adapters.kube_connection import load_api_client
+from maskinporten_operator.adapters.kube_connection import load_configuration
 from maskinporten_operator.api import (
     KEY_ID_ANNOTATION,
     KIND,
@@ -98,7 +98,7 @@ def _found(found: dict[str, Any] | None, what: str) -> dict[str, Any]:
 
 def _with_kube(work: Callable[[Kube], Awaitable[T]]) -> T:
     try:
-        api_client = load_api_client()
+        configuration = load_configuration()
     except kubernetes.config.ConfigException as error:
         raise CommandError(
             f"no Kubernetes configuration: {error}",
@@ -106,7 +106,7 @@ def _with_kube(work: Callable[[Kube], Awaitable[T]]) -> T:
         ) from None
 
     async def run() -> T:
-        kube = Kube(api_client, concurrency=1)
+        kube = Kube(configuration, concurrency=1)
         try:
             return await work(kube)
         finally:

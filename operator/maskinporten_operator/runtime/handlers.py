@@ -17,7 +17,7 @@ import kopf
 
 from maskinporten_operator.adapters.bodies import interned
 from maskinporten_operator.adapters.kube import Kube, WriteFence
-from maskinporten_operator.adapters.kube_connection import load_api_client
+from maskinporten_operator.adapters.kube_connection import load_api_client, load_configuration
 from maskinporten_operator.adapters.labelled_pods import WatchedPods
 from maskinporten_operator.adapters.metrics import Metrics
 from maskinporten_operator.adapters.selfservice import (
@@ -82,7 +82,7 @@ class OperatorMemo:
 
 
 def operator_memo(settings: Settings) -> OperatorMemo:
-    kube = Kube(load_api_client(), concurrency=settings.kubernetes_api_concurrency)
+    kube = Kube(load_configuration(), concurrency=settings.kubernetes_api_concurrency)
     auth = AuthorizationServerClient(
         timeout_seconds=settings.token_request_timeout_seconds, ca_bundle=settings.ca_bundle
     )
@@ -168,7 +168,7 @@ def start_election(memo: OperatorMemo) -> LeaderElection:
     settings = memo.deps.settings
     election = lease_election(
         settings,
-        load_api_client(),
+        load_configuration(),
         on_started_leading=memo.supervisor.start_all,
         on_stopped_leading=functools.partial(
             memo.supervisor.stop_all, settings.election_timings.write_margin

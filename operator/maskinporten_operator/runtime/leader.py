@@ -178,18 +178,18 @@ class LeaderElection:
 
 def lease_election(
     settings: Settings,
-    api_client: kubernetes.client.ApiClient,
+    configuration: kubernetes.client.Configuration,
     *,
     on_started_leading: Callable[[], None],
     on_stopped_leading: Callable[[], Awaitable[object]],
     report_leading: Callable[[bool], None],
 ) -> LeaderElection:
-    """The election the settings describe, over a connection of its own (``api_client``),
+    """The election the settings describe, over a connection of its own (``configuration``),
     as :func:`~maskinporten_operator.adapters.leases.replica_identity`, on the monotonic clock.
     """
     timings = settings.election_timings
     leases = Leases(
-        Kube(api_client, concurrency=2),
+        Kube(configuration, concurrency=2),
         lease_namespace(settings.leader_election_namespace),
         settings.leader_election_lease_name,
         timeout_seconds=timings.write_margin,

@@ -60,7 +60,7 @@ class Watched:
 RunLoop = Callable[[Watched], Coroutine[Any, Any, None]]
 """A resource's loop: runs until cancelled, or returns when the resource is gone."""
 Settle = Callable[[float], Awaitable[int]]
-"""Waits at most the given seconds for requests already sent to end; how many had not."""
+"""Waits at most the given seconds for writes already sent to end; how many had not."""
 
 
 DEFAULT_RESTART = RetryPolicy(
@@ -156,7 +156,7 @@ class Supervisor:
 
     async def stop_all(self, seconds: float) -> bool:
         """Stop leading: cancel every loop and wait, at most ``seconds``, until all have
-        ended and the Kubernetes requests they had sent have settled. False when some had not
+        ended and the Kubernetes writes they had sent have settled. False when some had not
         by then (logged). Events meanwhile start no loop; the watch state is kept."""
         self._leading = False
         for key, watched in self._resources.items():
@@ -170,7 +170,7 @@ class Supervisor:
         unsettled = await self._settle(max(deadline - loop.time(), 0.0)) if self._settle else 0
         if unended or unsettled:
             logger.warning(
-                "after %.0f s, %d loops had not ended and %d Kubernetes requests not settled",
+                "after %.0f s, %d loops had not ended and %d Kubernetes writes not settled",
                 seconds,
                 unended,
                 unsettled,
