@@ -61,7 +61,7 @@ async def replicas(kubeconfig: Path, lease_name: str) -> AsyncIterator[Callable[
         replica = Replica()
         replica.election = lease_election(
             settings,
-            kubernetes.config.new_client_from_config(str(kubeconfig)),
+            kubernetes.config.new_client_from_config(str(kubeconfig)).configuration,
             on_started_leading=replica.started,
             on_stopped_leading=replica.stopped,
             report_leading=lambda _: None,
