@@ -44,16 +44,16 @@ class WriteFence:
 
     Why both: a loop cancelled when leadership ends does not stop a write it has sent (see
     :meth:`Kube.settled`). So each write asks ``may_write()`` just before it is sent (once it
-    has a slot: nothing waits after the check), at a time ``t`` no later than the renew deadline
-    (last renewal sent + renew deadline), and its whole timeout, connecting included, is the
-    election's write margin, ``lease duration - renew deadline``: the client has its answer or
-    gives up by ``t + margin``, no later than the earliest moment another replica can take the
-    Lease (last renewal sent + lease duration); a graceful stop waits for the answers before it
-    releases the Lease. What remains is a request the API server received but answers after the
-    client gave up: a Secret replace carries the ``resourceVersion`` read, so over the new
-    leader's write it conflicts rather than lands (so does aiohttp's one resend of a ``PUT``
-    whose connection closed before the answer); a status patch would only restate an earlier
-    status, which the new leader rewrites on its first attempt.
+    has a slot), at a time ``t`` no later than the renew deadline (last renewal sent + renew
+    deadline), and its whole timeout from ``t``, waiting for a connection and connecting
+    included, is the election's write margin, ``lease duration - renew deadline``: the client
+    has its answer or gives up by ``t + margin``, no later than the earliest moment another
+    replica can take the Lease (last renewal sent + lease duration); a graceful stop waits for
+    the answers before it releases the Lease. What remains is a request the API server received
+    but answers after the client gave up: a Secret replace carries the ``resourceVersion`` read,
+    so over the new leader's write it conflicts rather than lands (so does aiohttp's one resend
+    of a ``PUT`` whose connection closed before the answer); a status patch would only restate
+    an earlier status, which the new leader rewrites on its first attempt.
     """
 
     may_write: Callable[[], bool]
@@ -100,6 +100,7 @@ class Kube:
     ) -> None:
         self._configuration = configuration
         self._credentials = Credentials(self._configuration, clock)
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -123,12 +124,16 @@ class Kube:
         return len((await asyncio.wait(writes, timeout=seconds))[1])
 
     def _http(self, request: _Request) -> aiohttp.ClientSession:
-        """The session; the slots are the only limit on connections (none waits for one)."""
+        """The session: at most as many connections as slots (a call whose slot was just freed
+        may wait a moment for the connection its predecessor is handing back, within its
+        timeout, rather than open another: a TLS handshake costs more than a hundred calls)."""
         if self._closed:
             raise request.error(UNREACHABLE, "not sent: the Kubernetes client is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ssl=tls_context(self._configuration)),
+                connector=aiohttp.TCPConnector(
+                    limit=self._concurrency, ssl=tls_context(self._configuration)
+                ),
                 headers={"Accept": "application/json", "User-Agent": "maskinporten-operator"},
                 proxy=proxy_of(self._configuration),
             )
@@ -167,8 +172,7 @@ class Kube:
 
     async def _headers(self, request: _Request) -> dict[str, str]:
         try:
-            async with asyncio.timeout(DEFAULT_TIMEOUT_SECONDS):
-                return await self._credentials.headers()
+            return await self._credentials.headers(DEFAULT_TIMEOUT_SECONDS)
         except Exception as error:  # a kubeconfig plugin or a token file that failed, or hung
             raise request.error(
                 UNREACHABLE, f"no credentials for the Kubernetes API ({type(error).__name__})"

@@ -66,13 +66,15 @@ class Credentials:
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
-    async def headers(self) -> dict[str, str]:
-        """A copy of the current headers. Raises what the refresh hook raised (a plugin that
-        failed, a token file that cannot be read)."""
+    async def headers(self, timeout_seconds: float) -> dict[str, str]:
+        """A copy of the current headers, asking for them first if they are too old (waiting at
+        most ``timeout_seconds``). Raises what the refresh hook raised (a plugin that failed, a
+        token file that cannot be read), or ``TimeoutError``."""
         if self._clock() - self._asked_at >= CREDENTIALS_MAX_AGE_SECONDS:
             if self._asking is None:
                 self._asking = asyncio.create_task(self._ask())
-            await asyncio.shield(self._asking)
+            async with asyncio.timeout(timeout_seconds):
+                await asyncio.shield(self._asking)
         return dict(self._headers)
 
     async def _ask(self) -> None:
