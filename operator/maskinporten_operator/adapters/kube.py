@@ -6,11 +6,11 @@ cost through the synchronous ``kubernetes`` client on a thread pool. The ``kuber
 still reads the configuration (in-cluster or the kubeconfig: server, TLS, credentials, proxy)
 and renews expiring credentials (:mod:`.kube_connection`).
 
-A read is cancelled with its caller. A write, once sent, runs to its answer or its timeout even
-when its caller is cancelled, and :meth:`Kube.settled` waits for such writes. Every failure
-becomes a :class:`~maskinporten_operator.ports.KubeError`: the API server's answers with their
-status, and a server that cannot be reached (refused or reset connections, timeouts) with
-status 0. Messages carry the API server's status message and never a request or response body.
+A call is cancelled with its caller; a write cut off that way may still land until its timeout,
+and :meth:`Kube.settled` waits for that. Every failure becomes a
+:class:`~maskinporten_operator.ports.KubeError`: the API server's answers with their status, and
+a server that cannot be reached (refused or reset connections, timeouts) with status 0. Messages
+carry the API server's status message and never a request or response body.
 """
 
 from __future__ import annotations
@@ -42,18 +42,19 @@ long, connecting included; its caller tries again."""
 class WriteFence:
     """Writes only while this replica leads, each bounded by ``timeout_seconds``.
 
-    Why both: a loop cancelled when leadership ends does not stop a write it has sent (see
-    :meth:`Kube.settled`). So each write asks ``may_write()`` just before it is sent (once it
-    has a slot), at a time ``t`` no later than the renew deadline (last renewal sent + renew
-    deadline), and its whole timeout from ``t``, waiting for a connection and connecting
-    included, is the election's write margin, ``lease duration - renew deadline``: the client
-    has its answer or gives up by ``t + margin``, no later than the earliest moment another
-    replica can take the Lease (last renewal sent + lease duration); a graceful stop waits for
-    the answers before it releases the Lease. What remains is a request the API server received
-    but answers after the client gave up: a Secret replace carries the ``resourceVersion`` read,
-    so over the new leader's write it conflicts rather than lands (so does aiohttp's one resend
-    of a ``PUT`` whose connection closed before the answer); a status patch would only restate
-    an earlier status, which the new leader rewrites on its first attempt.
+    Why both: a write cut off when its loop is cancelled, as leadership ends, may still reach
+    the API server (see :meth:`Kube.settled`). So each write asks ``may_write()`` just before
+    it is sent (once it has a slot), at a time ``t`` no later than the renew deadline (last
+    renewal sent + renew deadline), and its whole timeout from ``t``, waiting for a connection
+    and connecting included, is the election's write margin, ``lease duration - renew
+    deadline``: the client has its answer or gives up by ``t + margin``, no later than the
+    earliest moment another replica can take the Lease (last renewal sent + lease duration); a
+    graceful stop waits for the writes it cut off to reach their timeouts before it releases
+    the Lease. What remains is a request the API server received but answers after the client
+    gave up: a Secret replace carries the ``resourceVersion`` read, so over the new leader's
+    write it conflicts rather than lands (so does aiohttp's one resend of a ``PUT`` whose
+    connection closed before the answer); a status patch would only restate an earlier status,
+    which the new leader rewrites on its first attempt.
     """
 
     may_write: Callable[[], bool]
@@ -104,8 +105,9 @@ class Kube:
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._writes: set[asyncio.Task[_Answer]] = set()
-        """Writes sent whose answer has not come yet (a finished one removes itself)."""
+        self._cut_off: list[float] = []
+        """The deadlines (the loop's clock) of writes whose callers were cancelled while they
+        were being sent: such a write may still land until then."""
         self.fence: WriteFence | None = None
 
     async def aclose(self) -> None:
@@ -116,12 +118,14 @@ class Kube:
             await session.close()
 
     async def settled(self, seconds: float) -> int:
-        """Wait at most ``seconds`` until every write sent so far has its answer (also those
-        whose callers were cancelled); how many had not by then."""
-        writes = list(self._writes)
-        if not writes:
-            return 0
-        return len((await asyncio.wait(writes, timeout=seconds))[1])
+        """Wait, at most ``seconds``, until no write whose caller was cancelled while it was
+        being sent may still land: until the latest one's deadline (its timeout after the
+        fence was asked). How many may still land after the wait."""
+        loop = asyncio.get_running_loop()
+        self._cut_off = [deadline for deadline in self._cut_off if deadline > loop.time()]
+        if self._cut_off:
+            await asyncio.sleep(min(max(self._cut_off) - loop.time(), seconds))
+        return sum(1 for deadline in self._cut_off if deadline > loop.time())
 
     def _http(self, request: _Request) -> aiohttp.ClientSession:
         """The session: at most as many connections as slots (a call whose slot was just freed
@@ -153,16 +157,14 @@ class Kube:
         except KubeError:
             self._slots.release()
             raise
-        sending = asyncio.create_task(self._send(request, headers, payload, deadline))
-        sending.add_done_callback(self._sent)
-        if request.write:
-            self._writes.add(sending)
         try:
-            status, reason, data = await asyncio.shield(sending)
+            status, reason, data = await self._send(request, headers, payload, deadline)
         except asyncio.CancelledError:
-            if not request.write:
-                sending.cancel()
+            if request.write:  # sent, perhaps: it may land until its deadline
+                self._cut_off.append(deadline)
             raise
+        finally:
+            self._slots.release()
         if not 200 <= status < 300:  # redirects are not followed: errors too
             raise request.error(status, _status_message(status, reason, data))
         try:
@@ -190,12 +192,6 @@ class Kube:
                 UNREACHABLE, "not sent: this replica is not the leader (see leader election)"
             )
         return now + self.fence.timeout_seconds
-
-    def _sent(self, sending: asyncio.Task[_Answer]) -> None:
-        self._slots.release()
-        self._writes.discard(sending)
-        if not sending.cancelled():
-            sending.exception()  # retrieved: a cancelled caller no longer reads it
 
     async def _send(
         self, request: _Request, headers: dict[str, str], payload: bytes | None, deadline: float

@@ -14,9 +14,9 @@ resource gone, so the supervisor forgets it. That costs no request at all, where
 a periodic list would cost a list of every resource per period and replica; the price is that
 a vanished resource's loop lives until its next attempt (one refresh period at most).
 
-Cancelling a loop ends its task at once, but not a Kubernetes API write it has already sent
-(:mod:`maskinporten_operator.adapters.kube`): that write runs to its answer or its timeout.
-:meth:`Supervisor.stop_all` therefore also waits (bounded) for those writes to settle.
+Cancelling a loop ends its task at once, but a Kubernetes API write it had sent may still land,
+until its timeout (:mod:`maskinporten_operator.adapters.kube`). :meth:`Supervisor.stop_all`
+therefore also waits (bounded) for those writes to settle.
 
 No resource is left without its loop, and none ever has two. A loop that ends when nobody asked
 it to (an exception past its last resort, or the ``CancelledError`` of a future it awaited,
