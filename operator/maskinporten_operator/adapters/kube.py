@@ -90,7 +90,7 @@ class Kube:
     flight, the others wait for a slot. Writes go through ``fence`` when one is set
     (:class:`WriteFence`). The HTTP session is made on first use, on the running loop;
     :meth:`aclose` closes it, and calls not sent by then are refused. ``clock`` (seconds,
-    monotonic) ages the credentials."""
+    monotonic) times the calls and ages the credentials."""
 
     def __init__(
         self,
@@ -100,13 +100,14 @@ class Kube:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._configuration = configuration
+        self._clock = clock
         self._credentials = Credentials(self._configuration, clock)
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._cut_off: list[float] = []
-        """The deadlines (the loop's clock) of writes whose callers were cancelled while they
+        """The deadlines (``clock``) of writes whose callers were cancelled while they
         were being sent: such a write may still land until then."""
         self.fence: WriteFence | None = None
 
@@ -121,11 +122,10 @@ class Kube:
         """Wait, at most ``seconds``, until no write whose caller was cancelled while it was
         being sent may still land: until the latest one's deadline (its timeout after the
         fence was asked). How many may still land after the wait."""
-        loop = asyncio.get_running_loop()
-        self._cut_off = [deadline for deadline in self._cut_off if deadline > loop.time()]
+        self._cut_off = [deadline for deadline in self._cut_off if deadline > self._clock()]
         if self._cut_off:
-            await asyncio.sleep(min(max(self._cut_off) - loop.time(), seconds))
-        return sum(1 for deadline in self._cut_off if deadline > loop.time())
+            await asyncio.sleep(min(max(self._cut_off) - self._clock(), seconds))
+        return sum(1 for deadline in self._cut_off if deadline > self._clock())
 
     def _http(self, request: _Request) -> aiohttp.ClientSession:
         """The session: at most as many connections as slots (a call whose slot was just freed
@@ -181,10 +181,10 @@ class Kube:
             ) from None
 
     def _deadline_or_refusal(self, request: _Request) -> float:
-        """When the call gives up (the loop's clock): a write's timeout is the fence's, counted
+        """When the call gives up (``clock``): a write's timeout is the fence's, counted
         from this moment, when the fence is asked (once the call has its slot, its body
         encoded); a KubeError (status 0) when the fence refuses it."""
-        now = asyncio.get_running_loop().time()
+        now = self._clock()
         if not request.write or self.fence is None:
             return now + (request.timeout_seconds or DEFAULT_TIMEOUT_SECONDS)
         if not self.fence.may_write():
@@ -198,8 +198,8 @@ class Kube:
     ) -> _Answer:
         """One HTTP exchange, never redirected; the whole of it (connecting, and aiohttp's one
         resend of a GET or PUT whose connection closed before the answer, RFC 9110 section
-        9.2.2) ends by ``deadline`` (the loop's clock), not rounded up."""
-        seconds_left = deadline - asyncio.get_running_loop().time()
+        9.2.2) ends by ``deadline`` (``clock``), not rounded up."""
+        seconds_left = deadline - self._clock()
         if seconds_left <= 0:
             raise request.error(UNREACHABLE, "not sent: its time ran out before it could be")
         try:
