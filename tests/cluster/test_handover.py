@@ -23,6 +23,7 @@ import pytest
 from maskinporten_testbed.node import Node, NodeImages
 from maskinporten_testbed.node.operator import (
     OPERATOR_NAMESPACE,
+    RELEASE,
     Digdir,
     chart_values,
     helm_release,
@@ -35,8 +36,9 @@ from .helpers import CLIENT_SCOPE, CLIENT_TOKEN_LIFETIME, SecretRecorder, operat
 PROBE = "probe"
 """The client whose refresh is asked for as soon as the leader's pod has stopped (the recorded
 client, ``weather``, is left to its schedule: its refreshes are checked for doubles)."""
-LEASE = "maskinporten-operator"
-"""The chart's Lease, in the operator's namespace."""
+LEASE = RELEASE
+"""The chart's Lease, in the operator's namespace: named after the release (its full name, as
+the release's name holds the chart's)."""
 
 REFRESHES_AFTER = 3
 SOONEST_REFRESH = 0.4
